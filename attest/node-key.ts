@@ -1,0 +1,27 @@
+// The node's identity: an ed25519 key kept in the data folder, created on first start.
+// Its address is b64url(sha256(public key)), as ANS-104 derives addresses from owners.
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { b64url } from '../engine/encoding.ts';
+import { sha256b64 } from '../engine/hash.ts';
+
+export interface NodeKey {
+  privateKey: KeyObject;
+  publicKey: Uint8Array; // raw 32 bytes
+  address: string;
+}
+
+export function loadOrCreateNodeKey(path: string): NodeKey {
+  if (!existsSync(path)) {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  }
+  const privateKey = createPrivateKey(readFileSync(path));
+  const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
+  const publicKey = new Uint8Array(Buffer.from(jwk.x!, 'base64url'));
+  return { privateKey, publicKey, address: sha256b64(publicKey) };
+}
+
+export const publicKeyB64 = (key: NodeKey) => b64url(key.publicKey);

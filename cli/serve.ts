@@ -1,0 +1,66 @@
+// `hyperwasm serve`: run a node until interrupted.
+import { DEFAULT_ARLOCAL_PORT, DEFAULT_PORT, startNode } from '../gateway/node.ts';
+import type { Command } from './command.ts';
+
+export const serve: Command = {
+  name: 'serve',
+  summary: 'run a node serving Compute over HTTP (starts an embedded arlocal unless --gateway is given)',
+  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--no-examples] [--verbose]
+
+Starts a hyperwasm node. Without --gateway it starts arlocal, a local Arweave gateway, on
+127.0.0.1 (data in <data>/arlocal), builds the example modules in modules/ if needed and
+uploads them there. LMDB lives in <data>/lmdb, the node's ed25519 key in <data>/node-key.pem
+and its Arweave upload wallet in <data>/wallet.json.
+
+Options:
+  --port <n>          HTTP port (default ${DEFAULT_PORT}; 0 picks a free one)
+  --host <addr>       address to listen on (default 127.0.0.1)
+  --data <dir>        data folder (default ./data)
+  --gateway <url>     use this Arweave gateway instead of the embedded arlocal
+  --arlocal-port <n>  port of the embedded arlocal (default ${DEFAULT_ARLOCAL_PORT}; 0 picks a free one)
+  --no-examples       do not build and upload the example modules
+  --examples          upload the example modules even to a --gateway (costs AR on a real one)
+  --verbose           log every request`,
+  options: {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    data: { type: 'string' },
+    gateway: { type: 'string' },
+    'arlocal-port': { type: 'string' },
+    examples: { type: 'boolean' },
+    'no-examples': { type: 'boolean' },
+    verbose: { type: 'boolean' },
+  },
+  async run({ values }) {
+    const log = (line: string) => console.error(line);
+    const running = await startNode({
+      data: values.data ?? './data',
+      port: values.port === undefined ? undefined : Number(values.port),
+      host: values.host,
+      gateway: values.gateway,
+      arlocalPort: values['arlocal-port'] === undefined ? undefined : Number(values['arlocal-port']),
+      examples: values['no-examples'] ? false : values.examples,
+      verbose: values.verbose,
+      log,
+    });
+    console.log(`hyperwasm node listening on ${running.url}`);
+    console.log(`arweave gateway: ${running.gatewayUrl}${values.gateway ? '' : ' (embedded arlocal)'}`);
+    console.log(`node info:       ${running.url}/~meta@1.0/info`);
+    const names = Object.keys(running.examples);
+    if (names.length > 0) {
+      console.log('example modules:');
+      for (const name of names) console.log(`  ${name.padEnd(8)} ${running.examples[name]}`);
+      if (running.examples.fac) {
+        console.log('try:');
+        console.log(`  curl -g '${running.url}/${running.examples.fac}/Compute?wasm-function=fac&wasm-params=[5.0]'`);
+      }
+    }
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    log('stopping…');
+    await running.close();
+  },
+};

@@ -1,0 +1,69 @@
+// `hyperwasm upload`: put a WASM module (or, with --data, any file) on Arweave and print its ID.
+import { readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { Gateway } from '../arweave/gateway.ts';
+import { upload } from '../arweave/upload.ts';
+import { moduleTags } from '../arweave/tags.ts';
+import { configDir, loadOrCreateWallet, readWallet } from '../arweave/wallet.ts';
+import { describeStart, hasWasmMagic } from '../engine/wasm-binary.ts';
+import { join } from 'node:path';
+import { DEFAULT_ARLOCAL_PORT } from '../gateway/node.ts';
+import { parseTags, UsageError, type Command } from './command.ts';
+
+export const uploadCommand: Command = {
+  name: 'upload',
+  summary: 'upload a WASM module (or any data with --data) to Arweave; prints its ID last',
+  usage: `hyperwasm upload <file> [--gateway <url>] [--wallet <jwk.json>] [--tag Name=Value]… [--data]
+
+Uploads <file> as a signed Arweave transaction tagged Content-Type: application/wasm,
+Data-Protocol: hyperwasm, Type: Module, Module-Format: wasm32-hyperwasm-abi1, Name: <file name>
+(plus any --tag). Bytes that are not a valid WebAssembly module are refused before upload.
+Progress goes to stderr; the new ID is the last line of stdout.
+
+Options:
+  --gateway <url>   Arweave gateway (default http://127.0.0.1:${DEFAULT_ARLOCAL_PORT}, a node's embedded arlocal)
+  --wallet <file>   Arweave JWK to sign with; on a local gateway a development wallet in
+                    ${join(configDir(), 'dev-wallet.json')} is created and funded if omitted
+  --tag Name=Value  an extra tag (repeatable)
+  --data            upload any data (Type: Data, Content-Type: application/octet-stream)`,
+  options: {
+    gateway: { type: 'string' },
+    wallet: { type: 'string' },
+    tag: { type: 'string', multiple: true },
+    data: { type: 'boolean' },
+  },
+  async run({ values, positionals }) {
+    const [file] = positionals;
+    if (!file || positionals.length > 1) throw new UsageError('upload takes exactly one file');
+    const gateway = new Gateway(values.gateway ?? `http://127.0.0.1:${DEFAULT_ARLOCAL_PORT}`);
+    const bytes = new Uint8Array(readFileSync(file));
+    const extra = [{ name: 'Name', value: basename(file) }, ...parseTags(values.tag)];
+    let tags;
+    if (values.data) {
+      tags = [{ name: 'Content-Type', value: 'application/octet-stream' }, { name: 'Data-Protocol', value: 'hyperwasm' }, { name: 'Type', value: 'Data' }, ...extra];
+    } else {
+      if (!hasWasmMagic(bytes)) throw new UsageError(`${file} is not a WebAssembly module: it ${describeStart(bytes)} (use --data to upload other data)`);
+      if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) throw new UsageError(`${file} starts like WebAssembly but is not a valid module (truncated or corrupt)`);
+      tags = moduleTags(extra);
+    }
+    let wallet;
+    if (values.wallet) wallet = readWallet(values.wallet);
+    else if (gateway.isLocal) wallet = await loadOrCreateWallet(join(configDir(), 'dev-wallet.json'));
+    else throw new UsageError(`--wallet is required for ${gateway.url} (development wallets are only created for local gateways)`);
+
+    const size = statSync(file).size;
+    process.stderr.write(`uploading ${file} (${size} bytes) to ${gateway.url}\n`);
+    let shown = -1;
+    const id = await upload(bytes, {
+      gateway,
+      wallet,
+      tags,
+      onProgress(percent, sent) {
+        if (percent === shown) return;
+        shown = percent;
+        process.stderr.write(`  ${String(percent).padStart(3)}%  ${sent}/${size} bytes\n`);
+      },
+    });
+    console.log(id);
+  },
+};

@@ -1,0 +1,102 @@
+// A running node: data folder, LMDB store, node key, Arweave gateway (embedded arlocal by
+// default), module loader, example modules, and the HTTP server, started and stopped together.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { openStore, type Store } from '../engine/store.ts';
+import { Modules } from '../engine/modules.ts';
+import { Gateway } from '../arweave/gateway.ts';
+import { startArlocal, type EmbeddedGateway } from '../arweave/arlocal.ts';
+import { loadOrCreateWallet, walletAddress } from '../arweave/wallet.ts';
+import { loadOrCreateNodeKey, publicKeyB64, type NodeKey } from '../attest/node-key.ts';
+import { publishExamples } from './examples.ts';
+import { buildServer } from './server.ts';
+import { VERSION } from './version.ts';
+
+export const DEFAULT_PORT = 8734;
+export const DEFAULT_ARLOCAL_PORT = 1984;
+
+export interface NodeOptions {
+  data: string;
+  port?: number;
+  host?: string;
+  /** An Arweave gateway URL; without it the node starts arlocal on loopback. */
+  gateway?: string;
+  arlocalPort?: number;
+  /** Build and upload the example modules (default: only on the embedded gateway). */
+  examples?: boolean;
+  /** Log each request (fastify's logger). */
+  verbose?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface Node {
+  store: Store;
+  modules: Modules;
+  gateway: Gateway;
+  key: NodeKey;
+  info(): Record<string, unknown>;
+  log(line: string): void;
+}
+
+export interface RunningNode {
+  url: string;
+  gatewayUrl: string;
+  examples: Record<string, string>;
+  node: Node;
+  close(): Promise<void>;
+}
+
+export async function startNode(options: NodeOptions): Promise<RunningNode> {
+  const data = resolve(options.data);
+  const log = options.log ?? ((line: string) => console.error(line));
+  mkdirSync(data, { recursive: true });
+  const key = loadOrCreateNodeKey(join(data, 'node-key.pem'));
+  const store = openStore(join(data, 'lmdb'));
+  let embedded: EmbeddedGateway | undefined;
+  try {
+    if (!options.gateway) embedded = await startArlocal({ dir: join(data, 'arlocal'), port: options.arlocalPort ?? DEFAULT_ARLOCAL_PORT });
+    const gateway = new Gateway(options.gateway ?? embedded!.url);
+    const wallet = await loadOrCreateWallet(join(data, 'wallet.json'));
+    const walletAddr = await walletAddress(wallet);
+    const examples = options.examples ?? embedded !== undefined ? await publishExamples({ store, gateway, wallet, log }) : {};
+
+    const node: Node = {
+      store,
+      modules: new Modules(store, gateway),
+      gateway,
+      key,
+      log,
+      info: () => ({
+        name: 'hyperwasm',
+        version: VERSION,
+        address: key.address,
+        'public-key': publicKeyB64(key),
+        'key-type': 'ed25519',
+        wallet: walletAddr,
+        gateway: gateway.url,
+        'gateway-embedded': embedded !== undefined,
+        engine: `hyperwasm/${VERSION} node/${process.versions.node} v8/${process.versions.v8}`,
+        modules: examples,
+      }),
+    };
+    const app = buildServer(node, { logger: options.verbose });
+    await app.listen({ port: options.port ?? DEFAULT_PORT, host: options.host ?? '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    return {
+      url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+      gatewayUrl: gateway.url,
+      examples,
+      node,
+      async close() {
+        await app.close();
+        await embedded?.stop();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await embedded?.stop();
+    await store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,69 @@
+// The node's HTTP face: every GET path is parsed with HyperBEAM's singleton grammar and
+// routed by the messages it yields. Routes:
+//   /~meta@1.0/info                               node information
+//   /<module-id>/compute?wasm-function=&wasm-params=   stateless Compute
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { HyperError, badRequest, notFound } from '../engine/errors.ts';
+import { isId } from '../engine/encoding.ts';
+import { compute } from '../engine/compute.ts';
+import { parse, SingletonError, type Message } from './singleton.ts';
+import type { Node } from './node.ts';
+
+export function buildServer(node: Node, options: { logger?: boolean } = {}): FastifyInstance {
+  const app = Fastify({ logger: options.logger ?? false, routerOptions: { maxParamLength: 16_384 } });
+
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof HyperError) return sendError(reply, error);
+    if (error instanceof SingletonError) return sendError(reply, badRequest(error.message));
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status && status < 500) return reply.status(status).send({ error: 'bad-request', message: (error as Error).message });
+    request.log.error(error);
+    node.log(`error: ${request.method} ${request.url}: ${(error as Error).stack ?? error}`);
+    return reply.status(500).send({ error: 'internal', message: 'the node failed while answering; the request changed nothing' });
+  });
+
+  app.setNotFoundHandler((request, reply) => sendError(reply, noRoute(request.method, request.url)));
+
+  app.get('/*', async (request, reply) => {
+    const messages = parse({ path: request.url, method: request.method });
+    return route(node, messages, request.url, reply);
+  });
+
+  return app;
+}
+
+async function route(node: Node, messages: Message[], url: string, reply: FastifyReply) {
+  const [base, ...rest] = messages;
+  const last = rest.at(-1);
+  const lastPath = last && typeof last === 'object' && 'path' in last ? String(last.path).toLowerCase() : undefined;
+
+  if (isAs(base, 'meta@1.0') && rest.length === 1 && lastPath === 'info') return reply.send(node.info());
+
+  if (rest.length === 1 && lastPath === 'compute') {
+    if (!isId(base)) throw badRequest(`${JSON.stringify(describe(base))} is not a module ID (43 base64url characters)`);
+    const answer = await compute(node.store, node.modules, base, last as Record<string, unknown>);
+    return reply
+      .header('content-type', 'application/json; charset=utf-8')
+      .header('x-cache', answer.cache)
+      .send(withCacheField(answer.cache, answer.body));
+  }
+  throw noRoute('GET', url);
+}
+
+const isAs = (m: Message | undefined, device: string) => typeof m === 'object' && 'as' in m && Array.isArray(m.as) && m.as[0] === device;
+const describe = (m: Message) => (typeof m === 'string' ? m : 'path' in m ? m.path : m);
+
+/** The stored record starts with "{": prefix it with the cache field instead of re-encoding it. */
+function withCacheField(cache: 'hit' | 'miss', body: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`{"cache":"${cache}",`), body.subarray(1)]);
+}
+
+function noRoute(method: string, url: string): HyperError {
+  return notFound(`no route for ${method} ${url.slice(0, 200)}; this node serves GET /<module-id>/compute?wasm-function=<name>&wasm-params=<JSON array> and GET /~meta@1.0/info`);
+}
+
+function sendError(reply: FastifyReply, error: HyperError) {
+  const retry = error.details.retryAfterSeconds;
+  if (typeof retry === 'number') reply.header('retry-after', String(retry));
+  return reply.status(error.status).send({ error: error.code, message: error.message, ...error.details });
+}
