@@ -39,8 +39,9 @@ async function route(node: Node, messages: Message[], url: string, reply: Fastif
 
   if (isAs(base, 'meta@1.0') && rest.length === 1 && lastPath === 'info') return reply.send(node.info());
 
-  if (rest.length === 1 && lastPath === 'compute') {
-    if (!isId(base)) throw badRequest(`${JSON.stringify(describe(base))} is not a module ID (43 base64url characters)`);
+  if (lastPath === 'compute') {
+    const subject = messages.at(-2)!;
+    if (!isId(base) || rest.length !== 1) throw badRequest(`${JSON.stringify(describe(subject))} is not a module ID (43 base64url characters)`);
     const answer = await compute(node.store, node.modules, base, last as Record<string, unknown>);
     return reply
       .header('content-type', 'application/json; charset=utf-8')

@@ -4,7 +4,8 @@
 import { readJSON, writeBytes, writeJSON } from "./lib/abi";
 import { jsonObject } from "./lib/json";
 
-// Stateless modules run in a fresh instance per call, so nothing is ever freed: no hw_free.
+// No hw_free: this module uses the stub runtime, which never reuses memory, because a
+// stateless call needs no memory beyond its own lifetime (a fresh instance per call).
 export { hw_alloc } from "./lib/abi";
 
 const BAD_PARAMS = "transform expects [{\"text\": <string>}]: the first parameter must be an object with a string \"text\"";

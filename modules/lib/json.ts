@@ -3,8 +3,13 @@
 // Modules exchange UTF-8 JSON text with the engine, and AssemblyScript has no JSON in its
 // standard library, so this is the one parser every module shares. It is strict (RFC 8259:
 // no trailing commas, comments or NaN) because a lenient parser would let two engines
-// disagree about what a message meant. The writer produces exactly what JavaScript's
-// JSON.stringify produces for the same tree, so the host can compare outputs byte for byte.
+// disagree about what a message meant. The writer produces what JavaScript's JSON.stringify
+// produces for the same tree, so the host can compare outputs byte for byte; the one
+// exception is a non-integer needing 16-17 significant digits, whose last digit may differ
+// (it still reads back as the same f64).
+
+// Objects with more keys than this get a hash index (see JSONValue.index).
+const INDEX_AFTER = 16;
 
 export enum JSONKind { Null, Bool, Number, String, Array, Object }
 
@@ -14,10 +19,12 @@ export class JSONValue {
   private b: bool = false;
   private n: f64 = 0;
   private s: string = "";
-  // Array elements, or object values parallel to `names`. Linear key lookup is fine: the
-  // objects modules see are messages with a handful of fields.
+  // Array elements, or object values parallel to `names`.
   private items: Array<JSONValue> | null = null;
   private names: Array<string> | null = null;
+  // Key lookup is linear for the small objects messages are made of; a big object (say,
+  // a ledger's balances) gets a hash index so building or reading it stays linear overall.
+  private index: Map<string, i32> | null = null;
 
   constructor(kind: JSONKind) {
     this.kind = kind;
@@ -57,10 +64,16 @@ export class JSONValue {
 
   has(key: string): bool { return this.indexOf(key) >= 0; }
 
-  /** Object keys in insertion order (a copy). */
-  keys(): Array<string> {
-    const names = this.names;
-    return names ? names.slice(0) : new Array<string>();
+  /** The key of an object's i-th member, in insertion order. */
+  keyAt(i: i32): string {
+    this.expect(JSONKind.Object, "an object");
+    return this.names![i];
+  }
+
+  /** The value of an object's i-th member, in insertion order. */
+  valueAt(i: i32): JSONValue {
+    this.expect(JSONKind.Object, "an object");
+    return this.items![i];
   }
 
   getString(key: string): string | null {
@@ -102,8 +115,17 @@ export class JSONValue {
     if (i >= 0) {
       unchecked(this.items![i] = value);
     } else {
-      this.names!.push(key);
+      const names = this.names!;
+      names.push(key);
       this.items!.push(value);
+      const index = this.index;
+      if (index) {
+        index.set(key, names.length - 1);
+      } else if (names.length > INDEX_AFTER) {
+        const built = new Map<string, i32>();
+        for (let k = 0, n = names.length; k < n; k++) built.set(unchecked(names[k]), k);
+        this.index = built;
+      }
     }
     return this;
   }
@@ -117,6 +139,8 @@ export class JSONValue {
   private indexOf(key: string): i32 {
     const names = this.names;
     if (this.kind != JSONKind.Object || !names) return -1;
+    const index = this.index;
+    if (index) return index.has(key) ? index.get(key) : -1;
     for (let i = 0, n = names.length; i < n; i++) {
       if (unchecked(names[i]) == key) return i;
     }
@@ -146,6 +170,13 @@ export function jsonObject(): JSONValue { return new JSONValue(JSONKind.Object);
 
 // ---------------------------------------------------------------------------------------
 // Reader
+
+// Every power of ten that an f64 holds exactly.
+// prettier-ignore
+const POW10: StaticArray<f64> = [
+  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
 
 // Deep nesting would exhaust the wasm stack with an unhelpful trap; fail clearly instead.
 const MAX_DEPTH = 128;
@@ -240,32 +271,43 @@ class Parser {
   string(): string {
     const src = this.src;
     this.pos++; // opening quote
-    let out = "";
     let start = this.pos;
+    // Only strings with escapes are assembled from pieces (joined once: repeated += would
+    // be quadratic in the number of escapes).
+    let parts: Array<string> | null = null;
     while (true) {
       const c = this.peek();
       if (c < 0) this.fail("unterminated string");
       if (c == 0x22) break;
       if (c < 0x20) this.fail("control character in string");
       if (c != 0x5c) { this.pos++; continue; }
-      out += src.substring(start, this.pos);
-      const e = this.pos + 1 < src.length ? src.charCodeAt(this.pos + 1) : -1;
-      this.pos += 2;
-      if (e == 0x22) out += "\"";
-      else if (e == 0x5c) out += "\\";
-      else if (e == 0x2f) out += "/";
-      else if (e == 0x62) out += "\b";
-      else if (e == 0x66) out += "\f";
-      else if (e == 0x6e) out += "\n";
-      else if (e == 0x72) out += "\r";
-      else if (e == 0x74) out += "\t";
-      else if (e == 0x75) out += String.fromCharCode(this.hex4());
-      else { this.pos -= 2; this.fail("invalid escape in string"); }
+      if (!parts) parts = new Array<string>();
+      parts.push(src.substring(start, this.pos));
+      parts.push(this.escape());
       start = this.pos;
     }
-    out += src.substring(start, this.pos);
+    const tail = src.substring(start, this.pos);
     this.pos++; // closing quote
-    return out;
+    if (!parts) return tail;
+    parts.push(tail);
+    return parts.join("");
+  }
+
+  escape(): string {
+    const e = this.pos + 1 < this.src.length ? this.src.charCodeAt(this.pos + 1) : -1;
+    this.pos += 2;
+    if (e == 0x22) return "\"";
+    if (e == 0x5c) return "\\";
+    if (e == 0x2f) return "/";
+    if (e == 0x62) return "\b";
+    if (e == 0x66) return "\f";
+    if (e == 0x6e) return "\n";
+    if (e == 0x72) return "\r";
+    if (e == 0x74) return "\t";
+    if (e == 0x75) return String.fromCharCode(this.hex4());
+    this.pos -= 2;
+    this.fail("invalid escape in string");
+    return unreachable();
   }
 
   hex4(): i32 {
@@ -283,34 +325,55 @@ class Parser {
     return u;
   }
 
+  // Validates the number, then converts it exactly when Clinger's fast path applies: at most
+  // 15 significant digits (an exact f64 below 2^53) and a decimal exponent within ±22 (10^e
+  // is exact too), so one IEEE multiply or divide gives the correctly rounded value. That
+  // covers every integer up to 2^53 and everyday decimals; longer numbers go to the
+  // standard library's parseFloat, which is occasionally 1 ulp off.
   number(): f64 {
     const start = this.pos;
-    if (this.peek() == 0x2d) this.pos++;
+    const negative = this.peek() == 0x2d;
+    if (negative) this.pos++;
     const intStart = this.pos;
     if (this.peek() == 0x30) {
       this.pos++;
     } else if (!this.digits()) {
       this.fail("expected a digit");
     }
-    const intDigits = this.pos - intStart;
-    let plain = true;
+    const intEnd = this.pos;
+    let fracStart = intEnd;
+    let fracEnd = intEnd;
     if (this.peek() == 0x2e) { // .
       this.pos++;
+      fracStart = this.pos;
       if (!this.digits()) this.fail("expected a digit after '.'");
-      plain = false;
+      fracEnd = this.pos;
+      while (fracEnd > fracStart && this.src.charCodeAt(fracEnd - 1) == 0x30) fracEnd--; // 1.50 = 1.5
     }
+    let exp = 0;
     if ((this.peek() | 0x20) == 0x65) { // e or E
       this.pos++;
-      if (this.peek() == 0x2b || this.peek() == 0x2d) this.pos++;
+      const expNegative = this.peek() == 0x2d;
+      if (expNegative || this.peek() == 0x2b) this.pos++;
+      const expStart = this.pos;
       if (!this.digits()) this.fail("expected a digit in the exponent");
-      plain = false;
+      for (let i = expStart; i < this.pos && exp < 100000; i++) exp = exp * 10 + (this.src.charCodeAt(i) - 0x30);
+      if (expNegative) exp = -exp;
     }
-    // Integers of up to 15 digits are below 2^53, so summing them in f64 is exact; the
-    // rest goes to the standard library's correctly rounding-in-practice parseFloat.
-    if (plain && intDigits <= 15) {
-      let v: f64 = 0;
-      for (let i = intStart; i < this.pos; i++) v = v * 10 + <f64>(this.src.charCodeAt(i) - 0x30);
-      return intStart > start ? -v : v;
+
+    let mantissa: f64 = 0;
+    let significant = 0;
+    for (let i = intStart; i < fracEnd; i++) {
+      const d = this.src.charCodeAt(i) - 0x30;
+      if (d < 0) continue; // the '.'
+      if (significant > 0 || d != 0) significant++;
+      mantissa = mantissa * 10 + <f64>d;
+    }
+    if (significant == 0) return negative ? -0.0 : 0.0;
+    const e10 = exp - (fracEnd - fracStart);
+    if (significant <= 15 && e10 >= -22 && e10 <= 22) {
+      const v = e10 < 0 ? mantissa / unchecked(POW10[-e10]) : mantissa * unchecked(POW10[e10]);
+      return negative ? -v : v;
     }
     return parseFloat(this.src.substring(start, this.pos));
   }
@@ -326,7 +389,7 @@ class Parser {
 // ---------------------------------------------------------------------------------------
 // Writer
 
-/** Compact JSON text for a value, identical to JSON.stringify of the same tree. */
+/** Compact JSON text for a value, as JSON.stringify writes it (see the header for numbers). */
 export function stringify(value: JSONValue): string {
   const parts = new Array<string>();
   write(value, parts);
@@ -350,13 +413,11 @@ function write(v: JSONValue, out: Array<string>): void {
     }
     case JSONKind.Object: {
       out.push("{");
-      const keys = v.keys();
-      for (let i = 0, n = keys.length; i < n; i++) {
+      for (let i = 0, n = v.length; i < n; i++) {
         if (i > 0) out.push(",");
-        const key = unchecked(keys[i]);
-        out.push(quote(key));
+        out.push(quote(v.keyAt(i)));
         out.push(":");
-        write(v.get(key)!, out);
+        write(v.valueAt(i), out);
       }
       out.push("}");
       break;
@@ -364,7 +425,8 @@ function write(v: JSONValue, out: Array<string>): void {
   }
 }
 
-/** JavaScript's number formatting: AssemblyScript's dtoa agrees except for "5.0"-style integers. */
+// JavaScript's number formatting. AssemblyScript's dtoa agrees except that it writes
+// integers as "5.0", and that for 16-17 digits (Grisu2) it may not pick JavaScript's last digit.
 export function numberText(n: f64): string {
   if (!isFinite(n)) return "null"; // as JSON.stringify does
   if (n == 0) return "0"; // also -0
@@ -376,7 +438,8 @@ const HEX = "0123456789abcdef";
 
 /** A JSON string literal: escapes quotes, backslashes, control characters and lone surrogates. */
 export function quote(s: string): string {
-  let out = "\"";
+  const parts = new Array<string>();
+  parts.push("\"");
   let start = 0;
   const n = s.length;
   for (let i = 0; i < n; i++) {
@@ -398,11 +461,14 @@ export function quote(s: string): string {
       if (!paired) esc = unicodeEscape(c);
     }
     if (esc != null) {
-      out += s.substring(start, i) + esc;
+      parts.push(s.substring(start, i));
+      parts.push(esc);
       start = i + 1;
     }
   }
-  return out + s.substring(start) + "\"";
+  parts.push(start == 0 ? s : s.substring(start));
+  parts.push("\"");
+  return parts.join("");
 }
 
 function unicodeEscape(c: i32): string {

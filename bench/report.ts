@@ -1,0 +1,50 @@
+// Benchmark figures: each measured beside its baseline from the same run, printed as a
+// table with the ratio and a bar, and written as JSON under bench/results/.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import os from 'node:os';
+
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  baselineName: string;
+  baseline: number;
+  /** 'higher' when more is better (throughput), 'lower' for times. */
+  better: 'higher' | 'lower';
+  /** A target ratio (value / baseline) from PRODUCT.md, if there is one. */
+  target?: string;
+}
+
+export const ratio = (f: Figure) => f.value / f.baseline;
+
+const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toPrecision(3));
+
+export function printTable(figures: Figure[]): void {
+  const rows = figures.map((f) => [f.name, `${fmt(f.value)} ${f.unit}`, f.baselineName, `${fmt(f.baseline)} ${f.unit}`, `${ratio(f).toFixed(2)}×`, f.target ?? '', bar(f)]);
+  const head = ['figure', 'value', 'baseline', 'baseline value', 'ratio', 'target', ''];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of rows) console.log(line(row));
+}
+
+/** A bar of the ratio, 20 characters for 1.0×, so a glance shows who won. */
+function bar(f: Figure): string {
+  return '#'.repeat(Math.max(1, Math.min(60, Math.round(ratio(f) * 20))));
+}
+
+export function writeResults(figures: Figure[], extra: Record<string, unknown> = {}): string {
+  const dir = join(import.meta.dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory: os.totalmem(), node: process.version, platform: `${os.platform()} ${os.arch()}` },
+    figures: figures.map((f) => ({ ...f, ratio: ratio(f) })),
+    ...extra,
+  };
+  const file = join(dir, 'latest.json');
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  return file;
+}

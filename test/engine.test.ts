@@ -1,0 +1,96 @@
+// The protocol's pure functions pinned byte for byte: encodings, message IDs, hashpaths,
+// the WASM binary reader and the module ABI, plus determinism of calls and builds.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { b64url, canonicalJson, fromB64url, isId } from '../engine/encoding.ts';
+import { messageId } from '../engine/message.ts';
+import { hashpath, requestId } from '../engine/hashpath.ts';
+import { inspect, WasmFormatError } from '../engine/wasm-binary.ts';
+import { compileModule } from '../engine/modules.ts';
+import { callFunction } from '../engine/call.ts';
+import { HyperError } from '../engine/errors.ts';
+import { buildModules } from '../modules/build.ts';
+
+const test = suite('engine');
+const ID = 'A'.repeat(43);
+
+test('canonical JSON sorts keys, drops whitespace, refuses what JSON cannot carry', () => {
+  assert.is(canonicalJson({ b: 1, a: [true, null, 'x'], c: { z: 1.5, y: -0 } }), '{"a":[true,null,"x"],"b":1,"c":{"y":0,"z":1.5}}');
+  assert.is(canonicalJson(5.0), '5');
+  assert.is(canonicalJson(1e21), '1e+21');
+  assert.is(canonicalJson({ é: 1, e: 2, E: 3 }), '{"E":3,"e":2,"é":1}');
+  assert.throws(() => canonicalJson(NaN), /cannot encode NaN/);
+  assert.throws(() => canonicalJson({ a: undefined }), /cannot encode a undefined/);
+  assert.throws(() => canonicalJson(1n), /bigint/);
+});
+
+test('base64url IDs', () => {
+  const bytes = new Uint8Array(32).map((_, i) => i * 7);
+  const id = b64url(bytes);
+  assert.is(id.length, 43);
+  assert.ok(isId(id));
+  assert.equal(fromB64url(id), bytes);
+  assert.not.ok(isId('A'.repeat(42)));
+  assert.not.ok(isId('A'.repeat(42) + '='));
+  assert.throws(() => fromB64url('ab+c'), /not base64url/);
+});
+
+test('message IDs are SHA-256 of canonical JSON (pinned vectors)', () => {
+  assert.is(messageId({}), 'RBNvo1WzZ4oRRq0W9-hknpT7T8If536DEMBg9hyq_4o');
+  const compute = { path: 'compute', 'wasm-function': 'fac', 'wasm-params': [5] };
+  assert.is(messageId(compute), 'Wy8jgLXmwY0wUBkYB4OnhicEhXLYfIQmgLvTqARd-3c');
+  assert.is(messageId({ 'wasm-params': [5.0], 'wasm-function': 'fac', path: 'compute' }), messageId(compute));
+});
+
+test("hashpaths follow HyperBEAM's sha-256-chain", () => {
+  const one = new Uint8Array(32); one[31] = 1;
+  const two = new Uint8Array(32); two[31] = 2;
+  // sha256_chain(<<1:256>>, <<2:256>>), derived in shared/reference/hyperbeam.md §2
+  assert.is(hashpath(`${b64url(one)}/${b64url(two)}`, 'x'), '1rqTKfiTLBIZKzeEn3chBNIASPdkNKMpBRLZ2BTkEW8/x');
+  assert.is(hashpath(ID, { path: 'info' }), `${ID}/info`);
+  assert.is(requestId({ path: 'base' }), 'base');
+  const hp = hashpath(ID, { path: 'compute', k: 1 });
+  assert.is(hp.length, 87);
+  const next = hashpath(hp, { path: 'compute', k: 2 });
+  assert.is(next.split('/').length, 2);
+  assert.is.not(next.split('/')[0], ID);
+  assert.throws(() => hashpath('a/b/c', 'x'), /not a hashpath/);
+});
+
+test('the WASM reader finds export signatures, imports and limits', async () => {
+  const built = await buildModules();
+  const info = inspect(new Uint8Array(readFileSync(built.fac)));
+  assert.equal(info.exportedFunction('fac'), { params: ['f64'], results: ['f64'] });
+  assert.equal(info.exportedFunction('add'), { params: ['i32', 'i32'], results: ['i32'] });
+  assert.is(info.exportedFunction('memory'), undefined);
+  assert.ok(info.memories.length === 1);
+  const text = inspect(new Uint8Array(readFileSync(built.text)));
+  assert.equal(text.exportedFunction('transform'), { params: ['i32', 'i32'], results: ['i64'] });
+  assert.throws(() => inspect(new TextEncoder().encode('hello world')), (e: Error) => e instanceof WasmFormatError && /starts with 68 65 6c 6c/.test(e.message));
+  const bytes = new Uint8Array(readFileSync(built.fac));
+  assert.throws(() => inspect(bytes.subarray(0, bytes.length - 3)), /truncated/);
+});
+
+test('calls are deterministic: same module and inputs, same bytes', async () => {
+  const built = await buildModules();
+  const text = await compileModule(ID, new Uint8Array(readFileSync(built.text)));
+  const a = callFunction(text, 'transform', [{ text: 'déjà vu' }]);
+  const b = callFunction(text, 'transform', [{ text: 'déjà vu' }]);
+  assert.equal(a.bytes, b.bytes);
+  assert.is((a.value as any).length, 7);
+  const echo = callFunction(text, 'echo', [{ b: 1, a: 2 }]);
+  assert.is(new TextDecoder().decode(echo.bytes), '[{"a":2,"b":1}]', 'the module receives canonical JSON');
+  const fac = await compileModule(ID, new Uint8Array(readFileSync(built.fac)));
+  assert.is(callFunction(fac, 'fac', [5.0]).value, 120);
+  assert.is(new TextDecoder().decode(callFunction(fac, 'fac', [5]).bytes), '120');
+  assert.throws(() => callFunction(fac, 'hw_alloc', [1]), (e: HyperError) => e.status === 404);
+});
+
+test('module builds are reproducible', async () => {
+  const before = readFileSync((await buildModules()).kernel);
+  const rebuilt = readFileSync((await buildModules({ force: true })).kernel);
+  assert.equal(new Uint8Array(before), new Uint8Array(rebuilt));
+});
+
+test.run();
