@@ -48,27 +48,43 @@ function parseParams(raw: unknown): Json[] {
   return params as Json[];
 }
 
-export async function compute(store: Store, modules: Modules, moduleId: string, request: Record<string, unknown>): Promise<ComputeAnswer> {
-  const message = computeMessage(request);
-  const path = hashpath(moduleId, message);
-  const cached = store.results.get(path);
-  if (cached) return { cache: 'hit', body: cached };
+/** What a Compute request names, resolved without running anything: a pure function of the request. */
+export interface ComputePlan {
+  module: string;
+  message: Message;
+  hashpath: string;
+}
 
-  const loaded = await modules.get(moduleId);
-  const fn = message['wasm-function'] as string;
-  const params = message['wasm-params'] as Json[];
+export function planCompute(moduleId: string, request: Record<string, unknown>): ComputePlan {
+  const message = computeMessage(request);
+  return { module: moduleId, message, hashpath: hashpath(moduleId, message) };
+}
+
+/** The cached answer for a plan, if this node computed it before. */
+export function cachedAnswer(store: Store, plan: ComputePlan): ComputeAnswer | undefined {
+  const body = store.results.get(plan.hashpath);
+  return body ? { cache: 'hit', body } : undefined;
+}
+
+export async function compute(store: Store, modules: Modules, plan: ComputePlan): Promise<ComputeAnswer> {
+  const cached = cachedAnswer(store, plan);
+  if (cached) return cached;
+
+  const loaded = await modules.get(plan.module);
+  const fn = plan.message['wasm-function'] as string;
+  const params = plan.message['wasm-params'] as Json[];
   const result = callFunction(loaded, fn, params);
   const record: ComputeRecord = {
-    module: moduleId,
+    module: plan.module,
     function: fn,
     params,
     result: result.value,
     'result-encoding': result.encoding,
     'result-hash': sha256b64(result.bytes),
-    hashpath: path,
+    hashpath: plan.hashpath,
   };
   const body = utf8(canonicalJson(record));
   // Not awaited: the result is a cache entry, recomputable; LMDB commits it within milliseconds.
-  store.results.put(path, body);
+  store.results.put(plan.hashpath, body);
   return { cache: 'miss', body };
 }

@@ -5,7 +5,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { HyperError, badRequest, notFound } from '../engine/errors.ts';
 import { isId } from '../engine/encoding.ts';
-import { compute } from '../engine/compute.ts';
+import { cachedAnswer, compute, planCompute, type ComputeAnswer, type ComputePlan } from '../engine/compute.ts';
 import { parse, SingletonError, type Message } from './singleton.ts';
 import type { Node } from './node.ts';
 
@@ -24,29 +24,41 @@ export function buildServer(node: Node, options: { logger?: boolean } = {}): Fas
 
   app.setNotFoundHandler((request, reply) => sendError(reply, noRoute(request.method, request.url)));
 
-  app.get('/*', async (request, reply) => {
+  // A URL names the same computation every time, so its parse and hashpath are memoised:
+  // a repeated Compute GET goes straight to the LMDB result cache.
+  const plans = new Map<string, ComputePlan>();
+  app.get('/*', (request, reply) => {
+    const known = plans.get(request.url);
+    if (known) {
+      // The hot path: a repeated URL answered from LMDB without a promise in between.
+      const hit = cachedAnswer(node.store, known);
+      return hit ? sendCompute(reply, hit) : computeAndSend(node, known, reply);
+    }
     const messages = parse({ path: request.url, method: request.method });
-    return route(node, messages, request.url, reply);
+    const result = route(node, messages, request.url);
+    if (!('hashpath' in result)) return reply.send(result.json);
+    if (plans.size >= PLAN_MEMO_SIZE) plans.clear();
+    plans.set(request.url, result);
+    return computeAndSend(node, result, reply);
   });
 
   return app;
 }
 
-async function route(node: Node, messages: Message[], url: string, reply: FastifyReply) {
+const PLAN_MEMO_SIZE = 10_000;
+
+/** Resolves parsed messages to a Compute plan or a JSON answer. */
+function route(node: Node, messages: Message[], url: string): ComputePlan | { json: unknown } {
   const [base, ...rest] = messages;
   const last = rest.at(-1);
   const lastPath = last && typeof last === 'object' && 'path' in last ? String(last.path).toLowerCase() : undefined;
 
-  if (isAs(base, 'meta@1.0') && rest.length === 1 && lastPath === 'info') return reply.send(node.info());
+  if (isAs(base, 'meta@1.0') && rest.length === 1 && lastPath === 'info') return { json: node.info() };
 
   if (lastPath === 'compute') {
     const subject = messages.at(-2)!;
     if (!isId(base) || rest.length !== 1) throw badRequest(`${JSON.stringify(describe(subject))} is not a module ID (43 base64url characters)`);
-    const answer = await compute(node.store, node.modules, base, last as Record<string, unknown>);
-    return reply
-      .header('content-type', 'application/json; charset=utf-8')
-      .header('x-cache', answer.cache)
-      .send(withCacheField(answer.cache, answer.body));
+    return planCompute(base, last as Record<string, unknown>);
   }
   throw noRoute('GET', url);
 }
@@ -54,9 +66,19 @@ async function route(node: Node, messages: Message[], url: string, reply: Fastif
 const isAs = (m: Message | undefined, device: string) => typeof m === 'object' && 'as' in m && Array.isArray(m.as) && m.as[0] === device;
 const describe = (m: Message) => (typeof m === 'string' ? m : 'path' in m ? m.path : m);
 
-/** The stored record starts with "{": prefix it with the cache field instead of re-encoding it. */
-function withCacheField(cache: 'hit' | 'miss', body: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from(`{"cache":"${cache}",`), body.subarray(1)]);
+async function computeAndSend(node: Node, plan: ComputePlan, reply: FastifyReply) {
+  return sendCompute(reply, await compute(node.store, node.modules, plan));
+}
+
+const CACHE_FIELD = { hit: Buffer.from('{"cache":"hit",'), miss: Buffer.from('{"cache":"miss",') };
+
+/** The stored record starts with "{": it is prefixed with the cache field instead of re-encoded. */
+function sendCompute(reply: FastifyReply, answer: ComputeAnswer) {
+  const prefix = CACHE_FIELD[answer.cache];
+  return reply
+    .header('content-type', 'application/json; charset=utf-8')
+    .header('x-cache', answer.cache)
+    .send(Buffer.concat([prefix, answer.body.subarray(1)], prefix.length + answer.body.length - 1));
 }
 
 function noRoute(method: string, url: string): HyperError {
