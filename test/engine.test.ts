@@ -11,6 +11,8 @@ import { compileModule } from '../engine/modules.ts';
 import { callFunction } from '../engine/call.ts';
 import { HyperError } from '../engine/errors.ts';
 import { buildModules } from '../modules/build.ts';
+import { sha256 } from '../engine/hash.ts';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 
 const test = suite('engine');
 const ID = 'A'.repeat(43);
@@ -23,6 +25,14 @@ test('canonical JSON sorts keys, drops whitespace, refuses what JSON cannot carr
   assert.throws(() => canonicalJson(NaN), /cannot encode NaN/);
   assert.throws(() => canonicalJson({ a: undefined }), /cannot encode a undefined/);
   assert.throws(() => canonicalJson(1n), /bigint/);
+});
+
+test('node:crypto SHA-256 agrees with the independent @noble/hashes one', () => {
+  for (const size of [0, 1, 55, 56, 64, 1000, 100_000]) {
+    const data = new Uint8Array(size).map((_, i) => (i * 31 + size) & 0xff);
+    assert.equal(sha256(data), nobleSha256(data));
+  }
+  assert.equal(sha256(new Uint8Array([1, 2]), new Uint8Array([3])), nobleSha256(new Uint8Array([1, 2, 3])));
 });
 
 test('base64url IDs', () => {
