@@ -5,6 +5,7 @@ import { unprocessable } from './errors.ts';
 import { GRANTED_IMPORTS } from './abi.ts';
 import { describeStart, hasWasmMagic, inspect, WasmFormatError, type WasmInfo } from './wasm-binary.ts';
 import type { Store } from './store.ts';
+import { exportGlobals } from './snapshot.ts';
 
 export interface LoadedModule {
   id: string;
@@ -24,25 +25,36 @@ export class Modules {
 
   constructor(private readonly store: Store, private readonly source: ModuleSource) {}
 
+  /** The module as stateless calls run it. */
   get(id: string): Promise<LoadedModule> {
-    let pending = this.loaded.get(id);
+    return this.cached(id, async () => {
+      const stored = this.store.modules.get(id);
+      if (stored) return compileModule(id, stored);
+      const fetched = await this.source.fetchVerified(id);
+      const loaded = await compileModule(id, fetched); // refuses non-modules before anything is kept
+      await this.store.modules.put(id, fetched);
+      return loaded;
+    });
+  }
+
+  /** The module as a process runs it: its mutable globals exported, so state can be snapshotted. */
+  getForProcess(id: string): Promise<LoadedModule> {
+    return this.cached(`${id}#process`, async () => {
+      const plain = await this.get(id);
+      return compileModule(id, exportGlobals(this.store.modules.get(id)!, plain.info));
+    });
+  }
+
+  private cached(key: string, load: () => Promise<LoadedModule>): Promise<LoadedModule> {
+    let pending = this.loaded.get(key);
     if (!pending) {
-      pending = this.load(id);
-      this.loaded.set(id, pending);
+      pending = load();
+      this.loaded.set(key, pending);
       // A failed load is not remembered: the gateway may be back, or the ID uploaded, later.
-      pending.catch(() => this.loaded.delete(id));
+      pending.catch(() => this.loaded.delete(key));
       if (this.loaded.size > MEMORY_CACHE_SIZE) this.loaded.delete(this.loaded.keys().next().value!);
     }
     return pending;
-  }
-
-  private async load(id: string): Promise<LoadedModule> {
-    const stored = this.store.modules.get(id);
-    if (stored) return compileModule(id, stored);
-    const bytes = await this.source.fetchVerified(id);
-    const loaded = await compileModule(id, bytes);
-    await this.store.modules.put(id, bytes);
-    return loaded;
   }
 }
 

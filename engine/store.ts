@@ -2,6 +2,18 @@
 // each concept gets its own sub-database so keys never collide.
 import { open, type Database, type RootDatabase } from 'lmdb';
 
+export type OutboxKey = [group: string, seq: number, kind: number];
+export type SlotKey = [process: string, slot: number];
+
+/** What the node knows of a process it schedules, from its spawn message. */
+export interface ProcessRecord {
+  id: string;
+  module: string;
+  scheduler: string;
+  owner: string;
+  tags: { name: string; value: string }[];
+}
+
 export interface Store {
   /** Verified module bytes by Arweave ID. */
   modules: Database<Uint8Array, string>;
@@ -9,6 +21,25 @@ export interface Store {
   results: Database<Uint8Array, string>;
   /** Small JSON records: example module IDs, node settings. */
   meta: Database<unknown, string>;
+  /**
+   * Signed items waiting to be published to Arweave, keyed [group, seq, kind] so a group (a
+   * process ID) comes out in order. Written in the same batch as what they record.
+   */
+  outbox: Database<Uint8Array, OutboxKey>;
+  /** Signed messages (raw ANS-104 items) by ID. */
+  messages: Database<Uint8Array, string>;
+  /** The node's signed assignments (raw ANS-104 items) by [process, slot]. */
+  assignments: Database<Uint8Array, SlotKey>;
+  /** The slot a message was given, by [process, message ID]: a message is assigned once. */
+  slots: Database<number, [process: string, message: string]>;
+  /** Processes this node schedules. */
+  processes: Database<ProcessRecord, string>;
+  /** Process results: the hashpath of the result at [process, slot] (records live in `results`). */
+  processResults: Database<string, SlotKey>;
+  /** Memory snapshots of processes by [process, slot]. */
+  snapshots: Database<Uint8Array, SlotKey>;
+  /** Runs fn in one write transaction; resolves once it is committed and flushed. */
+  transaction<T>(fn: () => T): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -18,6 +49,18 @@ export function openStore(path: string): Store {
     modules: root.openDB<Uint8Array, string>({ name: 'modules', encoding: 'binary' }),
     results: root.openDB<Uint8Array, string>({ name: 'results', encoding: 'binary' }),
     meta: root.openDB<unknown, string>({ name: 'meta', encoding: 'json' }),
+    outbox: root.openDB<Uint8Array, OutboxKey>({ name: 'outbox', encoding: 'binary' }),
+    messages: root.openDB<Uint8Array, string>({ name: 'messages', encoding: 'binary' }),
+    assignments: root.openDB<Uint8Array, SlotKey>({ name: 'assignments', encoding: 'binary' }),
+    slots: root.openDB<number, [string, string]>({ name: 'slots', encoding: 'ordered-binary' }),
+    processes: root.openDB<ProcessRecord, string>({ name: 'processes', encoding: 'json' }),
+    processResults: root.openDB<string, SlotKey>({ name: 'process-results', encoding: 'ordered-binary' }),
+    snapshots: root.openDB<Uint8Array, SlotKey>({ name: 'snapshots', encoding: 'binary' }),
+    async transaction(fn) {
+      const result = await root.transaction(fn);
+      await root.flushed;
+      return result;
+    },
     close: () => root.close(),
   };
 }

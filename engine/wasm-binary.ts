@@ -8,8 +8,15 @@ export interface Limits { min: number; max?: number }
 export interface Import { module: string; name: string; kind: 'function' | 'table' | 'memory' | 'global' | 'tag'; type?: FuncType }
 export interface Export { name: string; kind: Import['kind']; index: number }
 
+export interface Global { type: ValType; mutable: boolean; imported: boolean }
+export interface Section { id: number; start: number; end: number }
+
 export interface WasmInfo {
   imports: Import[];
+  /** All globals in index order, imported ones first. */
+  globals: Global[];
+  /** Where each section lies: start is its id byte, end one past its content. */
+  sections: Section[];
   exports: Map<string, Export>;
   /** Signature of an exported function, or undefined if there is no such function export. */
   exportedFunction(name: string): FuncType | undefined;
@@ -68,6 +75,19 @@ class Reader {
     const min = this.u32();
     return flags & 1 ? { min, max: this.u32() } : { min };
   }
+  /** Skips a constant expression (a global's initialiser) up to its `end`. */
+  constExpr(): void {
+    for (;;) {
+      const op = this.byte();
+      if (op === 0x0b) return;
+      if (op === 0x41 || op === 0x42) while (this.byte() & 0x80);
+      else if (op === 0x43) this.pos += 4;
+      else if (op === 0x44) this.pos += 8;
+      else if (op === 0x23 || op === 0xd2) this.u32();
+      else if (op === 0xd0) this.byte();
+      else if (![0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e].includes(op)) throw new WasmFormatError(`unsupported opcode 0x${op.toString(16)} in a constant expression`);
+    }
+  }
   vec<T>(item: () => T): T[] {
     const count = this.u32();
     const items: T[] = [];
@@ -85,6 +105,8 @@ export function inspect(bytes: Uint8Array): WasmInfo {
   const exports = new Map<string, Export>();
   const memories: Limits[] = [];
   const tables: Limits[] = [];
+  const globals: Global[] = [];
+  const sections: Section[] = [];
 
   const r = new Reader(bytes);
   r.pos = 8;
@@ -95,6 +117,7 @@ export function inspect(bytes: Uint8Array): WasmInfo {
     if (end > bytes.length) throw new WasmFormatError(`truncated binary: section ${id} claims ${size} bytes, ${bytes.length - r.pos} remain`);
     const s = new Reader(bytes, end);
     s.pos = r.pos;
+    sections.push({ id, start: s.pos - 1 - lebSize(size), end });
     switch (id) {
       case 1:
         types.push(...s.vec(() => {
@@ -114,7 +137,7 @@ export function inspect(bytes: Uint8Array): WasmInfo {
           }
           if (kind === 'table') { s.valtype(); tables.push(s.limits()); }
           else if (kind === 'memory') memories.push(s.limits());
-          else if (kind === 'global') { s.valtype(); s.byte(); }
+          else if (kind === 'global') globals.push({ type: s.valtype(), mutable: s.byte() === 1, imported: true });
           else if (kind === 'tag') { s.byte(); s.u32(); }
           else throw new WasmFormatError(`unknown import kind for ${module}.${name}`);
           return { module, name, kind };
@@ -129,6 +152,14 @@ export function inspect(bytes: Uint8Array): WasmInfo {
       case 5:
         memories.push(...s.vec(() => s.limits()));
         break;
+      case 6:
+        globals.push(...s.vec((): Global => {
+          const type = s.valtype();
+          const mutable = s.byte() === 1;
+          s.constExpr();
+          return { type, mutable, imported: false };
+        }));
+        break;
       case 7:
         for (const e of s.vec(() => ({ name: s.name(), kind: KINDS[s.byte()], index: s.u32() }))) exports.set(e.name, e);
         break;
@@ -138,6 +169,8 @@ export function inspect(bytes: Uint8Array): WasmInfo {
 
   return {
     imports,
+    globals,
+    sections,
     exports,
     memories,
     tables,
@@ -147,4 +180,22 @@ export function inspect(bytes: Uint8Array): WasmInfo {
       return types[functionTypes[e.index]];
     },
   };
+}
+
+/** Bytes an unsigned LEB128 encoding of n takes. */
+export function lebSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) { n = Math.floor(n / 128); size++; }
+  return size;
+}
+
+export function encodeLeb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    out.push(byte);
+  } while (n > 0);
+  return out;
 }

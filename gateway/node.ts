@@ -10,6 +10,11 @@ import { startArlocal, type EmbeddedGateway } from '../arweave/arlocal.ts';
 import { loadOrCreateWallet, walletAddress } from '../arweave/wallet.ts';
 import { loadOrCreateNodeKey, publicKeyB64, type NodeKey } from '../attest/node-key.ts';
 import { publishExamples } from './examples.ts';
+import { Scheduler } from '../engine/scheduler.ts';
+import { Processes } from '../engine/process.ts';
+import { ed25519Signer } from '../engine/data-item.ts';
+import { Publisher } from '../arweave/publisher.ts';
+import { BlockHeight } from '../arweave/block-height.ts';
 import { buildServer } from './server.ts';
 import { VERSION } from './version.ts';
 
@@ -27,6 +32,12 @@ export interface NodeOptions {
   examples?: boolean;
   /** Log each request (fastify's logger). */
   verbose?: boolean;
+  /** Snapshot process state every this many slots (default 1000). */
+  snapshotEvery?: number;
+  /** Other schedulers' URLs by their address, for 307 redirects. */
+  peers?: Record<string, string>;
+  /** Publish the outbox to the gateway in the background (default true). */
+  publish?: boolean;
   log?: (line: string) => void;
 }
 
@@ -35,6 +46,10 @@ export interface Node {
   modules: Modules;
   gateway: Gateway;
   key: NodeKey;
+  scheduler: Scheduler;
+  processes: Processes;
+  publisher: Publisher;
+  blockHeight(): number;
   info(): Record<string, unknown>;
   log(line: string): void;
 }
@@ -54,18 +69,37 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const key = loadOrCreateNodeKey(join(data, 'node-key.pem'));
   const store = openStore(join(data, 'lmdb'));
   let embedded: EmbeddedGateway | undefined;
+  const stops: (() => Promise<void>)[] = [];
   try {
     if (!options.gateway) embedded = await startArlocal({ dir: join(data, 'arlocal'), port: options.arlocalPort ?? DEFAULT_ARLOCAL_PORT });
     const gateway = new Gateway(options.gateway ?? embedded!.url);
     const wallet = await loadOrCreateWallet(join(data, 'wallet.json'));
     const walletAddr = await walletAddress(wallet);
     const examples = options.examples ?? embedded !== undefined ? await publishExamples({ store, gateway, wallet, log }) : {};
+    const height = new BlockHeight(gateway);
+    await height.start();
+    const publisher = new Publisher({ store, gateway, wallet, log });
+    if (options.publish ?? true) publisher.start();
+    const modules = new Modules(store, gateway);
+    const scheduler = new Scheduler({
+      store,
+      signer: ed25519Signer(key.privateKey),
+      address: key.address,
+      blockHeight: () => height.current,
+      peers: options.peers,
+      onWrite: () => publisher.kick(),
+    });
+    stops.push(() => publisher.stop(), async () => height.stop());
 
     const node: Node = {
       store,
-      modules: new Modules(store, gateway),
+      modules,
       gateway,
       key,
+      scheduler,
+      processes: new Processes({ store, modules, scheduler, snapshotEvery: options.snapshotEvery }),
+      publisher,
+      blockHeight: () => height.current,
       log,
       info: () => ({
         name: 'hyperwasm',
@@ -78,6 +112,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         'gateway-embedded': embedded !== undefined,
         engine: `hyperwasm/${VERSION} node/${process.versions.node} v8/${process.versions.v8}`,
         modules: examples,
+        'block-height': height.current,
+        outbox: { depth: publisher.depth(), ...publisher.stats() },
       }),
     };
     const app = buildServer(node, { logger: options.verbose });
@@ -90,11 +126,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       node,
       async close() {
         await app.close();
+        for (const stop of stops) await stop();
         await embedded?.stop();
         await store.close();
       },
     };
   } catch (error) {
+    for (const stop of stops) await stop();
     await embedded?.stop();
     await store.close();
     throw error;

@@ -1,10 +1,14 @@
 // The node's HTTP face: every GET path is parsed with HyperBEAM's singleton grammar and
-// routed by the messages it yields. Routes:
-//   /~meta@1.0/info                               node information
-//   /<module-id>/compute?wasm-function=&wasm-params=   stateless Compute
+// routed by the messages it yields (docs/PROTOCOL.md, "HTTP API"):
+//   GET  /~meta@1.0/info                                  node information
+//   GET  /<module-id>/compute?wasm-function=&wasm-params=  stateless Compute
+//   GET  /<process-id>/compute&slot=N, /<process-id>/now   process state at a slot
+//   POST /~scheduler@1.0/schedule                         schedule a signed data item
+//   GET  /~scheduler@1.0/slot?target=, /schedule?target=&from=&to=&limit=
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { HyperError, badRequest, notFound } from '../engine/errors.ts';
-import { isId } from '../engine/encoding.ts';
+import { b64url, isId } from '../engine/encoding.ts';
+import { assignmentJson } from '../engine/assignment.ts';
 import { cachedAnswer, compute, planCompute, type ComputeAnswer, type ComputePlan } from '../engine/compute.ts';
 import { parse, SingletonError, type Message } from './singleton.ts';
 import type { Node } from './node.ts';
@@ -24,6 +28,15 @@ export function buildServer(node: Node, options: { logger?: boolean } = {}): Fas
 
   app.setNotFoundHandler((request, reply) => sendError(reply, noRoute(request.method, request.url)));
 
+  // Scheduled items arrive as raw ANS-104 bytes, whatever the content type says.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_ITEM_BYTES }, (_request, body, done) => done(null, body));
+  app.post('/~scheduler@1.0/schedule', async (request) => {
+    const body = request.body as Buffer | undefined;
+    if (!body || body.length === 0) throw badRequest('POST the signed ANS-104 data item as the request body');
+    return assignmentJson(await node.scheduler.schedule(new Uint8Array(body.buffer, body.byteOffset, body.length)));
+  });
+
   // A URL names the same computation every time, so its parse and hashpath are memoised:
   // a repeated Compute GET goes straight to the LMDB result cache.
   const plans = new Map<string, ComputePlan>();
@@ -36,7 +49,8 @@ export function buildServer(node: Node, options: { logger?: boolean } = {}): Fas
     }
     const messages = parse({ path: request.url, method: request.method });
     const result = route(node, messages, request.url);
-    if (!('hashpath' in result)) return reply.send(result.json);
+    if ('json' in result) return reply.send(result.json);
+    if ('answer' in result) return result.answer.then((answer) => sendCompute(reply, answer));
     if (plans.size >= PLAN_MEMO_SIZE) plans.clear();
     plans.set(request.url, result);
     return computeAndSend(node, result, reply);
@@ -46,21 +60,70 @@ export function buildServer(node: Node, options: { logger?: boolean } = {}): Fas
 }
 
 const PLAN_MEMO_SIZE = 10_000;
+/** The largest data item the scheduler takes (413 beyond). */
+export const MAX_ITEM_BYTES = 10 * 1024 * 1024;
+const MAX_PAGE = 1000;
 
-/** Resolves parsed messages to a Compute plan or a JSON answer. */
-function route(node: Node, messages: Message[], url: string): ComputePlan | { json: unknown } {
+type Routed = ComputePlan | { json: unknown } | { answer: Promise<ComputeAnswer> };
+
+/** Resolves parsed messages to a stateless Compute plan, a process answer, or JSON. */
+function route(node: Node, messages: Message[], url: string): Routed {
   const [base, ...rest] = messages;
-  const last = rest.at(-1);
+  const last = rest.at(-1) as Record<string, unknown> | undefined;
   const lastPath = last && typeof last === 'object' && 'path' in last ? String(last.path).toLowerCase() : undefined;
 
   if (isAs(base, 'meta@1.0') && rest.length === 1 && lastPath === 'info') return { json: node.info() };
-
+  if (isAs(base, 'scheduler@1.0') && rest.length === 1 && (lastPath === 'slot' || lastPath === 'schedule')) {
+    return { json: lastPath === 'slot' ? slotOf(node, targetOf(last!)) : scheduleOf(node, targetOf(last!), last!) };
+  }
+  if (isId(base) && rest.length === 1 && (lastPath === 'compute' || lastPath === 'now') && node.scheduler.process(base)) {
+    const slot = lastPath === 'now' || last!.slot === undefined ? undefined : integer(last!.slot, 'slot');
+    return { answer: node.processes.compute(base, slot) };
+  }
   if (lastPath === 'compute') {
     const subject = messages.at(-2)!;
     if (!isId(base) || rest.length !== 1) throw badRequest(`${JSON.stringify(describe(subject))} is not a module ID (43 base64url characters)`);
     return planCompute(base, last as Record<string, unknown>);
   }
   throw noRoute('GET', url);
+}
+
+function targetOf(message: Record<string, unknown>): string {
+  const target = message.target;
+  if (!isId(target)) throw badRequest(`target must be a process ID (43 base64url characters), got ${JSON.stringify(target ?? null)}`);
+  return target;
+}
+
+function integer(value: unknown, name: string): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw badRequest(`${name} must be a whole number ≥ 0, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function slotOf(node: Node, pid: string) {
+  const current = node.scheduler.currentSlot(pid);
+  if (current === undefined) throw notFound(`unknown process ${pid}`);
+  const last = node.scheduler.assignment(pid, current)!;
+  return { process: pid, current, 'hash-chain': last['hash-chain'], timestamp: last.timestamp, 'block-height': node.blockHeight(), scheduler: node.key.address };
+}
+
+function scheduleOf(node: Node, pid: string, query: Record<string, unknown>) {
+  const current = node.scheduler.currentSlot(pid);
+  if (current === undefined) throw notFound(`unknown process ${pid}`);
+  const from = query.from === undefined ? 0 : integer(query.from, 'from');
+  const to = query.to === undefined ? current : Math.min(integer(query.to, 'to'), current);
+  const limit = query.limit === undefined ? MAX_PAGE : Math.min(integer(query.limit, 'limit'), MAX_PAGE);
+  if (from > current) throw badRequest(`from ${from} is beyond the latest slot ${current} of process ${pid}`);
+  const page = node.scheduler.range(pid, from, to, limit);
+  const lastSlot = page.at(-1)?.assignment.slot ?? from - 1;
+  return {
+    process: pid,
+    from,
+    to: lastSlot,
+    continues: lastSlot < to,
+    ...(lastSlot < to ? { next: lastSlot + 1 } : {}),
+    assignments: page.map(({ assignment, message }) => ({ ...assignmentJson(assignment), 'message-item': b64url(message) })),
+  };
 }
 
 const isAs = (m: Message | undefined, device: string) => typeof m === 'object' && 'as' in m && Array.isArray(m.as) && m.as[0] === device;
@@ -82,11 +145,16 @@ function sendCompute(reply: FastifyReply, answer: ComputeAnswer) {
 }
 
 function noRoute(method: string, url: string): HyperError {
-  return notFound(`no route for ${method} ${url.slice(0, 200)}; this node serves GET /<module-id>/compute?wasm-function=<name>&wasm-params=<JSON array> and GET /~meta@1.0/info`);
+  return notFound(
+    `no route for ${method} ${url.slice(0, 200)}; this node serves GET /<module-id>/compute?wasm-function=<name>&wasm-params=<JSON array>, ` +
+      'GET /<process-id>/compute&slot=<n>, GET /<process-id>/now, POST /~scheduler@1.0/schedule, GET /~scheduler@1.0/slot?target=<process-id>, ' +
+      'GET /~scheduler@1.0/schedule?target=<process-id>&from=&to=, GET /~meta@1.0/info',
+  );
 }
 
 function sendError(reply: FastifyReply, error: HyperError) {
   const retry = error.details.retryAfterSeconds;
   if (typeof retry === 'number') reply.header('retry-after', String(retry));
+  if (typeof error.details.location === 'string') reply.header('location', error.details.location);
   return reply.status(error.status).send({ error: error.code, message: error.message, ...error.details });
 }

@@ -1,0 +1,176 @@
+// The process device: a process's state folded slot by slot through its module's
+// `handle`, in a live instance that stays in memory between messages (nothing copies the
+// whole memory per message). Every slot's result is cached by its hashpath; every K slots a
+// snapshot (memory + globals) is written, so a restart, or a request behind the live state,
+// resumes from the nearest snapshot instead of slot 0.
+//
+// A message whose handler traps yields an error result and leaves the state as it was
+// before the message: the instance is rebuilt from the last snapshot up to the previous
+// slot, the same on every replay.
+import { canonicalJson, utf8 } from './encoding.ts';
+import { badRequest, HyperError, notFound, unprocessable } from './errors.ts';
+import { sha256b64 } from './hash.ts';
+import { hashpath } from './hashpath.ts';
+import { callBytes, instantiate } from './call.ts';
+import { isBytesFunction } from './abi.ts';
+import { parseDataItem } from './data-item.ts';
+import { restoreSnapshot, takeSnapshot } from './snapshot.ts';
+import type { ComputeAnswer } from './compute.ts';
+import type { Json } from './message.ts';
+import type { LoadedModule, Modules } from './modules.ts';
+import type { Scheduler } from './scheduler.ts';
+import type { ProcessRecord, Store } from './store.ts';
+
+export interface ProcessOptions {
+  store: Store;
+  modules: Modules;
+  scheduler: Scheduler;
+  /** Write a snapshot after every slot divisible by this (default 1000). */
+  snapshotEvery?: number;
+  /** Live instances kept in memory (default 64). */
+  maxLive?: number;
+}
+
+interface Runner {
+  record: ProcessRecord;
+  loaded: LoadedModule;
+  instance: WebAssembly.Instance;
+  /** The last slot folded into the instance; -1 before the spawn message. */
+  slot: number;
+  hashpath: string;
+}
+
+export class Processes {
+  private readonly live = new Map<string, Runner>();
+  private readonly snapshotEvery: number;
+  private steps = 0;
+
+  constructor(private readonly options: ProcessOptions) {
+    this.snapshotEvery = options.snapshotEvery ?? 1000;
+  }
+
+  /** The result at a slot (default: the latest), from the cache or by folding up to it. */
+  async compute(pid: string, slot?: number): Promise<ComputeAnswer> {
+    const { scheduler } = this.options;
+    const record = scheduler.process(pid);
+    if (!record) throw notFound(`unknown process ${pid}`);
+    const latest = scheduler.currentSlot(pid)!;
+    const target = slot ?? latest;
+    if (!Number.isSafeInteger(target) || target < 0) throw badRequest(`slot must be a whole number ≥ 0, got ${slot}`);
+    if (target > latest) throw badRequest(`slot ${target} is beyond the latest slot ${latest} of process ${pid}`);
+
+    const cached = this.cachedResult(pid, target);
+    if (cached) return { cache: 'hit', body: cached };
+
+    const loaded = await this.options.modules.getForProcess(record.module);
+    const handle = loaded.info.exportedFunction('handle');
+    if (!handle || !isBytesFunction(loaded.info, handle)) {
+      throw unprocessable(`module ${record.module} is not a process module: it must export hw_alloc and handle(ptr: i32, len: i32) -> i64`);
+    }
+    let runner = this.live.get(pid);
+    if (!runner || runner.slot >= target) {
+      const resumed = this.resume(record, loaded, target - 1);
+      if (!runner) this.keepLive(pid, resumed);
+      runner = resumed;
+    }
+    let body: Uint8Array | undefined;
+    while (runner.slot < target) body = this.step(runner, true);
+    return { cache: 'miss', body: body! };
+  }
+
+  /** Slots folded since start (replays included): shows how much work snapshots saved. */
+  stats(): { steps: number; live: number } {
+    return { steps: this.steps, live: this.live.size };
+  }
+
+  private cachedResult(pid: string, slot: number): Uint8Array | undefined {
+    const path = this.options.store.processResults.get([pid, slot]);
+    return path === undefined ? undefined : this.options.store.results.get(path);
+  }
+
+  private keepLive(pid: string, runner: Runner): void {
+    this.live.set(pid, runner);
+    if (this.live.size > (this.options.maxLive ?? 64)) this.live.delete(this.live.keys().next().value!);
+  }
+
+  /** A runner at the nearest snapshot at or before `slot`, or fresh before slot 0. */
+  private resume(record: ProcessRecord, loaded: LoadedModule, slot: number): Runner {
+    const instance = instantiate(loaded);
+    const runner: Runner = { record, loaded, instance, slot: -1, hashpath: record.id };
+    if (slot < 0) return runner;
+    for (const { value } of this.options.store.snapshots.getRange({ start: [record.id, slot], end: [record.id, -1], reverse: true, limit: 1 })) {
+      const header = restoreSnapshot(instance, loaded.info, value);
+      runner.slot = header.slot;
+      runner.hashpath = header.hashpath;
+    }
+    return runner;
+  }
+
+  /** Folds the next slot into the runner; returns the result record's bytes. */
+  private step(runner: Runner, store: boolean): Uint8Array {
+    const { scheduler, store: db } = this.options;
+    const pid = runner.record.id;
+    const slot = runner.slot + 1;
+    this.steps++;
+    const assignment = scheduler.assignment(pid, slot);
+    if (!assignment) throw new Error(`process ${pid} has no assignment at slot ${slot}`);
+    const item = parseDataItem(db.messages.get(assignment.message)!);
+    const input = {
+      message: {
+        id: item.id,
+        slot,
+        from: item.ownerAddress,
+        owner: item.ownerAddress,
+        target: item.target ?? null,
+        tags: item.tags,
+        data: new TextDecoder().decode(item.data),
+        timestamp: assignment.timestamp,
+        'block-height': assignment['block-height'],
+        'hash-chain': assignment['hash-chain'],
+        assignment: assignment.id,
+      },
+      process: { id: pid, owner: runner.record.owner, module: runner.record.module, tags: runner.record.tags },
+    };
+    const path = hashpath(runner.hashpath, assignment.message);
+    const result: Record<string, Json> = { process: pid, slot, message: item.id, assignment: assignment.id, hashpath: path };
+    try {
+      const output = callBytes(runner.instance, 'handle', utf8(canonicalJson(input as unknown as Json)));
+      Object.assign(result, readOutput(output), { 'result-hash': sha256b64(output) });
+    } catch (error) {
+      if (!(error instanceof HyperError) || error.status !== 422) throw error;
+      Object.assign(result, { output: null, messages: [], error: error.message, 'result-hash': sha256b64(utf8(error.message)) });
+      runner.instance = this.rebuilt(runner, slot - 1);
+    }
+    runner.slot = slot;
+    runner.hashpath = path;
+    const body = utf8(canonicalJson(result));
+    if (store) {
+      db.results.put(path, body);
+      db.processResults.put([pid, slot], path);
+      if (slot % this.snapshotEvery === 0) db.snapshots.put([pid, slot], takeSnapshot(runner.instance, runner.loaded.info, slot, path));
+    }
+    return body;
+  }
+
+  /** A fresh instance holding the state after `slot`: the nearest snapshot, then a replay. */
+  private rebuilt(runner: Runner, slot: number): WebAssembly.Instance {
+    const replay = this.resume(runner.record, runner.loaded, slot);
+    while (replay.slot < slot) this.step(replay, false);
+    return replay.instance;
+  }
+}
+
+/** A handler's output: {"output", "messages", "error"?}; anything else is an error result. */
+function readOutput(bytes: Uint8Array): Record<string, Json> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return { output: null, messages: [], error: 'handle returned bytes that are not JSON' };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return { output: null, messages: [], error: 'handle returned JSON that is not an object' };
+  }
+  const { output = null, messages = [], error } = parsed as Record<string, Json>;
+  return error === undefined ? { output, messages } : { output, messages, error };
+}

@@ -1,0 +1,179 @@
+// Processes end to end on a real node: signed spawns and messages, durable assignments
+// with a hash-chain, the schedule, state folded through counter and token modules,
+// snapshots across a restart, and every refusal.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildModules } from '../modules/build.ts';
+import { upload } from '../arweave/upload.ts';
+import { moduleTags } from '../arweave/tags.ts';
+import { loadOrCreateWallet } from '../arweave/wallet.ts';
+import { ed25519Signer, parseDataItem, verifyDataItem } from '../engine/data-item.ts';
+import { chain } from '../engine/hash-chain.ts';
+import { hashpath } from '../engine/hashpath.ts';
+import { fromB64url } from '../engine/encoding.ts';
+import { NodeClient, NodeError, messageTags, signItem, type Signer } from '../gateway/client.ts';
+import { tempDir, testNode } from './helpers.ts';
+import type { RunningNode } from '../gateway/node.ts';
+
+const test = suite('processes');
+const dir = tempDir();
+let node: RunningNode;
+let client: NodeClient;
+const ids: Record<string, string> = {};
+const alice: Signer = { ed25519: ed25519Signer(generateKeyPairSync('ed25519').privateKey) };
+const bob: Signer = { ed25519: ed25519Signer(generateKeyPairSync('ed25519').privateKey) };
+let counter = '';
+const addressOf = async (signer: Signer) => (await signItem(signer, { tags: [] })).ownerAddress;
+
+async function start() {
+  node = await testNode(join(dir.path, 'data'), { snapshotEvery: 4, publish: false });
+  client = new NodeClient(node.url);
+}
+
+async function refused(promise: Promise<unknown>, status: number, message: RegExp) {
+  try {
+    await promise;
+  } catch (error) {
+    assert.instance(error, NodeError);
+    assert.is((error as NodeError).status, status, (error as Error).message);
+    assert.match((error as Error).message, message);
+    return error as NodeError;
+  }
+  assert.unreachable(`expected a ${status}`);
+}
+
+test.before(async () => {
+  const built = await buildModules();
+  await start();
+  const wallet = await loadOrCreateWallet(join(dir.path, 'wallet.json'));
+  for (const name of ['counter', 'token', 'fac']) {
+    ids[name] = await upload(new Uint8Array(readFileSync(built[name])), { gateway: node.node.gateway, wallet, tags: moduleTags() });
+  }
+});
+
+test.after(async () => {
+  await node?.close();
+  dir.remove();
+});
+
+test('spawn takes slot 0; messages take 1, 2, 3… with a verifiable hash-chain', async () => {
+  const spawn = await client.spawn(alice, ids.counter, node.node.key.address);
+  counter = spawn.process;
+  assert.is(spawn.assignment.slot, 0);
+  assert.is(spawn.assignment.message, counter);
+  const messageIds = [counter];
+  for (let i = 1; i <= 6; i++) {
+    const a = await client.send(alice, counter, [{ name: 'Action', value: 'Add' }], `message ${i}`);
+    assert.is(a.slot, i);
+    assert.is(a.process, counter);
+    messageIds.push(a.message);
+    const item = parseDataItem(fromB64url(a['assignment-item']));
+    assert.ok(verifyDataItem(item), 'the assignment is signed');
+    assert.is(item.ownerAddress, node.node.key.address);
+    assert.is(a.signer, node.node.key.address);
+  }
+  const page = await client.schedulePage(counter);
+  assert.equal(page.assignments.map((a: any) => a['hash-chain']), chain(messageIds));
+  assert.is(page.continues, false);
+  assert.equal((await client.slot(counter)).current, 6);
+});
+
+test('a replayed message gets its first assignment back, not a new slot', async () => {
+  const item = await signItem(alice, { target: counter, tags: messageTags() });
+  const first = await client.schedule(item.raw);
+  const again = await client.schedule(item.raw);
+  assert.equal(again, first);
+  const [x, y] = await Promise.all([signItem(bob, { target: counter, tags: messageTags() }), Promise.resolve()]);
+  void y;
+  const both = await Promise.all([client.schedule(x.raw), client.schedule(x.raw)]);
+  assert.is(both[0].slot, both[1].slot);
+  assert.is((await client.slot(counter)).current, first.slot + 1);
+});
+
+test('state at slots: the counter counts, and hashpaths chain message IDs', async () => {
+  const three = await client.compute(counter, 3);
+  assert.equal(three.output, { count: 3 });
+  const now = await client.compute(counter);
+  assert.equal(now.output, { count: 8 });
+  const page = await client.schedulePage(counter);
+  let path = hashpath(counter, counter);
+  for (const a of page.assignments.slice(1)) path = hashpath(path, a.message);
+  assert.is(now.hashpath, path);
+  const again = await client.compute(counter, 3);
+  assert.is(again.cache, 'hit');
+  assert.is(again.hashpath, three.hashpath);
+});
+
+test('the schedule pages with a continuation marker', async () => {
+  const page = await client.schedulePage(counter, 2, undefined, 3);
+  assert.equal(page.assignments.map((a: any) => a.slot), [2, 3, 4]);
+  assert.is(page.continues, true);
+  assert.is(page.next, 5);
+  const rest = await client.schedulePage(counter, page.next);
+  assert.equal(rest.assignments.map((a: any) => a.slot), [5, 6, 7, 8]);
+  assert.is(rest.continues, false);
+  const item = parseDataItem(fromB64url(rest.assignments[0]['message-item']));
+  assert.is(item.id, rest.assignments[0].message);
+});
+
+test('a token ledger with transfers, balances and refusals', async () => {
+  const { process: token } = await client.spawn(alice, ids.token, node.node.key.address, [{ name: 'Supply', value: '1000' }]);
+  const [a, b] = [await addressOf(alice), await addressOf(bob)];
+  const transfer = await client.send(alice, token, [{ name: 'Action', value: 'Transfer' }, { name: 'Recipient', value: b }, { name: 'Quantity', value: '250' }]);
+  const result = await client.compute(token, transfer.slot);
+  assert.equal(result.output, { ok: true, from: a, to: b, quantity: '250' });
+  assert.is(result.messages.length, 2);
+  const overdraw = await client.send(bob, token, [{ name: 'Action', value: 'Transfer' }, { name: 'Recipient', value: a }, { name: 'Quantity', value: '251' }]);
+  assert.match((await client.compute(token, overdraw.slot)).output.error, /insufficient/);
+  const balances = await client.send(bob, token, [{ name: 'Action', value: 'Balances' }]);
+  assert.equal((await client.compute(token, balances.slot)).output, Object.fromEntries([[a, '750'], [b, '250']].sort()));
+});
+
+test('RSA-signed (Arweave wallet) items are accepted too', async () => {
+  const wallet = await loadOrCreateWallet(join(dir.path, 'user-wallet.json'));
+  const a = await client.send({ rsa: wallet }, counter, [], 'from an arweave wallet');
+  assert.is(a.slot, 9);
+});
+
+test('refusals: bad signature, malformed item, unknown process, foreign scheduler, slot out of range, oversized body', async () => {
+  const before = (await client.slot(counter)).current;
+  const item = await signItem(alice, { target: counter, tags: messageTags(), data: 'pay 10' });
+  const forged = item.raw.slice();
+  forged[forged.length - 1] ^= 1; // the data changes, the signature stays
+  await refused(client.schedule(forged), 400, /signature of data item .* does not verify/);
+  await refused(client.schedule(new TextEncoder().encode('hello')), 400, /not a valid ANS-104 data item/);
+  const stray = await signItem(alice, { target: 'Q'.repeat(43), tags: messageTags() });
+  await refused(client.schedule(stray.raw), 404, /unknown process QQQQ/);
+  const elsewhere = 'E'.repeat(43);
+  await refused(client.spawn(alice, ids.counter, elsewhere), 404, /scheduled by EEEE.*not by this node/);
+  await refused(client.compute(counter, 99), 400, /slot 99 is beyond the latest slot/);
+  await refused(client.get(`/${counter}/compute&slot=x`), 400, /slot must be a whole number/);
+  await refused(client.schedule(new Uint8Array(11 * 1024 * 1024)), 413, /too large/i);
+  assert.is((await client.slot(counter)).current, before, 'nothing was assigned');
+});
+
+test('a process whose scheduler is a known peer is redirected with 307', async () => {
+  const other = await testNode(join(dir.path, 'peer'), { publish: false, gateway: node.gatewayUrl, peers: { ['P'.repeat(43)]: 'http://127.0.0.1:9' } });
+  try {
+    const error = await refused(new NodeClient(other.url).spawn(alice, ids.counter, 'P'.repeat(43)), 307, /scheduled by PPPP/);
+    assert.is(error!.body.location, 'http://127.0.0.1:9/~scheduler@1.0/schedule');
+  } finally {
+    await other.close();
+  }
+});
+
+test('after a restart, computation resumes from the nearest snapshot, not slot 0', async () => {
+  await node.close();
+  await start();
+  for (let i = 0; i < 3; i++) await client.send(alice, counter, [], `after restart ${i}`);
+  const before = node.node.processes.stats().steps;
+  const now = await client.compute(counter);
+  assert.equal(now.output, { count: 12 });
+  // the last snapshot was at slot 8 (snapshotEvery 4), so slots 9..12 are folded
+  assert.is(node.node.processes.stats().steps - before, 4);
+});
+
+test.run();
