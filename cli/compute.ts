@@ -4,31 +4,39 @@ import { UsageError, type Command } from './command.ts';
 
 export const computeCommand: Command = {
   name: 'compute',
-  summary: 'call a function of a module on a node; prints the result and its hashpath',
+  summary: 'call a module function, or read a process result at a slot; prints it and its hashpath',
   usage: `hyperwasm compute <module-id> <function> [params-json] [--node <url>] [--json]
+hyperwasm compute <process-id> [--slot N] [--node <url>] [--json]
 
-Sends GET <node>/<module-id>/Compute?wasm-function=<function>&wasm-params=<params-json>
-and prints the result, then its hashpath and whether it came from the node's cache.
-params-json is a JSON array, e.g. '[5.0]' or '[{"text":"hello"}]' (default []).
+With a function: GET <node>/<module-id>/Compute?wasm-function=<function>&wasm-params=<params-json>
+(params-json is a JSON array, e.g. '[5.0]' or '[{"text":"hello"}]', default []).
+Without: the process's result at slot N (GET <node>/<process-id>/compute&slot=N), or at its
+latest slot (GET <node>/<process-id>/now).
+Prints the result (a process's output), then its hashpath and whether it came from the cache.
 
 Options:
+  --slot N      the process slot (default: the latest)
   --node <url>  the node (default http://127.0.0.1:${DEFAULT_PORT})
   --json        print the node's whole JSON answer instead`,
   options: {
     node: { type: 'string' },
     json: { type: 'boolean' },
+    slot: { type: 'string' },
   },
   async run({ values, positionals }) {
     const [id, fn, params = '[]'] = positionals;
-    if (!id || !fn || positionals.length > 3) throw new UsageError('compute takes <module-id> <function> [params-json]');
+    if (!id || positionals.length > 3) throw new UsageError('compute takes <module-id> <function> [params-json], or <process-id> [--slot N]');
     const node = (values.node ?? `http://127.0.0.1:${DEFAULT_PORT}`).replace(/\/+$/, '');
-    const query = new URLSearchParams({ 'wasm-function': fn, 'wasm-params': params });
-    const response = await fetch(`${node}/${encodeURIComponent(id)}/Compute?${query}`);
+    const query = new URLSearchParams({ 'wasm-function': fn ?? '', 'wasm-params': params });
+    const path = fn
+      ? `/${encodeURIComponent(id)}/Compute?${query}`
+      : values.slot === undefined ? `/${encodeURIComponent(id)}/now` : `/${encodeURIComponent(id)}/compute&slot=${encodeURIComponent(values.slot)}`;
+    const response = await fetch(node + path);
     const body = (await response.json()) as Record<string, unknown>;
     if (values.json) {
       console.log(JSON.stringify(body, null, 2));
     } else if (response.ok) {
-      console.log(JSON.stringify(body.result));
+      console.log(JSON.stringify(fn ? body.result : body.error ? { error: body.error } : body.output));
       console.log(`hashpath: ${body.hashpath}`);
       console.log(`result-hash: ${body['result-hash']}  cache: ${body.cache}`);
     } else {

@@ -6,8 +6,9 @@ import { serve } from './serve.ts';
 import { uploadCommand } from './upload.ts';
 import { computeCommand } from './compute.ts';
 import { buildCommand } from './build.ts';
+import { scheduleCommand, sendCommand, spawnCommand } from './process.ts';
 
-const COMMANDS: Command[] = [serve, uploadCommand, computeCommand, buildCommand];
+const COMMANDS: Command[] = [serve, uploadCommand, computeCommand, spawnCommand, sendCommand, scheduleCommand, buildCommand];
 
 function help(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`);

@@ -78,6 +78,28 @@ test('the compute CLI prints result and hashpath', async () => {
   assert.match(path, new RegExp(`^hashpath: ${facId}/`));
 });
 
+test('processes from the CLI: spawn, send, schedule, compute --slot', async () => {
+  const built = await buildModules();
+  const counter = lastLine((await cli(['upload', built.counter, '--gateway', node.gatewayUrl], env)).stdout);
+  const spawn = await cli(['spawn', counter, '--node', node.url, '--tag', 'Name=cli-test'], env);
+  assert.is(spawn.code, 0, spawn.stderr);
+  const pid = lastLine(spawn.stdout);
+  assert.match(pid, /^[A-Za-z0-9_-]{43}$/);
+  for (const expected of ['1', '2']) {
+    const send = await cli(['send', pid, '--data', 'hi', '--tag', 'Action=Add', '--node', node.url], env);
+    assert.is(send.code, 0, send.stderr);
+    assert.is(lastLine(send.stdout), expected);
+  }
+  const schedule = await cli(['schedule', pid, '--node', node.url], env);
+  assert.is(schedule.code, 0, schedule.stderr);
+  assert.is(schedule.stdout.trim().split('\n').length, 3);
+  assert.match(schedule.stdout, new RegExp(`^\\s+0  ${pid}`));
+  const result = await cli(['compute', pid, '--slot', '2', '--node', node.url], env);
+  assert.is(result.code, 0, result.stderr);
+  assert.is(result.stdout.split('\n')[0], '{"count":2}');
+  assert.match(result.stdout, /hashpath: /);
+});
+
 test('the cache survives a node restart', async () => {
   await node.close();
   node = await testNode(join(dir.path, 'data'), { arlocalPort: 0 });

@@ -16,6 +16,8 @@ import { hashpath } from '../engine/hashpath.ts';
 import { fromB64url } from '../engine/encoding.ts';
 import { NodeClient, NodeError, messageTags, signItem, type Signer } from '../gateway/client.ts';
 import { tempDir, testNode } from './helpers.ts';
+import { findByTags } from '../arweave/graphql.ts';
+import { decodeBundle } from '../arweave/bundle.ts';
 import type { RunningNode } from '../gateway/node.ts';
 
 const test = suite('processes');
@@ -153,6 +155,23 @@ test('refusals: bad signature, malformed item, unknown process, foreign schedule
   await refused(client.get(`/${counter}/compute&slot=x`), 400, /slot must be a whole number/);
   await refused(client.schedule(new Uint8Array(11 * 1024 * 1024)), 413, /too large/i);
   assert.is((await client.slot(counter)).current, before, 'nothing was assigned');
+});
+
+test('the outbox publishes every message and assignment to Arweave as bundles', async () => {
+  await node.node.publisher.flush();
+  assert.is(node.node.publisher.depth(), 0);
+  const bundles = await findByTags(node.node.gateway, { Process: counter, Type: 'Bundle' });
+  assert.ok(bundles.length > 0);
+  const published = new Map<string, Uint8Array>();
+  for (const bundle of bundles) for (const item of decodeBundle(await node.node.gateway.data(bundle.id))) published.set(item.id, item.raw);
+  const page = await client.schedulePage(counter);
+  for (const a of page.assignments) {
+    assert.equal(published.get(a.message), fromB64url(a['message-item']), `message at slot ${a.slot}`);
+    assert.equal(published.get(a.assignment), fromB64url(a['assignment-item']), `assignment at slot ${a.slot}`);
+  }
+  // arlocal also indexes the bundled items by their own tags
+  const assignments = await findByTags(node.node.gateway, { Process: counter, Type: 'Assignment' });
+  assert.is(assignments.length, page.assignments.length);
 });
 
 test('a process whose scheduler is a known peer is redirected with 307', async () => {
