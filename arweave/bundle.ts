@@ -30,7 +30,9 @@ const SIGNATURE_LENGTHS: Record<number, number> = {
 };
 
 const WORD = 32;
-const ENTRY = 64;
+/** Header bytes a bundle spends per item (its size and ID), besides the item itself. */
+export const ENTRY_BYTES = 64;
+const ENTRY = ENTRY_BYTES;
 
 /** The raw 32-byte ID of a signed data item: SHA-256 of its signature. */
 export function itemIdBytes(raw: Uint8Array): Uint8Array {

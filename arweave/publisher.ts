@@ -8,7 +8,7 @@ import type { Gateway } from './gateway.ts';
 import type { JWKInterface } from './wallet.ts';
 import { upload, type Tag } from './upload.ts';
 import { DATA_PROTOCOL } from './tags.ts';
-import { BundleError, bundleSize, encodeBundle, itemIdBytes } from './bundle.ts';
+import { BundleError, ENTRY_BYTES, bundleSize, encodeBundle, itemIdBytes } from './bundle.ts';
 
 export interface PublisherOptions {
   store: Store;
@@ -175,16 +175,16 @@ export class Publisher {
   /** The first group's entries in key order, up to maxItems and maxBytes (at least one entry). */
   private nextBatch(): Batch | undefined {
     let batch: Batch | undefined;
-    const sizes: number[] = [];
+    let bytes = bundleSize([]);
     for (const { key, value } of this.store.outbox.getRange({})) {
       batch ??= { group: key[0], keys: [], items: [] };
       if (key[0] !== batch.group || batch.items.length >= this.maxItems) break;
-      if (batch.items.length > 0 && bundleSize([...sizes, value.length]) > this.maxBytes) break;
+      if (batch.items.length > 0 && bytes + ENTRY_BYTES + value.length > this.maxBytes) break;
       checkItem(key, value);
       batch.keys.push(key);
       // Copied: LMDB may hand out views into memory it reuses once the read ends.
       batch.items.push(Uint8Array.from(value));
-      sizes.push(value.length);
+      bytes += ENTRY_BYTES + value.length;
     }
     return batch;
   }

@@ -3,7 +3,7 @@
 import autocannon from 'autocannon';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startChild } from './processes.ts';
+import { startChild } from './children.ts';
 import type { Figure } from './report.ts';
 
 export interface HttpOptions { seconds: number; connections: number; dir: string }

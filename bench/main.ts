@@ -1,16 +1,20 @@
 // `npm run bench`: every figure beside its baseline, measured in this one run.
 // Options (environment): BENCH_SECONDS (HTTP load per figure, default 5),
-// BENCH_CONNECTIONS (default 10), BENCH_ONLY (comma list of: engine,http).
+// BENCH_CONNECTIONS (default 10), BENCH_ONLY (comma list of: engine,http,scheduler,process),
+// BENCH_MESSAGES (assignments per scheduling figure, default 5000), BENCH_SLOTS (process slots,
+// default 10000).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineFigures } from './engine.ts';
 import { httpFigures } from './http.ts';
+import { schedulerFigures } from './scheduler.ts';
+import { processFigures } from './process-eval.ts';
 import { printTable, writeResults, type Figure } from './report.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const only = new Set((process.env.BENCH_ONLY ?? 'engine,http').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'engine,http,scheduler,process').split(','));
 const log = (line: string) => console.error(`[bench] ${line}`);
 const dir = mkdtempSync(join(tmpdir(), 'hyperwasm-bench-'));
 
@@ -21,6 +25,8 @@ try {
     figures.push(...(await engineFigures(1000)));
   }
   if (only.has('http')) figures.push(...(await httpFigures({ seconds, connections, dir }, log)));
+  if (only.has('scheduler')) figures.push(...(await schedulerFigures(dir, Number(process.env.BENCH_MESSAGES ?? 5000), log)));
+  if (only.has('process')) figures.push(...(await processFigures(dir, Number(process.env.BENCH_SLOTS ?? 10_000), log)));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -115,7 +115,8 @@ async function publishedItems(group: string): Promise<{ bundles: GqlNode[]; item
 /** Every entry is on the gateway byte for byte, in key order, and indexed by its own tags. */
 async function assertPublished(group: string, entries: Entry[]): Promise<GqlNode[]> {
   const { bundles, items } = await publishedItems(group);
-  assert.equal(items.map((item) => item.id), entries.map((entry) => entry.id), 'bundles hold the items in slot order');
+  const seqs = bundles.map((bundle) => `${tag(bundle, 'Seq-From')}-${tag(bundle, 'Seq-To')}`).join(' ');
+  assert.equal(items.map((item) => item.id), entries.map((entry) => entry.id), `bundles (${seqs}) hold the items in slot order`);
   items.forEach((item, index) => assert.ok(Buffer.compare(item.raw, entries[index]!.raw) === 0, `item ${index} is byte-identical`));
 
   const indexed = await gql({ Process: [group], Type: ['Message', 'Assignment'] });
@@ -309,8 +310,9 @@ test('the background loop publishes after kick() and stop() lets go', async () =
   publisher.kick();
   const deadline = Date.now() + 10_000;
   while (publisher.depth() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.is(publisher.depth(), 0);
-  assert.is(publisher.stats().bundles, 1, 'kicks coalesce');
+  const stats = JSON.stringify(publisher.stats());
+  assert.is(publisher.depth(), 0, stats);
+  assert.is(publisher.stats().bundles, 1, `kicks coalesce: ${stats}`);
   await publisher.stop();
   await assertPublished(group, entries);
   await local.close();
