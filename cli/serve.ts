@@ -1,11 +1,11 @@
 // `hyperwasm serve`: run a node until interrupted.
 import { DEFAULT_ARLOCAL_PORT, DEFAULT_PORT, startNode } from '../gateway/node.ts';
-import type { Command } from './command.ts';
+import { parseTags, type Command } from './command.ts';
 
 export const serve: Command = {
   name: 'serve',
   summary: 'run a node serving Compute over HTTP (starts an embedded arlocal unless --gateway is given)',
-  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--no-examples] [--verbose]
+  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--peer <addr>=<url>]… [--no-examples] [--verbose]
 
 Starts a hyperwasm node. Without --gateway it starts arlocal, a local Arweave gateway, on
 127.0.0.1 (data in <data>/arlocal), builds the example modules in modules/ if needed and
@@ -18,6 +18,8 @@ Options:
   --data <dir>        data folder (default ./data)
   --gateway <url>     use this Arweave gateway instead of the embedded arlocal
   --arlocal-port <n>  port of the embedded arlocal (default ${DEFAULT_ARLOCAL_PORT}; 0 picks a free one)
+  --snapshot-every <n> snapshot process state every n slots (default 1000)
+  --peer <addr>=<url> another scheduler's URL, for 307 redirects (repeatable)
   --no-examples       do not build and upload the example modules
   --examples          upload the example modules even to a --gateway (costs AR on a real one)
   --verbose           log every request`,
@@ -30,6 +32,8 @@ Options:
     examples: { type: 'boolean' },
     'no-examples': { type: 'boolean' },
     verbose: { type: 'boolean' },
+    'snapshot-every': { type: 'string' },
+    peer: { type: 'string', multiple: true },
   },
   async run({ values }) {
     const log = (line: string) => console.error(line);
@@ -41,6 +45,8 @@ Options:
       arlocalPort: values['arlocal-port'] === undefined ? undefined : Number(values['arlocal-port']),
       examples: values['no-examples'] ? false : values.examples,
       verbose: values.verbose,
+      snapshotEvery: values['snapshot-every'] === undefined ? undefined : Number(values['snapshot-every']),
+      peers: Object.fromEntries(parseTags(values.peer).map((t) => [t.name, t.value])),
       log,
     });
     console.log(`hyperwasm node listening on ${running.url}`);
