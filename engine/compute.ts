@@ -10,6 +10,8 @@ import { callFunction, type Encoding } from './call.ts';
 import type { Json, Message } from './message.ts';
 import type { Modules } from './modules.ts';
 import type { Store } from './store.ts';
+import { ENGINE, type ComputeStatement } from '../attest/statement.ts';
+import type { Attestation } from '../attest/attester.ts';
 
 export interface ComputeRecord {
   module: string;
@@ -19,6 +21,7 @@ export interface ComputeRecord {
   'result-encoding': Encoding;
   'result-hash': string;
   hashpath: string;
+  attestation?: Attestation;
 }
 
 export interface ComputeAnswer {
@@ -60,31 +63,60 @@ export function planCompute(moduleId: string, request: Record<string, unknown>):
   return { module: moduleId, message, hashpath: hashpath(moduleId, message) };
 }
 
-/** The cached answer for a plan, if this node computed it before. */
-export function cachedAnswer(store: Store, plan: ComputePlan): ComputeAnswer | undefined {
-  const body = store.results.get(plan.hashpath);
-  return body ? { cache: 'hit', body } : undefined;
+/** The statement a node signs about a stateless result; `node` is filled in by the attester. */
+export function computeStatement(node: string, plan: ComputePlan, resultHash: string): ComputeStatement {
+  return { kind: 'compute', node, module: plan.module, request: plan.message, hashpath: plan.hashpath, 'result-hash': resultHash, engine: ENGINE };
 }
 
-export async function compute(store: Store, modules: Modules, plan: ComputePlan): Promise<ComputeAnswer> {
-  const cached = cachedAnswer(store, plan);
-  if (cached) return cached;
+/** Signs a statement about a result (attest/attester.ts); absent, results are unattested. */
+export type Attest = (statement: ComputeStatement) => Promise<Attestation>;
 
-  const loaded = await modules.get(plan.module);
-  const fn = plan.message['wasm-function'] as string;
-  const params = plan.message['wasm-params'] as Json[];
-  const result = callFunction(loaded, fn, params);
-  const record: ComputeRecord = {
-    module: plan.module,
-    function: fn,
-    params,
-    result: result.value,
-    'result-encoding': result.encoding,
-    'result-hash': sha256b64(result.bytes),
-    hashpath: plan.hashpath,
-  };
-  const body = utf8(canonicalJson(record));
-  // Not awaited: the result is a cache entry, recomputable; LMDB commits it within milliseconds.
-  store.results.put(plan.hashpath, body);
-  return { cache: 'miss', body };
+/**
+ * Stateless Compute over the LMDB result cache. Identical requests in flight share one
+ * execution, and a record is readable from memory until LMDB has committed it, so a
+ * repeated request never runs (or attests) the same computation twice.
+ */
+export class StatelessCompute {
+  private readonly inFlight = new Map<string, Promise<ComputeAnswer>>();
+  private readonly committing = new Map<string, Uint8Array>();
+
+  constructor(private readonly store: Store, private readonly modules: Modules, private readonly attest?: Attest) {}
+
+  /** The cached answer for a plan, if this node computed it before. */
+  cached(plan: ComputePlan): ComputeAnswer | undefined {
+    const body = this.committing.get(plan.hashpath) ?? this.store.results.get(plan.hashpath);
+    return body ? { cache: 'hit', body } : undefined;
+  }
+
+  run(plan: ComputePlan): Promise<ComputeAnswer> {
+    const cached = this.cached(plan);
+    if (cached) return Promise.resolve(cached);
+    let pending = this.inFlight.get(plan.hashpath);
+    if (!pending) {
+      pending = this.execute(plan).finally(() => this.inFlight.delete(plan.hashpath));
+      this.inFlight.set(plan.hashpath, pending);
+    }
+    return pending;
+  }
+
+  private async execute(plan: ComputePlan): Promise<ComputeAnswer> {
+    const loaded = await this.modules.get(plan.module);
+    const fn = plan.message['wasm-function'] as string;
+    const params = plan.message['wasm-params'] as Json[];
+    const result = callFunction(loaded, fn, params);
+    const record: ComputeRecord = {
+      module: plan.module,
+      function: fn,
+      params,
+      result: result.value,
+      'result-encoding': result.encoding,
+      'result-hash': sha256b64(result.bytes),
+      hashpath: plan.hashpath,
+    };
+    if (this.attest) record.attestation = await this.attest(computeStatement('', plan, record['result-hash']));
+    const body = utf8(canonicalJson(record as unknown as Json));
+    this.committing.set(plan.hashpath, body);
+    void this.store.results.put(plan.hashpath, body).finally(() => this.committing.delete(plan.hashpath));
+    return { cache: 'miss', body };
+  }
 }

@@ -14,8 +14,10 @@ import { hashpath } from './hashpath.ts';
 import { callBytes, instantiate } from './call.ts';
 import { isBytesFunction } from './abi.ts';
 import { parseDataItem, type DataItem } from './data-item.ts';
-import type { SignedAssignment } from './assignment.ts';
-import { restoreSnapshot, takeSnapshot } from './snapshot.ts';
+import { tagValue, type SignedAssignment } from './assignment.ts';
+import { restoreSnapshot, stateHash, takeSnapshot } from './snapshot.ts';
+import { ENGINE, type ProcessStatement } from '../attest/statement.ts';
+import { keepBatch, type SignedBatch } from '../attest/attester.ts';
 import type { ComputeAnswer } from './compute.ts';
 import type { Json } from './message.ts';
 import type { LoadedModule, Modules } from './modules.ts';
@@ -30,9 +32,40 @@ export interface ProcessOptions {
   snapshotEvery?: number;
   /** Live instances kept in memory (default 64). */
   maxLive?: number;
+  /** Attest results and publish checkpoints; without it results are only cached (verifiers). */
+  attest?: ProcessAttestation;
+  /** Called once a fold's writes are committed (to kick the publisher). */
+  onWrite?: () => void;
 }
 
-type Write = () => void;
+interface SlotResult {
+  record: Record<string, Json>;
+  snapshot?: Uint8Array;
+}
+
+/** How a node attests process results and publishes checkpoints (attest/). */
+export interface ProcessAttestation {
+  address: string;
+  sign(statements: ProcessStatement[]): SignedBatch[];
+  /** A signed checkpoint item carrying a snapshot, so others can resume from it. */
+  checkpoint(record: Record<string, Json>, snapshot: Uint8Array): DataItem;
+}
+
+export function processStatement(node: string, record: Record<string, Json>): ProcessStatement {
+  return {
+    kind: 'process',
+    node,
+    process: record.process as string,
+    module: record.module as string,
+    slot: record.slot as number,
+    message: record.message as string,
+    assignment: record.assignment as string,
+    hashpath: record.hashpath as string,
+    'result-hash': record['result-hash'] as string,
+    'state-hash': record['state-hash'] as string,
+    engine: ENGINE,
+  };
+}
 
 interface Runner {
   record: ProcessRecord;
@@ -76,16 +109,41 @@ export class Processes {
       if (!runner) this.keepLive(pid, resumed);
       runner = resumed;
     }
-    // Results and snapshots of the whole fold go to LMDB in one transaction: per-put
-    // overhead would otherwise cost more than evaluating a small message.
-    const writes: Write[] = [];
-    let body: Uint8Array | undefined;
+    const results: SlotResult[] = [];
     try {
-      while (runner.slot < target) body = this.step(runner, writes);
-    } finally {
-      if (writes.length > 0) void this.options.store.transaction(() => { for (const write of writes) write(); });
+      while (runner.slot < target) results.push(this.step(runner, true));
+    } catch (error) {
+      this.live.delete(pid); // a node fault mid-fold: the instance is not to be trusted
+      if (results.length > 0) this.keep(results);
+      throw error;
     }
-    return { cache: 'miss', body: body! };
+    return { cache: 'miss', body: this.keep(results).at(-1)! };
+  }
+
+  /**
+   * Attests a fold's results in batches, then writes results, snapshots, attestations and
+   * checkpoints in one LMDB transaction: per-put overhead would otherwise cost more than
+   * evaluating a small message. Returns the records' bytes.
+   */
+  private keep(results: SlotResult[]): Uint8Array[] {
+    const { store, attest } = this.options;
+    const pid = results[0].record.process as string;
+    const batches = attest?.sign(results.map((r) => processStatement(attest.address, r.record))) ?? [];
+    batches.flatMap((b) => b.attestations).forEach((attestation, i) => (results[i].record.attestation = attestation as unknown as Json));
+    const bodies = results.map((r) => utf8(JSON.stringify(r.record)));
+    const checkpoints = attest ? results.filter((r) => r.snapshot).map((r) => attest.checkpoint(r.record, r.snapshot!)) : [];
+    void store
+      .transaction(() => {
+        results.forEach(({ record, snapshot }, i) => {
+          store.results.put(record.hashpath as string, bodies[i]);
+          store.processResults.put([pid, record.slot as number], record.hashpath as string);
+          if (snapshot) store.snapshots.put([pid, record.slot as number], snapshot);
+        });
+        for (const batch of batches) keepBatch(store, batch, pid, (batch.attestations[0].statement as ProcessStatement).slot);
+        for (const checkpoint of checkpoints) store.outbox.put([pid, Number(tagValue(checkpoint.tags, 'Slot')), 3], checkpoint.raw);
+      })
+      .then(() => this.options.onWrite?.());
+    return bodies;
   }
 
   /** Slots folded since start (replays included): shows how much work snapshots saved. */
@@ -116,8 +174,8 @@ export class Processes {
     return runner;
   }
 
-  /** Folds the next slot into the runner; returns the result record's bytes. */
-  private step(runner: Runner, writes?: Write[]): Uint8Array {
+  /** Folds the next slot into the runner; returns its result record (and snapshot, if due). */
+  private step(runner: Runner, keep = false): SlotResult {
     const { scheduler, store: db } = this.options;
     const pid = runner.record.id;
     const slot = runner.slot + 1;
@@ -127,28 +185,22 @@ export class Processes {
     const item = parseDataItem(db.messages.get(assignment.message)!);
     const input = handleInput(item, assignment, runner.record);
     const path = hashpath(runner.hashpath, assignment.message);
-    const result: Record<string, Json> = { process: pid, slot, message: item.id, assignment: assignment.id, hashpath: path };
+    const record: Record<string, Json> = { process: pid, module: runner.record.module, slot, message: item.id, assignment: assignment.id, hashpath: path };
     try {
-      // The input's key order is fixed by this literal, so JSON.stringify is already canonical
-      // enough to be identical on every node, and several times faster than canonicalJson.
+      // The input's key order is fixed by handleInput, so JSON.stringify is canonical enough
+      // to be identical on every node, and several times faster than canonicalJson.
       const output = callBytes(runner.instance, 'handle', utf8(JSON.stringify(input)));
-      Object.assign(result, readOutput(output), { 'result-hash': sha256b64(output) });
+      Object.assign(record, readOutput(output), { 'result-hash': sha256b64(output) });
     } catch (error) {
       if (!(error instanceof HyperError) || error.status !== 422) throw error;
-      Object.assign(result, { output: null, messages: [], error: error.message, 'result-hash': sha256b64(utf8(error.message)) });
+      Object.assign(record, { output: null, messages: [], error: error.message, 'result-hash': sha256b64(utf8(error.message)) });
       runner.instance = this.rebuilt(runner, slot - 1);
     }
+    record['state-hash'] = stateHash(runner.instance, runner.loaded.info);
     runner.slot = slot;
     runner.hashpath = path;
-    const body = utf8(JSON.stringify(result));
-    if (writes) {
-      writes.push(() => db.results.put(path, body), () => db.processResults.put([pid, slot], path));
-      if (slot % this.snapshotEvery === 0) {
-        const snapshot = takeSnapshot(runner.instance, runner.loaded.info, slot, path);
-        writes.push(() => db.snapshots.put([pid, slot], snapshot));
-      }
-    }
-    return body;
+    const snapshot = keep && slot % this.snapshotEvery === 0 ? takeSnapshot(runner.instance, runner.loaded.info, slot, path) : undefined;
+    return { record, snapshot };
   }
 
   /** A fresh instance holding the state after `slot`: the nearest snapshot, then a replay. */

@@ -66,6 +66,11 @@ export class Scheduler {
     const { store } = this.options;
     const durable = store
       .transaction(() => {
+        // The slot must extend what is durable: if an earlier commit of this process failed,
+        // writes queued behind it abort here instead of leaving a gap or overwriting a slot.
+        if (store.assignments.get([pid, slot]) !== undefined || (slot > 0 && store.assignments.get([pid, slot - 1]) === undefined)) {
+          throw new Error(`slot ${slot} of ${pid} no longer extends the durable schedule`);
+        }
         store.messages.put(item.id, raw);
         store.assignments.put([pid, slot], signed.raw);
         store.slots.put([pid, item.id], slot);

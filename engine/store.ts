@@ -36,6 +36,8 @@ export interface Store {
   processes: Database<ProcessRecord, string>;
   /** Process results: the hashpath of the result at [process, slot] (records live in `results`). */
   processResults: Database<string, SlotKey>;
+  /** Signed attestation items (raw ANS-104) by ID. */
+  attestations: Database<Uint8Array, string>;
   /** Memory snapshots of processes by [process, slot]. */
   snapshots: Database<Uint8Array, SlotKey>;
   /** Runs fn in one write transaction; resolves once it is committed and flushed. */
@@ -56,6 +58,7 @@ export function openStore(path: string): Store {
     processes: root.openDB<ProcessRecord, string>({ name: 'processes', encoding: 'json' }),
     processResults: root.openDB<string, SlotKey>({ name: 'process-results', encoding: 'ordered-binary' }),
     snapshots: root.openDB<Uint8Array, SlotKey>({ name: 'snapshots', encoding: 'binary' }),
+    attestations: root.openDB<Uint8Array, string>({ name: 'attestations', encoding: 'binary' }),
     async transaction(fn) {
       const result = await root.transaction(fn);
       await root.flushed;

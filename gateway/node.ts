@@ -11,7 +11,10 @@ import { loadOrCreateWallet, walletAddress } from '../arweave/wallet.ts';
 import { loadOrCreateNodeKey, publicKeyB64, type NodeKey } from '../attest/node-key.ts';
 import { publishExamples } from './examples.ts';
 import { Scheduler } from '../engine/scheduler.ts';
-import { Processes } from '../engine/process.ts';
+import { Processes, type ProcessAttestation } from '../engine/process.ts';
+import { Attester } from '../attest/attester.ts';
+import { signCheckpoint } from '../attest/checkpoint.ts';
+import { StatelessCompute } from '../engine/compute.ts';
 import { ed25519Signer } from '../engine/data-item.ts';
 import { Publisher } from '../arweave/publisher.ts';
 import { BlockHeight } from '../arweave/block-height.ts';
@@ -38,6 +41,8 @@ export interface NodeOptions {
   peers?: Record<string, string>;
   /** Publish the outbox to the gateway in the background (default true). */
   publish?: boolean;
+  /** Sign an attestation for every result (default true). */
+  attest?: boolean;
   log?: (line: string) => void;
 }
 
@@ -50,6 +55,8 @@ export interface Node {
   processes: Processes;
   publisher: Publisher;
   blockHeight(): number;
+  /** Stateless Compute over the result cache. */
+  compute: StatelessCompute;
   info(): Record<string, unknown>;
   log(line: string): void;
 }
@@ -90,6 +97,14 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       onWrite: () => publisher.kick(),
     });
     stops.push(() => publisher.stop(), async () => height.stop());
+    const signer = ed25519Signer(key.privateKey);
+    const attester = new Attester({ store, signer, address: key.address, onWrite: () => publisher.kick() });
+    const attesting = options.attest ?? true;
+    const processAttestation: ProcessAttestation = {
+      address: key.address,
+      sign: (statements) => attester.sign(statements),
+      checkpoint: (record, snapshot) => signCheckpoint(signer, record, snapshot),
+    };
 
     const node: Node = {
       store,
@@ -97,7 +112,15 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       gateway,
       key,
       scheduler,
-      processes: new Processes({ store, modules, scheduler, snapshotEvery: options.snapshotEvery }),
+      processes: new Processes({
+        store,
+        modules,
+        scheduler,
+        snapshotEvery: options.snapshotEvery,
+        attest: attesting ? processAttestation : undefined,
+        onWrite: () => publisher.kick(),
+      }),
+      compute: new StatelessCompute(store, modules, attesting ? (statement) => attester.attest(statement) : undefined),
       publisher,
       blockHeight: () => height.current,
       log,

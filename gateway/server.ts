@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { HyperError, badRequest, notFound } from '../engine/errors.ts';
 import { b64url, isId } from '../engine/encoding.ts';
 import { assignmentJson } from '../engine/assignment.ts';
-import { cachedAnswer, compute, planCompute, type ComputeAnswer, type ComputePlan } from '../engine/compute.ts';
+import { planCompute, type ComputeAnswer, type ComputePlan } from '../engine/compute.ts';
 import { parse, SingletonError, type Message } from './singleton.ts';
 import type { Node } from './node.ts';
 
@@ -44,7 +44,7 @@ export function buildServer(node: Node, options: { logger?: boolean } = {}): Fas
     const known = plans.get(request.url);
     if (known) {
       // The hot path: a repeated URL answered from LMDB without a promise in between.
-      const hit = cachedAnswer(node.store, known);
+      const hit = node.compute.cached(known);
       return hit ? sendCompute(reply, hit) : computeAndSend(node, known, reply);
     }
     const messages = parse({ path: request.url, method: request.method });
@@ -130,7 +130,7 @@ const isAs = (m: Message | undefined, device: string) => typeof m === 'object' &
 const describe = (m: Message) => (typeof m === 'string' ? m : 'path' in m ? m.path : m);
 
 async function computeAndSend(node: Node, plan: ComputePlan, reply: FastifyReply) {
-  return sendCompute(reply, await compute(node.store, node.modules, plan));
+  return sendCompute(reply, await node.compute.run(plan));
 }
 
 const CACHE_FIELD = { hit: Buffer.from('{"cache":"hit",'), miss: Buffer.from('{"cache":"miss",') };

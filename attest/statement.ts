@@ -1,0 +1,35 @@
+// What a node attests: one statement per result, canonical JSON, so a verifier who
+// recomputes the result can rebuild the statement byte for byte (docs/PROTOCOL.md §14).
+import { canonicalJson, utf8 } from '../engine/encoding.ts';
+import type { Message } from '../engine/message.ts';
+
+/** Names the code that produced a result: changes when results could change. */
+export const ENGINE = 'hyperwasm-engine/1';
+
+export interface ComputeStatement {
+  kind: 'compute';
+  node: string;
+  module: string;
+  request: Message;
+  hashpath: string;
+  'result-hash': string;
+  engine: string;
+}
+
+export interface ProcessStatement {
+  kind: 'process';
+  node: string;
+  process: string;
+  module: string;
+  slot: number;
+  message: string;
+  assignment: string;
+  hashpath: string;
+  'result-hash': string;
+  'state-hash': string;
+  engine: string;
+}
+
+export type Statement = ComputeStatement | ProcessStatement;
+
+export const statementBytes = (statement: Statement): Uint8Array => utf8(canonicalJson(statement as unknown as Message));
