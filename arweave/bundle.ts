@@ -14,7 +14,7 @@ export class BundleError extends Error {
 export interface BundledItem {
   /** The item's ID, base64url. */
   id: string;
-  /** The item's signed bytes, exactly as bundled. */
+  /** The item's signed bytes: a view into the bundle's bytes, not a copy. */
   raw: Uint8Array;
 }
 

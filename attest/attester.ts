@@ -76,7 +76,7 @@ export class Attester {
   attest(statement: Statement): Promise<Attestation> {
     statement = { ...statement, node: this.options.address };
     return new Promise((resolve, reject) => {
-      if (this.queue.push({ statement, resolve, reject }) === 1) setImmediate(() => this.flush());
+      if (this.queue.push({ statement, resolve, reject }) === 1) setImmediate(() => void this.flush());
     });
   }
 
@@ -88,17 +88,18 @@ export class Attester {
     return batches;
   }
 
-  private flush(): void {
+  /** Signs the queued statements and answers each once its batch is durable in the outbox. */
+  private async flush(): Promise<void> {
     const queue = this.queue;
     this.queue = [];
     try {
       const batches = this.sign(queue.map((q) => q.statement));
       const { store } = this.options;
-      void store.transaction(() => { for (const batch of batches) keepBatch(store, batch, COMPUTE_GROUP, this.seq++); }).then(() => this.options.onWrite?.());
+      await store.transaction(() => { for (const batch of batches) keepBatch(store, batch, COMPUTE_GROUP, this.seq++); });
+      this.options.onWrite?.();
       batches.flatMap((b) => b.attestations).forEach((a, i) => queue[i].resolve(a));
     } catch (error) {
       for (const q of queue) q.reject(error);
     }
   }
 }
-

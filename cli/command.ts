@@ -1,6 +1,7 @@
 // What every CLI command is: a name, a one-line summary, its --help text, and a run
 // function over parsed arguments. Errors thrown as UsageError print the usage.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { isId } from '../engine/encoding.ts';
 
 export interface Command {
   name: string;
@@ -12,9 +13,24 @@ export interface Command {
 
 export class UsageError extends Error {}
 
+/** Arweave IDs may start with "-": such an argument is a value, never an option. */
+const PLACEHOLDER = '\u0000id:';
+
 export function parse(command: Command, argv: string[]) {
+  const ids: string[] = [];
+  const args = argv.map((arg) => (isId(arg) && arg.startsWith('-') ? `${PLACEHOLDER}${ids.push(arg) - 1}` : arg));
+  const restore = (value: unknown): any =>
+    typeof value === 'string' && value.startsWith(PLACEHOLDER) ? ids[Number(value.slice(PLACEHOLDER.length))] : Array.isArray(value) ? value.map(restore) : value;
+  const parsed = parseStrict(command, args);
+  return {
+    values: Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, restore(v)])),
+    positionals: parsed.positionals.map(restore) as string[],
+  };
+}
+
+function parseStrict(command: Command, args: string[]) {
   try {
-    return parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, ...command.options }, allowPositionals: true, strict: true });
+    return parseArgs({ args, options: { help: { type: 'boolean', short: 'h' }, ...command.options }, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -7,8 +7,9 @@ import { uploadCommand } from './upload.ts';
 import { computeCommand } from './compute.ts';
 import { buildCommand } from './build.ts';
 import { scheduleCommand, sendCommand, spawnCommand } from './process.ts';
+import { verifyCommand } from './verify.ts';
 
-const COMMANDS: Command[] = [serve, uploadCommand, computeCommand, spawnCommand, sendCommand, scheduleCommand, buildCommand];
+const COMMANDS: Command[] = [serve, uploadCommand, computeCommand, spawnCommand, sendCommand, scheduleCommand, verifyCommand, buildCommand];
 
 function help(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`);

@@ -21,13 +21,20 @@ import { keepBatch, type SignedBatch } from '../attest/attester.ts';
 import type { ComputeAnswer } from './compute.ts';
 import type { Json } from './message.ts';
 import type { LoadedModule, Modules } from './modules.ts';
-import type { Scheduler } from './scheduler.ts';
 import type { ProcessRecord, Store } from './store.ts';
+
+/** Where the device reads a schedule: the node's scheduler, or a verifier's verified history. */
+export interface ScheduleReader {
+  process(pid: string): ProcessRecord | undefined;
+  currentSlot(pid: string): number | undefined;
+  assignment(pid: string, slot: number): SignedAssignment | undefined;
+  message(id: string): Uint8Array | undefined;
+}
 
 export interface ProcessOptions {
   store: Store;
   modules: Modules;
-  scheduler: Scheduler;
+  scheduler: ScheduleReader;
   /** Write a snapshot after every slot divisible by this (default 1000). */
   snapshotEvery?: number;
   /** Live instances kept in memory (default 64). */
@@ -80,6 +87,8 @@ export class Processes {
   private readonly live = new Map<string, Runner>();
   private readonly snapshotEvery: number;
   private steps = 0;
+  /** Records folded but not yet committed, by "pid/slot": readable meanwhile, never recomputed. */
+  private readonly committing = new Map<string, Uint8Array>();
 
   constructor(private readonly options: ProcessOptions) {
     this.snapshotEvery = options.snapshotEvery ?? 1000;
@@ -114,26 +123,30 @@ export class Processes {
       while (runner.slot < target) results.push(this.step(runner, true));
     } catch (error) {
       this.live.delete(pid); // a node fault mid-fold: the instance is not to be trusted
-      if (results.length > 0) this.keep(results);
+      if (results.length > 0) await this.keep(results);
       throw error;
     }
-    return { cache: 'miss', body: this.keep(results).at(-1)! };
+    const bodies = await this.keep(results);
+    return { cache: 'miss', body: bodies.at(-1)! };
   }
 
   /**
    * Attests a fold's results in batches, then writes results, snapshots, attestations and
    * checkpoints in one LMDB transaction: per-put overhead would otherwise cost more than
-   * evaluating a small message. Returns the records' bytes.
+   * evaluating a small message. Resolves, once durable, with the records' bytes: an answer
+   * never names an attestation that a crash could lose.
    */
-  private keep(results: SlotResult[]): Uint8Array[] {
+  private async keep(results: SlotResult[]): Promise<Uint8Array[]> {
     const { store, attest } = this.options;
     const pid = results[0].record.process as string;
     const batches = attest?.sign(results.map((r) => processStatement(attest.address, r.record))) ?? [];
     batches.flatMap((b) => b.attestations).forEach((attestation, i) => (results[i].record.attestation = attestation as unknown as Json));
     const bodies = results.map((r) => utf8(JSON.stringify(r.record)));
     const checkpoints = attest ? results.filter((r) => r.snapshot).map((r) => attest.checkpoint(r.record, r.snapshot!)) : [];
-    void store
-      .transaction(() => {
+    const keys = results.map(({ record }) => `${pid}/${record.slot}`);
+    keys.forEach((key, i) => this.committing.set(key, bodies[i]));
+    try {
+      await store.transaction(() => {
         results.forEach(({ record, snapshot }, i) => {
           store.results.put(record.hashpath as string, bodies[i]);
           store.processResults.put([pid, record.slot as number], record.hashpath as string);
@@ -141,8 +154,11 @@ export class Processes {
         });
         for (const batch of batches) keepBatch(store, batch, pid, (batch.attestations[0].statement as ProcessStatement).slot);
         for (const checkpoint of checkpoints) store.outbox.put([pid, Number(tagValue(checkpoint.tags, 'Slot')), 3], checkpoint.raw);
-      })
-      .then(() => this.options.onWrite?.());
+      });
+    } finally {
+      for (const key of keys) this.committing.delete(key);
+    }
+    this.options.onWrite?.();
     return bodies;
   }
 
@@ -152,6 +168,8 @@ export class Processes {
   }
 
   private cachedResult(pid: string, slot: number): Uint8Array | undefined {
+    const committing = this.committing.get(`${pid}/${slot}`);
+    if (committing) return committing;
     const path = this.options.store.processResults.get([pid, slot]);
     return path === undefined ? undefined : this.options.store.results.get(path);
   }
@@ -176,13 +194,15 @@ export class Processes {
 
   /** Folds the next slot into the runner; returns its result record (and snapshot, if due). */
   private step(runner: Runner, keep = false): SlotResult {
-    const { scheduler, store: db } = this.options;
+    const { scheduler } = this.options;
     const pid = runner.record.id;
     const slot = runner.slot + 1;
     this.steps++;
     const assignment = scheduler.assignment(pid, slot);
     if (!assignment) throw new Error(`process ${pid} has no assignment at slot ${slot}`);
-    const item = parseDataItem(db.messages.get(assignment.message)!);
+    const raw = scheduler.message(assignment.message);
+    if (!raw) throw new Error(`process ${pid} has no message ${assignment.message} for slot ${slot}`);
+    const item = parseDataItem(raw);
     const input = handleInput(item, assignment, runner.record);
     const path = hashpath(runner.hashpath, assignment.message);
     const record: Record<string, Json> = { process: pid, module: runner.record.module, slot, message: item.id, assignment: assignment.id, hashpath: path };

@@ -109,6 +109,10 @@ export class Scheduler {
     return raw ? readAssignment(parseDataItem(raw)) : undefined;
   }
 
+  message(id: string): Uint8Array | undefined {
+    return this.options.store.messages.get(id);
+  }
+
   /** Assignments from..to inclusive with their messages, at most `limit`. */
   range(pid: string, from: number, to: number, limit: number): { assignment: SignedAssignment; message: Uint8Array }[] {
     const { store } = this.options;

@@ -1,0 +1,97 @@
+// Verifying one attested answer: the attestation item's signature and Merkle root, the
+// answer's inclusion proof, and the result itself by recomputation (a stateless call is
+// re-run; a process slot is replayed from the process's Arweave history).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeBundle } from '../arweave/bundle.ts';
+import { findById, findByTags } from '../arweave/graphql.ts';
+import type { Gateway } from '../arweave/gateway.ts';
+import { parseDataItem, verifyDataItem, type DataItem } from '../engine/data-item.ts';
+import { tagValue } from '../engine/assignment.ts';
+import { openStore } from '../engine/store.ts';
+import { Modules } from '../engine/modules.ts';
+import { planCompute } from '../engine/compute.ts';
+import { callFunction } from '../engine/call.ts';
+import { sha256b64 } from '../engine/hash.ts';
+import { notFound } from '../engine/errors.ts';
+import type { Json } from '../engine/message.ts';
+import { COMPUTE_GROUP, type Attestation } from './attester.ts';
+import { leafHash, merkleTree, rootFromProof } from './merkle.ts';
+import { statementBytes, type ComputeStatement, type ProcessStatement, type Statement } from './statement.ts';
+import { fetchHistory, readHistory } from './history.ts';
+import { verifyProcess } from './replay.ts';
+
+export interface SingleResult {
+  ok: boolean;
+  lines: string[];
+}
+
+/** Finds the signed raw bytes of an item published in a hyperwasm bundle. */
+export async function fetchItem(gateway: Gateway, id: string): Promise<DataItem> {
+  const found = await findById(gateway, id);
+  if (!found) throw notFound(`no item ${id} on ${gateway.url}`);
+  const group = found.tags.find((t) => t.name === 'Process')?.value ?? COMPUTE_GROUP;
+  for (const bundle of await findByTags(gateway, { Process: group, Type: 'Bundle' })) {
+    for (const item of decodeBundle(await gateway.data(bundle.id))) if (item.id === id) return parseDataItem(item.raw);
+  }
+  throw notFound(`item ${id} is indexed on ${gateway.url} but no hyperwasm bundle holds its signed bytes`);
+}
+
+export async function verifyAttestation(gateway: Gateway, idOrFile: string, options: { dir: string; progress?: (line: string) => void }): Promise<SingleResult> {
+  const lines: string[] = [];
+  const fail = (line: string): SingleResult => ({ ok: false, lines: [...lines, `FAILED: ${line}`] });
+  let answer: Attestation | undefined;
+  let id = idOrFile;
+  if (existsSync(idOrFile)) {
+    answer = (JSON.parse(readFileSync(idOrFile, 'utf8')) as { attestation?: Attestation }).attestation;
+    if (!answer) return fail(`${idOrFile} has no "attestation" field`);
+    id = answer.id;
+  }
+  const item = await fetchItem(gateway, id);
+  if (!verifyDataItem(item)) return fail(`the signature of attestation ${id} does not verify`);
+  const node = tagValue(item.tags, 'Node');
+  if (item.ownerAddress !== node) return fail(`attestation ${id} is signed by ${item.ownerAddress} but names node ${node}`);
+  const statements = JSON.parse(new TextDecoder().decode(item.data)) as Statement[];
+  const root = tagValue(item.tags, 'Merkle-Root');
+  if (merkleTree(statements.map((s) => leafHash(statementBytes(s)))).root !== root) return fail(`the statements of ${id} do not hash to its Merkle-Root ${root}`);
+  lines.push(`attestation ${id}: signed by ${node}, ${statements.length} statement(s) under root ${root}`);
+
+  let checked = statements;
+  if (answer) {
+    if (rootFromProof(leafHash(statementBytes(answer.statement)), answer.index, answer.count, answer.proof) !== root) return fail('the answer\'s Merkle proof does not lead to the signed root');
+    lines.push(`the answer's statement is leaf ${answer.index} of ${answer.count}: proof checks`);
+    checked = [answer.statement];
+  }
+  for (const statement of checked) {
+    const problem = statement.kind === 'compute' ? await recomputeStateless(gateway, statement, options.dir) : await replaySlot(gateway, statement, id, options);
+    if (problem) return fail(problem);
+    lines.push(statement.kind === 'compute' ? `confirmed: ${statement.hashpath} (recomputed)` : `confirmed: process ${statement.process} slot ${statement.slot} (replayed)`);
+  }
+  return { ok: true, lines };
+}
+
+async function recomputeStateless(gateway: Gateway, statement: ComputeStatement, dir: string): Promise<string | undefined> {
+  const store = openStore(join(dir, 'single-lmdb'));
+  try {
+    const plan = planCompute(statement.module, statement.request as Record<string, unknown>);
+    if (plan.hashpath !== statement.hashpath) return `the hashpath of the request is ${plan.hashpath}, the statement says ${statement.hashpath}`;
+    const loaded = await new Modules(store, gateway).get(statement.module);
+    const result = callFunction(loaded, plan.message['wasm-function'] as string, plan.message['wasm-params'] as Json[]);
+    const hash = sha256b64(result.bytes);
+    if (hash !== statement['result-hash']) return `recomputed result hash ${hash}, the statement says ${statement['result-hash']}`;
+    return undefined;
+  } finally {
+    await store.close();
+  }
+}
+
+async function replaySlot(gateway: Gateway, statement: ProcessStatement, attestation: string, options: { dir: string; progress?: (line: string) => void }): Promise<string | undefined> {
+  const history = readHistory(statement.process, await fetchHistory(gateway, statement.process, options.progress));
+  const list = history.statements.get(statement.slot) ?? [];
+  history.statements.set(statement.slot, [...list, { statement, attestation }]);
+  const report = await verifyProcess(history, { dir: join(options.dir, 'single-replay'), source: gateway, to: statement.slot, progress: options.progress });
+  const fault = report.faults.find((f) => f.slot === null || f.slot <= statement.slot);
+  if (fault) return `slot ${fault.slot}: ${fault.kind}: ${fault.message}${fault.claimed ? ` (claimed ${fault.claimed}, replayed ${fault.replayed})` : ''}`;
+  if (report.slots.length <= statement.slot) return `the process's history on Arweave ends before slot ${statement.slot}`;
+  return undefined;
+}

@@ -1,0 +1,85 @@
+// `hyperwasm verify`: replay a process from Arweave alone and check the node's attestations.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Gateway } from '../arweave/gateway.ts';
+import { DEFAULT_ARLOCAL_PORT } from '../gateway/node.ts';
+import { fetchHistory, readHistory, type Fault } from '../attest/history.ts';
+import { verifyProcess, type SlotStatus } from '../attest/replay.ts';
+import { verifyAttestation } from '../attest/single.ts';
+import { UsageError, type Command } from './command.ts';
+
+export const verifyCommand: Command = {
+  name: 'verify',
+  summary: 'replay a process (or check one attestation) from Arweave alone; exit 0 only if all is confirmed',
+  usage: `hyperwasm verify <process-id> [--gateway <url>] [--to N] [--data <dir>]
+hyperwasm verify --attestation <id|answer.json> [--gateway <url>] [--data <dir>]
+
+With a process ID: fetches from the gateway (GraphQL by tags, then data by ID) the process
+message, every message and assignment and the node's attestations; checks every signature,
+the slots and the hash-chain; fetches the module and checks it against its signed ID;
+re-executes every slot with the same engine as a node, in a fresh folder; and compares each
+slot's hashpath, result hash and state hash with the attestations. Prints progress, then a
+per-slot summary. Exits 0 only if everything is confirmed; otherwise prints the first slot
+where the claim and the replay differ, with both values and the IDs involved, and exits 1.
+
+With --attestation: checks one attested answer (an attestation item ID, or a node's JSON
+answer saved to a file): the signature, the Merkle proof, and by recomputation the result.
+
+Options:
+  --gateway <url>  Arweave gateway (default http://127.0.0.1:${DEFAULT_ARLOCAL_PORT})
+  --to N           stop after slot N
+  --data <dir>     the verifier's own folder (default: a fresh temporary one, removed after)
+  --attestation    check one attestation instead of a whole process`,
+  options: { gateway: { type: 'string' }, to: { type: 'string' }, data: { type: 'string' }, attestation: { type: 'string' } },
+  async run({ values, positionals }) {
+    const gateway = new Gateway(values.gateway ?? `http://127.0.0.1:${DEFAULT_ARLOCAL_PORT}`);
+    const dir = values.data ?? mkdtempSync(join(tmpdir(), 'hyperwasm-verify-'));
+    const progress = (line: string) => console.error(line);
+    try {
+      if (values.attestation) {
+        const result = await verifyAttestation(gateway, values.attestation, { dir, progress });
+        for (const line of result.lines) console.log(line);
+        return result.ok ? 0 : 1;
+      }
+      const [pid] = positionals;
+      if (!pid || positionals.length > 1) throw new UsageError('verify takes one process ID (or --attestation)');
+      const raws = await fetchHistory(gateway, pid, progress);
+      const history = readHistory(pid, raws);
+      const report = await verifyProcess(history, { dir: join(dir, 'replay'), source: gateway, to: values.to === undefined ? undefined : Number(values.to), progress });
+      console.log(`process ${pid}: ${raws.length} items, ${history.assignments.size} assigned slots, ${report.slots.length} replayed`);
+      for (const line of summarise(report.slots)) console.log(`  ${line}`);
+      if (report.ok) {
+        console.log(`verified: ${report.confirmed} slots confirmed${report.unattested ? `, ${report.unattested} replayed but not attested` : ''}`);
+        return 0;
+      }
+      console.log(`FAILED: ${report.faults.length} fault${report.faults.length === 1 ? '' : 's'}; the first:`);
+      for (const line of describeFault(report.faults[0])) console.log(`  ${line}`);
+      for (const fault of report.faults.slice(1, 10)) console.log(`  also: slot ${fault.slot ?? '-'} ${fault.kind}: ${fault.message}`);
+      return 1;
+    } finally {
+      if (!values.data) rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+/** Runs of equal status: "slots 0–41: confirmed (42)". */
+function summarise(slots: SlotStatus[]): string[] {
+  const lines: string[] = [];
+  for (let start = 0; start < slots.length; ) {
+    let end = start;
+    while (end + 1 < slots.length && slots[end + 1] === slots[start]) end++;
+    lines.push(`slot${end > start ? `s ${start}–${end}` : ` ${start}`}: ${slots[start]} (${end - start + 1})`);
+    start = end + 1;
+  }
+  return lines;
+}
+
+export function describeFault(fault: Fault): string[] {
+  const lines = [`slot ${fault.slot ?? '-'}: ${fault.kind}: ${fault.message}`];
+  if (fault.claimed !== undefined) lines.push(`claimed:     ${fault.claimed}`, `replayed:    ${fault.replayed}`);
+  if (fault.attestation) lines.push(`attestation: ${fault.attestation}`);
+  if (fault.assignment) lines.push(`assignment:  ${fault.assignment}`);
+  if (fault.item) lines.push(`item:        ${fault.item}`);
+  return lines;
+}

@@ -1,0 +1,222 @@
+// Verification from Arweave alone: an honest process replays and confirms from a fresh
+// folder; single answers verify; every tamper case (real signed items with wrong content,
+// posted to arlocal) is caught with its slot and kind; random byte flips are all detected.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildModules } from '../modules/build.ts';
+import { upload } from '../arweave/upload.ts';
+import { moduleTags } from '../arweave/tags.ts';
+import { loadOrCreateWallet, type JWKInterface } from '../arweave/wallet.ts';
+import { encodeBundle } from '../arweave/bundle.ts';
+import { Gateway } from '../arweave/gateway.ts';
+import { createDataItem, ed25519Signer, parseDataItem } from '../engine/data-item.ts';
+import { assignmentTags, readAssignment } from '../engine/assignment.ts';
+import { loadOrCreateNodeKey } from '../attest/node-key.ts';
+import { signBatch } from '../attest/attester.ts';
+import { fetchHistory, readHistory, type FaultKind } from '../attest/history.ts';
+import { verifyProcess } from '../attest/replay.ts';
+import { NodeClient, messageTags, type Signer } from '../gateway/client.ts';
+import { cli, tempDir, testNode } from './helpers.ts';
+import type { RunningNode } from '../gateway/node.ts';
+import type { OutboxKey } from '../engine/store.ts';
+import type { ProcessStatement } from '../attest/statement.ts';
+
+const test = suite('verify');
+const dir = tempDir();
+let node: RunningNode;
+let client: NodeClient;
+let wallet: JWKInterface;
+const ids: Record<string, string> = {};
+const alice: Signer = { ed25519: ed25519Signer(generateKeyPairSync('ed25519').privateKey) };
+let honest = '';
+let n = 0;
+
+interface Entry { key: OutboxKey; raw: Uint8Array }
+
+/** A process of `messages` counter messages, computed, its outbox taken back unpublished. */
+async function processEntries(messages: number): Promise<{ pid: string; entries: Entry[] }> {
+  const { process: pid } = await client.spawn(alice, ids.counter, node.node.key.address);
+  for (let i = 1; i <= messages; i++) await client.send(alice, pid, [], `m${i}`);
+  await client.compute(pid);
+  const { store } = node.node;
+  await store.transaction(() => {}); // the fold's writes are queued before this one
+  const entries = [...store.outbox.getRange({ start: [pid], end: [pid, Number.MAX_SAFE_INTEGER] })].map(({ key, value }) => ({ key, raw: value }));
+  await store.transaction(() => { for (const e of entries) store.outbox.remove(e.key); });
+  return { pid, entries };
+}
+
+async function publish(pid: string, raws: Uint8Array[]) {
+  await upload(encodeBundle(raws), {
+    gateway: node.node.gateway,
+    wallet,
+    tags: [
+      { name: 'Bundle-Format', value: 'binary' }, { name: 'Bundle-Version', value: '2.0.0' },
+      { name: 'Data-Protocol', value: 'hyperwasm' }, { name: 'Type', value: 'Bundle' }, { name: 'Process', value: pid },
+    ],
+  });
+}
+
+async function verify(pid: string, gateway = node.node.gateway) {
+  return verifyProcess(readHistory(pid, await fetchHistory(gateway, pid)), { dir: join(dir.path, `verify-${n++}`), source: gateway });
+}
+
+/** Publishes a mutated history and checks the first fault's slot and kind. */
+async function tampered(mutate: (entries: Entry[], pid: string) => Entry[], slot: number, kind: FaultKind) {
+  const { pid, entries } = await processEntries(6);
+  await publish(pid, mutate(entries, pid).map((e) => e.raw));
+  const report = await verify(pid);
+  assert.not.ok(report.ok, `${kind} must be caught`);
+  assert.is(report.faults[0].kind, kind, JSON.stringify(report.faults[0]));
+  assert.is(report.faults[0].slot, slot, JSON.stringify(report.faults[0]));
+  return report.faults[0];
+}
+
+const nodeSigner = () => ed25519Signer(loadOrCreateNodeKey(join(dir.path, 'data', 'node-key.pem')).privateKey);
+const at = (entries: Entry[], seq: number, kind: number) => entries.findIndex((e) => e.key[1] === seq && e.key[2] === kind);
+const attestationOf = (entries: Entry[]) => entries.findIndex((e) => e.key[2] === 2);
+
+test.before(async () => {
+  const built = await buildModules();
+  node = await testNode(join(dir.path, 'data'), { publish: false, snapshotEvery: 8 });
+  client = new NodeClient(node.url);
+  wallet = await loadOrCreateWallet(join(dir.path, 'wallet.json'));
+  for (const name of ['counter', 'fac']) ids[name] = await upload(new Uint8Array(readFileSync(built[name])), { gateway: node.node.gateway, wallet, tags: moduleTags() });
+});
+
+test.after(async () => {
+  await node?.close();
+  dir.remove();
+});
+
+test('an honest process of 40 slots replays and is confirmed by the CLI from a fresh folder', async () => {
+  const { process: pid } = await client.spawn(alice, ids.counter, node.node.key.address);
+  for (let i = 1; i <= 40; i++) await client.send(alice, pid, [], `m${i}`);
+  await client.compute(pid, 17);
+  await client.compute(pid);
+  await node.node.publisher.flush();
+  honest = pid;
+  const result = await cli(['verify', pid, '--gateway', node.gatewayUrl, '--data', join(dir.path, 'fresh-verifier')]);
+  assert.is(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /slots 0–40: confirmed \(41\)/);
+  assert.match(result.stdout, /verified: 41 slots confirmed/);
+  assert.match(result.stderr, /replayed 41\/41 slots/);
+});
+
+test('one answer verifies alone: a process slot and a stateless call', async () => {
+  const answer = await client.compute(honest, 17);
+  assert.type(answer.attestation.id, 'string');
+  const file = join(dir.path, 'answer.json');
+  writeFileSync(file, JSON.stringify(answer));
+  let result = await cli(['verify', '--attestation', file, '--gateway', node.gatewayUrl]);
+  assert.is(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /proof checks/);
+  assert.match(result.stdout, /confirmed: process .* slot 17 \(replayed\)/);
+
+  const fac = await client.get(`/${ids.fac}/compute?wasm-function=fac&wasm-params=[7]`);
+  await node.node.publisher.flush();
+  result = await cli(['verify', '--attestation', fac.attestation.id, '--gateway', node.gatewayUrl]);
+  assert.is(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /confirmed: .* \(recomputed\)/);
+});
+
+test('a forged attestation (valid signature over a wrong result) → result-mismatch at its slot', async () => {
+  const fault = await tampered((entries) => {
+    const i = attestationOf(entries);
+    const statements = JSON.parse(new TextDecoder().decode(parseDataItem(entries[i].raw).data)) as ProcessStatement[];
+    statements[3] = { ...statements[3], 'result-hash': 'R'.repeat(43) };
+    entries[i] = { ...entries[i], raw: signBatch(nodeSigner(), node.node.key.address, statements).item.raw };
+    return entries;
+  }, 3, 'result-mismatch');
+  assert.is(fault.field, 'result-hash');
+  assert.is(fault.claimed, 'R'.repeat(43));
+  assert.ok(fault.attestation && fault.assignment);
+});
+
+test('an assignment with a bad signature → assignment-bad-signature', async () => {
+  await tampered((entries) => {
+    const i = at(entries, 3, 1);
+    const raw = entries[i].raw.slice();
+    raw[20] ^= 1; // inside the signature
+    entries[i] = { ...entries[i], raw };
+    return entries;
+  }, 3, 'assignment-bad-signature');
+});
+
+test('a missing slot → missing-slot', async () => {
+  await tampered((entries) => entries.filter((e) => e.key[1] !== 3 || e.key[2] > 1), 3, 'missing-slot');
+});
+
+test('a message whose bytes differ from its ID → message-tampered', async () => {
+  await tampered((entries) => {
+    const i = at(entries, 3, 0);
+    const raw = entries[i].raw.slice();
+    raw[raw.length - 1] ^= 1; // the data: the signature (and so the ID) stay
+    entries[i] = { ...entries[i], raw };
+    return entries;
+  }, 3, 'message-tampered');
+});
+
+test('two assignments claiming the same slot → duplicate-slot', async () => {
+  await tampered((entries, pid) => {
+    const original = readAssignment(parseDataItem(entries[at(entries, 3, 1)].raw));
+    const other = createDataItem(alice.ed25519, { target: pid, tags: messageTags(), data: 'a rival message' });
+    const rival = createDataItem(nodeSigner(), { target: pid, data: '', tags: assignmentTags({ ...original, message: other.id }) });
+    return [...entries, { key: [pid, 3, 0], raw: other.raw }, { key: [pid, 3, 1], raw: rival.raw }];
+  }, 3, 'duplicate-slot');
+});
+
+test('an attestation signed by a key other than the scheduler → attestation-wrong-signer', async () => {
+  await tampered((entries) => {
+    const i = attestationOf(entries);
+    const statements = JSON.parse(new TextDecoder().decode(parseDataItem(entries[i].raw).data)) as ProcessStatement[];
+    const stranger = ed25519Signer(generateKeyPairSync('ed25519').privateKey);
+    entries[i] = { ...entries[i], raw: signBatch(stranger, node.node.key.address, statements).item.raw };
+    return entries;
+  }, 0, 'attestation-wrong-signer');
+});
+
+test('a module whose bytes differ from its ID → module-mismatch', async () => {
+  const module = ids.counter;
+  const liar = http.createServer(async (req, res) => {
+    const upstream = await fetch(`${node.gatewayUrl}${req.url}`, { method: req.method, headers: { 'content-type': 'application/json' }, body: req.method === 'POST' ? (await new Promise<Buffer>((r) => { const c: Buffer[] = []; req.on('data', (d) => c.push(d)); req.on('end', () => r(Buffer.concat(c))); })) as unknown as BodyInit : undefined });
+    let body = new Uint8Array(await upstream.arrayBuffer());
+    if (req.url === `/${module}`) { body = body.slice(); body[body.length - 1] ^= 1; }
+    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream' });
+    res.end(body);
+  });
+  await new Promise<void>((r) => liar.listen(0, '127.0.0.1', () => r()));
+  try {
+    const report = await verify(honest, new Gateway(`http://127.0.0.1:${(liar.address() as AddressInfo).port}`));
+    assert.is(report.faults[0].kind, 'module-mismatch');
+    assert.is(report.faults[0].slot, 0);
+    assert.match(report.faults[0].message, /does not match its signed ID/);
+  } finally {
+    liar.close();
+  }
+});
+
+test('random single-byte flips in the stored items are all detected', async () => {
+  const raws = await fetchHistory(node.node.gateway, honest);
+  let seed = 0x9e3779b9;
+  const random = (k: number) => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) % k; };
+  let flips = 0;
+  let detected = 0;
+  for (let i = 0; i < 120; i++) {
+    const which = random(raws.length);
+    const raw = raws[which].slice();
+    raw[random(raw.length)] ^= 1 << random(8);
+    const mutated = raws.map((r, j) => (j === which ? raw : r));
+    flips++;
+    const history = readHistory(honest, mutated);
+    if (history.faults.length > 0 || !(await verifyProcess(history, { dir: join(dir.path, `flip-${i}`), source: node.node.gateway })).ok) detected++;
+  }
+  console.log(`    ${detected} of ${flips} single-byte flips detected`);
+  assert.is(detected, flips);
+});
+
+test.run();
