@@ -30,11 +30,3 @@ export async function findByTags(gateway: Gateway, tags: Record<string, string |
   }
 }
 
-/** A transaction or bundled item by ID, with its tags; undefined if the gateway has none. */
-export async function findById(gateway: Gateway, id: string): Promise<FoundTransaction | undefined> {
-  const query = `{ transactions(ids: [${JSON.stringify(id)}]) { edges { node { id tags { name value } } } } }`;
-  const response = await gateway.request('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
-  if (!response.ok) throw gatewayUnavailable(`GraphQL on ${gateway.url} answered ${response.status}`);
-  const body = (await response.json()) as any;
-  return body.data?.transactions?.edges?.[0]?.node;
-}

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeBundle } from '../arweave/bundle.ts';
-import { findById, findByTags } from '../arweave/graphql.ts';
+import { findByTags } from '../arweave/graphql.ts';
 import type { Gateway } from '../arweave/gateway.ts';
 import { parseDataItem, verifyDataItem, type DataItem } from '../engine/data-item.ts';
 import { tagValue } from '../engine/assignment.ts';
@@ -15,7 +15,7 @@ import { callFunction } from '../engine/call.ts';
 import { sha256b64 } from '../engine/hash.ts';
 import { notFound } from '../engine/errors.ts';
 import type { Json } from '../engine/message.ts';
-import { COMPUTE_GROUP, type Attestation } from './attester.ts';
+import type { Attestation } from './attester.ts';
 import { leafHash, merkleTree, rootFromProof } from './merkle.ts';
 import { statementBytes, type ComputeStatement, type ProcessStatement, type Statement } from './statement.ts';
 import { fetchHistory, readHistory } from './history.ts';
@@ -26,15 +26,13 @@ export interface SingleResult {
   lines: string[];
 }
 
-/** Finds the signed raw bytes of an item published in a hyperwasm bundle. */
+/** The signed raw bytes of an attestation: its bundle names it in a tag (attest/attester.ts). */
 export async function fetchItem(gateway: Gateway, id: string): Promise<DataItem> {
-  const found = await findById(gateway, id);
-  if (!found) throw notFound(`no item ${id} on ${gateway.url}`);
-  const group = found.tags.find((t) => t.name === 'Process')?.value ?? COMPUTE_GROUP;
-  for (const bundle of await findByTags(gateway, { Process: group, Type: 'Bundle' })) {
+  const bundles = await findByTags(gateway, { Attestation: id, Type: 'Bundle' });
+  for (const bundle of bundles) {
     for (const item of decodeBundle(await gateway.data(bundle.id))) if (item.id === id) return parseDataItem(item.raw);
   }
-  throw notFound(`item ${id} is indexed on ${gateway.url} but no hyperwasm bundle holds its signed bytes`);
+  throw notFound(`no bundle on ${gateway.url} holds the attestation ${id}`);
 }
 
 export async function verifyAttestation(gateway: Gateway, idOrFile: string, options: { dir: string; progress?: (line: string) => void }): Promise<SingleResult> {

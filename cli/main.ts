@@ -8,8 +8,9 @@ import { computeCommand } from './compute.ts';
 import { buildCommand } from './build.ts';
 import { scheduleCommand, sendCommand, spawnCommand } from './process.ts';
 import { verifyCommand } from './verify.ts';
+import { disputeCommand } from './dispute.ts';
 
-const COMMANDS: Command[] = [serve, uploadCommand, computeCommand, spawnCommand, sendCommand, scheduleCommand, verifyCommand, buildCommand];
+const COMMANDS: Command[] = [serve, uploadCommand, computeCommand, spawnCommand, sendCommand, scheduleCommand, verifyCommand, disputeCommand, buildCommand];
 
 function help(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`);

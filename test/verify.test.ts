@@ -50,13 +50,13 @@ async function processEntries(messages: number): Promise<{ pid: string; entries:
   return { pid, entries };
 }
 
-async function publish(pid: string, raws: Uint8Array[]) {
+async function publish(pid: string, raws: Uint8Array[], extra: { name: string; value: string }[] = []) {
   await upload(encodeBundle(raws), {
     gateway: node.node.gateway,
     wallet,
     tags: [
       { name: 'Bundle-Format', value: 'binary' }, { name: 'Bundle-Version', value: '2.0.0' },
-      { name: 'Data-Protocol', value: 'hyperwasm' }, { name: 'Type', value: 'Bundle' }, { name: 'Process', value: pid },
+      { name: 'Data-Protocol', value: 'hyperwasm' }, { name: 'Type', value: 'Bundle' }, { name: 'Process', value: pid }, ...extra,
     ],
   });
 }
@@ -198,6 +198,29 @@ test('a module whose bytes differ from its ID → module-mismatch', async () => 
   } finally {
     liar.close();
   }
+});
+
+test('dispute: bisection finds a planted divergence in O(log n) comparisons and re-executes only near it', async () => {
+  const { process: pid } = await client.spawn(alice, ids.counter, node.node.key.address);
+  for (let i = 1; i <= 60; i++) await client.send(alice, pid, [], `m${i}`);
+  await client.compute(pid);
+  await node.node.publisher.flush();
+  // Another node's claims: the same until slot 37, a different state from there on.
+  const raws = await fetchHistory(node.node.gateway, pid);
+  const mine = raws.map((r) => parseDataItem(r)).find((item) => item.tags.some((t) => t.name === 'Type' && t.value === 'Attestation'))!;
+  const statements = (JSON.parse(new TextDecoder().decode(mine.data)) as ProcessStatement[]).map((s) =>
+    s.slot >= 37 ? { ...s, 'state-hash': 'S'.repeat(42) + String(s.slot % 10), 'result-hash': 'X'.repeat(43) } : s);
+  const other = signBatch(ed25519Signer(generateKeyPairSync('ed25519').privateKey), 'other-node', statements).item;
+  await publish(pid, [other.raw], [{ name: 'Attestation', value: other.id }]);
+
+  const result = await cli(['dispute', mine.id, other.id, '--gateway', node.gatewayUrl]);
+  assert.is(result.code, 1, result.stdout + result.stderr);
+  assert.match(result.stdout, /first divergent slot: 37 /, result.stdout + result.stderr);
+  assert.match(result.stdout, /the replay supports a/);
+  const comparisons = Number(result.stdout.match(/(\d+) comparisons/)![1]);
+  assert.ok(comparisons <= Math.ceil(Math.log2(61)) + 1, `${comparisons} comparisons`);
+  const executions = Number(result.stdout.match(/\((\d+) executions? from the checkpoint at slot 32\)/)![1]);
+  assert.is(executions, 5, 'slots 33..37 only, from the checkpoint at slot 32 (snapshots every 8)');
 });
 
 test('random single-byte flips in the stored items are all detected', async () => {
