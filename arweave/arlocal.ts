@@ -22,6 +22,11 @@ export async function startArlocal(options: { dir: string; port?: number }): Pro
   let server!: http.Server;
   arlocal.app.listen = () => (server = http.createServer(arlocal.app.callback()));
   await arlocal.start();
+  // arlocal indexes every bundled item with many small sqlite writes, each its own
+  // transaction; with the default rollback journal that is ~70 items/s. WAL with NORMAL sync
+  // keeps the database safe against a crashed process and indexes many times faster.
+  await arlocal.connection.raw('PRAGMA journal_mode = WAL');
+  await arlocal.connection.raw('PRAGMA synchronous = NORMAL');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 1984, '127.0.0.1', () => resolve());

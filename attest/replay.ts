@@ -63,13 +63,11 @@ export async function verifyProcess(history: ProcessHistory, options: VerifyOpti
       faults.push({ slot: 0, kind: 'module-mismatch', message: `the module ${history.record.module} cannot be used: ${error.message}`, item: history.record.module });
       return report();
     }
-    const processes = new Processes({ store, modules, scheduler: historyReader(history), snapshotEvery: 1000 });
     const last = Math.max(-1, ...history.assignments.keys());
     const end = Math.min(options.to ?? last, last);
     const every = Math.max(1, Math.round((end + 1) / 20));
-    for (let slot = 0; slot <= end; slot++) {
-      const answer = await processes.compute(history.pid, slot);
-      const record = JSON.parse(new TextDecoder().decode(answer.body)) as Record<string, unknown>;
+    const check = (record: Record<string, unknown>) => {
+      const slot = record.slot as number;
       const claims = history.statements.get(slot) ?? [];
       let status: SlotStatus = claims.length > 0 ? 'confirmed' : 'unattested';
       for (const { statement, attestation } of claims) {
@@ -89,7 +87,10 @@ export async function verifyProcess(history: ProcessHistory, options: VerifyOpti
       }
       slots.push(status);
       if (slot % every === 0 || slot === end) options.progress?.(`replayed ${slot + 1}/${end + 1} slots`);
-    }
+    };
+    // One fold from slot 0 to the end, every record checked as it comes out.
+    const processes = new Processes({ store, modules, scheduler: historyReader(history), snapshotEvery: 1000, observe: check });
+    if (end >= 0) await processes.compute(history.pid, end);
     return report();
   } finally {
     await store.close();

@@ -43,6 +43,8 @@ export interface ProcessOptions {
   attest?: ProcessAttestation;
   /** Called once a fold's writes are committed (to kick the publisher). */
   onWrite?: () => void;
+  /** Sees every slot's record as it is folded (a verifier compares them with claims). */
+  observe?: (record: Record<string, Json>) => void;
 }
 
 interface SlotResult {
@@ -220,6 +222,7 @@ export class Processes {
     runner.slot = slot;
     runner.hashpath = path;
     const snapshot = keep && slot % this.snapshotEvery === 0 ? takeSnapshot(runner.instance, runner.loaded.info, slot, path) : undefined;
+    if (keep) this.options.observe?.(record);
     return { record, snapshot };
   }
 

@@ -1,0 +1,247 @@
+// Attestation figures, each beside a baseline from this run:
+//  1. statements signed per second by signBatch (Merkle root + one ed25519 signature per
+//     batch), batches of 1 and of MAX_BATCH, beside node:crypto signing each statement alone;
+//  2. uncached stateless Compute GETs on a node that attests every result, beside the same
+//     load on a node started without attestation (both child processes, load from autocannon);
+//  3. replay verification of a counter process from arlocal (fetch + check + replay, and
+//     without the fetch), beside the node's own computation of the same slots;
+//  4. dispute localisation against a forged attester diverging at a seeded random slot,
+//     beside a full replay verification of the same history.
+import autocannon from 'autocannon';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { MAX_BATCH, signBatch } from '../attest/attester.ts';
+import { statementBytes, ENGINE, type ProcessStatement } from '../attest/statement.ts';
+import { fetchHistory, readHistory } from '../attest/history.ts';
+import { verifyProcess } from '../attest/replay.ts';
+import { dispute } from '../attest/dispute.ts';
+import { createDataItem, ed25519Signer, parseDataItem, type DataItem, type Ed25519Signer } from '../engine/data-item.ts';
+import { tagValue } from '../engine/assignment.ts';
+import { b64url, utf8 } from '../engine/encoding.ts';
+import { sha256b64 } from '../engine/hash.ts';
+import { encodeBundle } from '../arweave/bundle.ts';
+import { upload } from '../arweave/upload.ts';
+import { loadOrCreateWallet } from '../arweave/wallet.ts';
+import { startNode } from '../gateway/node.ts';
+import { messageTags, processTags } from '../gateway/client.ts';
+import { startChild, type Child } from './children.ts';
+import type { Figure } from './report.ts';
+
+export interface AttestOptions {
+  seconds: number;
+  connections: number;
+  dir: string;
+  /** Messages in the verified process (slots 1..n after the spawn at slot 0). */
+  slots: number;
+  /** Seed of the PRNG that picks the dispute's divergent slot. */
+  seed: number;
+}
+
+type Log = (line: string) => void;
+
+const id = () => b64url(randomBytes(32));
+const addressOf = (signer: Ed25519Signer) => sha256b64(signer.publicKey);
+
+/** Statements per second of `fn`, which handles `per` statements a call, run for about `ms`. */
+function perSecond(fn: () => unknown, per: number, ms: number): number {
+  const warm = performance.now() + ms / 4;
+  while (performance.now() < warm) fn();
+  let calls = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < ms) {
+    const inner = Math.max(1, Math.round(256 / per));
+    for (let i = 0; i < inner; i++) fn();
+    calls += inner;
+    now = performance.now();
+  }
+  return (calls * per * 1000) / (now - start);
+}
+
+function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = performance.now();
+  return fn().then((value) => ({ ms: performance.now() - start, value }));
+}
+
+/** xorshift32: the dispute's slot is the same for the same seed. */
+function prng(seed: number): (k: number) => number {
+  let state = seed >>> 0 || 0x9e3779b9;
+  return (k) => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) % k;
+  };
+}
+
+async function signingFigures(log: Log): Promise<Figure[]> {
+  log('signing attestation batches (1 and 256 statements) and raw ed25519 signatures…');
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const signer = ed25519Signer(privateKey);
+  const node = addressOf(signer);
+  const pid = id();
+  const module = id();
+  let hashpath = pid;
+  const statements: ProcessStatement[] = Array.from({ length: MAX_BATCH }, (_, i) => {
+    const message = id();
+    hashpath = `${pid}/${sha256b64(utf8(hashpath + message))}`.slice(0, 87);
+    return { kind: 'process', node, process: pid, module, slot: 1000 + i, message, assignment: id(), hashpath, 'result-hash': id(), 'state-hash': id(), engine: ENGINE };
+  });
+  const one = [statements[0]];
+  const bytes = statementBytes(statements[0]);
+  const raw = perSecond(() => sign(null, bytes, privateKey), 1, 1000);
+  const single = perSecond(() => signBatch(signer, node, one), 1, 1000);
+  const batched = perSecond(() => signBatch(signer, node, statements), MAX_BATCH, 1500);
+  log(`  a statement is ${bytes.length} bytes; an item of ${MAX_BATCH} is ${signBatch(signer, node, statements).item.raw.length} bytes`);
+  return [
+    { name: 'attestations signed, batches of 1', value: single, unit: 'stmt/s', baselineName: 'raw ed25519 sign of each statement (node:crypto)', baseline: raw, better: 'higher' },
+    { name: `attestations signed, batches of ${MAX_BATCH}`, value: batched, unit: 'stmt/s', baselineName: 'raw ed25519 sign of each statement (node:crypto)', baseline: raw, better: 'higher' },
+  ];
+}
+
+/** A node with its embedded arlocal and example modules, in a child process of its own. */
+function nodeChild(data: string, attest: boolean, publish = true): Promise<Child> {
+  const entry = pathToFileURL(join(import.meta.dirname, '..', 'gateway', 'node.ts')).href;
+  const script = `
+    const { startNode } = await import(${JSON.stringify(entry)});
+    const node = await startNode({ data: ${JSON.stringify(data)}, port: 0, arlocalPort: 0, attest: ${attest}, publish: ${publish}, log: () => {} });
+    process.once('SIGTERM', () => node.close().finally(() => process.exit(0)));
+    console.log('fac ' + node.examples.fac);
+    console.log('ready ' + node.url);`;
+  return startChild(['--import', 'tsx', '--input-type=module', '-e', script], /ready (\S+)/);
+}
+
+async function uncached(node: Child, options: AttestOptions): Promise<number> {
+  const fac = node.stdout.match(/^fac (\S+)$/m)![1];
+  let n = 0;
+  const result = await autocannon({
+    url: node.url,
+    connections: options.connections,
+    duration: options.seconds,
+    requests: [{ setupRequest: (req: any) => ({ ...req, path: `/${fac}/Compute?wasm-function=fac&wasm-params=[${1 + ++n / 1e7}]` }) }],
+  });
+  const bad = result.non2xx + result.errors + result.timeouts;
+  if (bad > 0) throw new Error(`${node.url}: ${bad} requests failed (non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})`);
+  return result.requests.average;
+}
+
+async function httpFigures(options: AttestOptions, log: Log): Promise<Figure[]> {
+  log('starting three nodes (embedded arlocal each): attestation off, on, on with publishing held back…');
+  // One after the other: each builds the example modules if they are not built yet.
+  const nodes: Child[] = [];
+  try {
+    for (const [name, attest, publish] of [['attest-off', false, true], ['attest-on', true, true], ['attest-unpublished', true, false]] as const) {
+      nodes.push(await nodeChild(join(options.dir, name), attest, publish));
+    }
+    const [off, on, unpublished] = nodes;
+    log(`uncached Compute GET, attestation off (${options.seconds}s)…`);
+    const without = await uncached(off, options);
+    log(`uncached Compute GET, attestation on (${options.seconds}s)…`);
+    const attested = await uncached(on, options);
+    log(`uncached Compute GET, attestation on, outbox not published (${options.seconds}s)…`);
+    const held = await uncached(unpublished, options);
+    return [
+      { name: 'uncached fac Compute GET, attested', value: attested, unit: 'req/s', baselineName: 'same, node started with attest: false', baseline: without, better: 'higher' },
+      { name: 'same, attested, outbox not published', value: held, unit: 'req/s', baselineName: 'same, node started with attest: false', baseline: without, better: 'higher' },
+    ];
+  } finally {
+    for (const node of nodes) await node.stop();
+  }
+}
+
+export async function attestFigures(options: AttestOptions, log: Log): Promise<Figure[]> {
+  const figures = await signingFigures(log);
+  figures.push(...(await httpFigures(options, log)));
+  figures.push(...(await processFigures(options, log)));
+  return figures;
+}
+
+async function processFigures(options: AttestOptions, log: Log): Promise<Figure[]> {
+  const { slots, dir } = options;
+  log(`starting a node in this process (snapshots every 1000, publishing held back)…`);
+  const running = await startNode({ data: join(dir, 'verify-node'), port: 0, arlocalPort: 0, publish: false, snapshotEvery: 1000, log: () => {} });
+  try {
+    const { node } = running;
+    const counter = running.examples.counter;
+    const client = ed25519Signer(generateKeyPairSync('ed25519').privateKey);
+    log(`scheduling a counter process of ${slots} messages…`);
+    const spawn = createDataItem(client, { tags: processTags(counter, node.key.address), data: '', anchor: randomBytes(32) });
+    await node.scheduler.schedule(spawn.raw);
+    const pid = spawn.id;
+    const pending = [];
+    for (let i = 1; i <= slots; i++) pending.push(node.scheduler.schedule(createDataItem(client, { target: pid, tags: messageTags(), data: `${i}`, anchor: randomBytes(32) }).raw));
+    await Promise.all(pending);
+    const total = slots + 1;
+
+    log(`the node computes slots 0–${slots} on a cold process (fold, attest, checkpoint, commit)…`);
+    const computed = await timed(() => node.processes.compute(pid));
+    const computeRate = (total * 1000) / computed.ms;
+    log(`  ${computed.ms.toFixed(0)} ms, ${computeRate.toFixed(0)} slots/s`);
+
+    log('publishing the outbox to arlocal…');
+    const flushed = await timed(() => node.publisher.flush());
+    const stats = node.publisher.stats();
+    log(`  ${stats.published} items in ${stats.bundles} bundles, ${flushed.ms.toFixed(0)} ms`);
+
+    log('verifying from arlocal in a fresh folder: fetch, check, replay…');
+    const fetched = await timed(() => fetchHistory(node.gateway, pid));
+    const raws = fetched.value;
+    const verified = await timed(async () => verifyProcess(readHistory(pid, raws), { dir: join(dir, 'verifier-1'), source: node.gateway }));
+    const readMs = await timed(async () => readHistory(pid, raws)).then((t) => t.ms);
+    const report = verified.value;
+    const verifyMs = fetched.ms + verified.ms;
+    log(`  fetch ${fetched.ms.toFixed(0)} ms (${raws.length} items), check ${readMs.toFixed(0)} ms (timed again alone), check + replay ${verified.ms.toFixed(0)} ms`);
+    log(`  ${report.confirmed} of ${report.slots.length} slots confirmed, ${report.unattested} unattested, ${report.faults.length} faults${report.ok ? '' : `: ${report.faults[0].message}`}`);
+    const figures: Figure[] = [
+      { name: `replay verification, ${total} slots (fetch + check + replay)`, value: (total * 1000) / verifyMs, unit: 'slots/s', baselineName: 'the node computing them (fold + attest + commit)', baseline: computeRate, better: 'higher', target: '≥ 1×' },
+      { name: 'replay verification, history fetched (check + replay)', value: (total * 1000) / verified.ms, unit: 'slots/s', baselineName: 'the node computing them (fold + attest + commit)', baseline: computeRate, better: 'higher', target: '≥ 1×' },
+    ];
+
+    // Another attester: the node's statements, re-signed by a stranger, diverging at `at`.
+    const at = 1 + prng(options.seed)(slots);
+    log(`dispute: a forged attester diverges from slot ${at} on (seed ${options.seed})…`);
+    const forger = ed25519Signer(generateKeyPairSync('ed25519').privateKey);
+    const forgerAddress = addressOf(forger);
+    const honest: DataItem[] = raws.map((r) => parseDataItem(r)).filter((item) => tagValue(item.tags, 'Type') === 'Attestation' && tagValue(item.tags, 'Process') === pid && item.ownerAddress === node.key.address);
+    const forged = honest.map((item) => {
+      const statements = (JSON.parse(new TextDecoder().decode(item.data)) as ProcessStatement[]).map((s) =>
+        s.slot >= at ? { ...s, node: forgerAddress, 'state-hash': sha256b64(utf8(`forged state ${s.slot}`)), 'result-hash': sha256b64(utf8(`forged result ${s.slot}`)) } : { ...s, node: forgerAddress });
+      return signBatch(forger, forgerAddress, statements).item;
+    });
+    const wallet = await loadOrCreateWallet(join(dir, 'forger-wallet.json'));
+    for (const item of forged) {
+      // One item per bundle: an item of 256 statements is over 100 KiB, and arlocal's bundles stay under 200 KiB.
+      await upload(encodeBundle([item.raw]), {
+        gateway: node.gateway,
+        wallet,
+        tags: [
+          { name: 'Bundle-Format', value: 'binary' }, { name: 'Bundle-Version', value: '2.0.0' },
+          { name: 'Data-Protocol', value: 'hyperwasm' }, { name: 'Type', value: 'Bundle' }, { name: 'Process', value: pid },
+          { name: 'Attestation', value: item.id },
+        ],
+      });
+    }
+    const a = honest.find((item) => Number(tagValue(item.tags, 'Slot-From')) <= at && at <= Number(tagValue(item.tags, 'Slot-To')))!;
+    const b = forged[honest.indexOf(a)];
+    log(`  ${forged.length} forged attestation items published; disputing ${a.id} (honest) against ${b.id} (forged)`);
+    const disputed = await timed(() => dispute(node.gateway, a.id, b.id, { dir: join(dir, 'disputer') }));
+    const result = disputed.value;
+    log(`  first divergent slot ${result.slot} (planted at ${at}), ${result.comparisons} comparisons, ${result.executions} executions from the checkpoint at slot ${result.from}, the replay supports ${result.supports === 'a' ? 'the honest node' : result.supports === 'b' ? 'the forger' : result.supports}; ${disputed.ms.toFixed(0)} ms`);
+
+    log('the same history verified in full (fetch + check + replay), for comparison…');
+    const full = await timed(async () => verifyProcess(readHistory(pid, await fetchHistory(node.gateway, pid)), { dir: join(dir, 'verifier-2'), source: node.gateway }));
+    log(`  ${full.ms.toFixed(0)} ms: ${full.value.confirmed} slots confirmed, ${full.value.faults.length} faults (the forger is not the process's scheduler: ${[...new Set(full.value.faults.map((f) => f.kind))].join(', ') || 'none'})`);
+    figures.push({
+      name: `dispute at slot ${result.slot} (${result.comparisons} comparisons, ${result.executions} executions)`,
+      value: disputed.ms,
+      unit: 'ms',
+      baselineName: `full replay verification of the same ${total} slots`,
+      baseline: full.ms,
+      better: 'lower',
+    });
+    return figures;
+  } finally {
+    await running.close();
+  }
+}
