@@ -6,6 +6,7 @@ import { GRANTED_IMPORTS } from './abi.ts';
 import { describeStart, hasWasmMagic, inspect, WasmFormatError, type WasmInfo } from './wasm-binary.ts';
 import type { Store } from './store.ts';
 import { exportGlobals } from './snapshot.ts';
+import { capMemory, checkLimits, checkSize, DEFAULT_LIMITS } from './limits.ts';
 
 export interface LoadedModule {
   id: string;
@@ -60,6 +61,7 @@ export class Modules {
 
 /** Checks that bytes are a module the engine will run, and compiles them. */
 export async function compileModule(id: string, bytes: Uint8Array): Promise<LoadedModule> {
+  checkSize(id, bytes.length);
   if (!hasWasmMagic(bytes)) throw unprocessable(`data ${id} is not a WebAssembly module: it ${describeStart(bytes)}`);
   let info: WasmInfo;
   try {
@@ -68,13 +70,15 @@ export async function compileModule(id: string, bytes: Uint8Array): Promise<Load
     if (error instanceof WasmFormatError) throw unprocessable(`module ${id} is malformed: ${error.message}`);
     throw error;
   }
+  checkLimits(id, info);
   const refused = info.imports.filter((i) => !GRANTED_IMPORTS.has(`${i.module}.${i.name}`));
   if (refused.length > 0) {
     const names = refused.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ');
     throw unprocessable(`module ${id} imports what this node does not grant: ${names}; the only import granted is env.abort`);
   }
   try {
-    return { id, module: await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>), info };
+    const capped = capMemory(bytes, info, DEFAULT_LIMITS.memoryPages);
+    return { id, module: await WebAssembly.compile(capped as Uint8Array<ArrayBuffer>), info };
   } catch (error) {
     throw unprocessable(`module ${id} does not compile: ${(error as Error).message}`);
   }

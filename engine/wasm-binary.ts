@@ -22,6 +22,8 @@ export interface WasmInfo {
   exportedFunction(name: string): FuncType | undefined;
   memories: Limits[];
   tables: Limits[];
+  /** Bytes in all data segments together. */
+  dataBytes: number;
 }
 
 export class WasmFormatError extends Error {}
@@ -107,6 +109,7 @@ export function inspect(bytes: Uint8Array): WasmInfo {
   const tables: Limits[] = [];
   const globals: Global[] = [];
   const sections: Section[] = [];
+  let dataBytes = 0;
 
   const r = new Reader(bytes);
   r.pos = 8;
@@ -160,6 +163,16 @@ export function inspect(bytes: Uint8Array): WasmInfo {
           return { type, mutable, imported: false };
         }));
         break;
+      case 11:
+        s.vec(() => {
+          const flags = s.u32();
+          if (flags === 2) s.u32();
+          if (flags !== 1) s.constExpr();
+          const size = s.u32();
+          dataBytes += size;
+          s.pos += size;
+        });
+        break;
       case 7:
         for (const e of s.vec(() => ({ name: s.name(), kind: KINDS[s.byte()], index: s.u32() }))) exports.set(e.name, e);
         break;
@@ -171,6 +184,7 @@ export function inspect(bytes: Uint8Array): WasmInfo {
     imports,
     globals,
     sections,
+    dataBytes,
     exports,
     memories,
     tables,

@@ -1,0 +1,86 @@
+// Hostile modules: each is refused or stopped with a clear error, in bounded time, and the
+// engine keeps working for everyone else.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import wabtInit from 'wabt';
+import { compileModule } from '../engine/modules.ts';
+import { callFunction } from '../engine/call.ts';
+import { checkLimits, DEFAULT_LIMITS } from '../engine/limits.ts';
+import { inspect } from '../engine/wasm-binary.ts';
+import { HyperError } from '../engine/errors.ts';
+
+const test = suite('limits');
+const ID = 'H'.repeat(43);
+let wabt: Awaited<ReturnType<typeof wabtInit>>;
+
+const wat = (text: string): Uint8Array => {
+  const module = wabt.parseWat('hostile.wat', text, { bulk_memory: true });
+  return new Uint8Array(module.toBinary({}).buffer);
+};
+
+async function refused(promise: Promise<unknown> | (() => unknown), status: number, message: RegExp) {
+  try {
+    await (typeof promise === 'function' ? promise() : promise);
+  } catch (error) {
+    assert.instance(error, HyperError, String(error));
+    assert.is((error as HyperError).status, status, (error as Error).message);
+    assert.match((error as Error).message, message);
+    return;
+  }
+  assert.unreachable(`expected a ${status}`);
+}
+
+test.before(async () => {
+  wabt = await wabtInit();
+});
+
+test('unbounded recursion: the stack overflow is trapped and reported', async () => {
+  const loaded = await compileModule(ID, wat('(module (func $f (export "f") (result i32) (call $f)))'));
+  await refused(() => callFunction(loaded, 'f', []), 422, /f trapped: stack overflow/);
+});
+
+test('a memory bomb at instantiation is refused at load, naming the limit', async () => {
+  await refused(compileModule(ID, wat('(module (memory 5000) (func (export "f")))')), 422, /asks for 5000 pages \(312\.5 MiB\) of initial memory; this node allows at most 4096 pages \(256 MiB\)/);
+});
+
+test('a memory bomb by growth fails inside the module at the cap', async () => {
+  const loaded = await compileModule(ID, wat(`(module (memory 1)
+    (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+    (func (export "size") (result i32) (memory.size)))`));
+  assert.is(callFunction(loaded, 'grow', [5000]).value, -1, 'growing past 4096 pages fails');
+  assert.is(callFunction(loaded, 'grow', [100]).value, 1, 'growing within the cap works');
+});
+
+test('huge tables and data segments are refused', async () => {
+  await refused(compileModule(ID, wat('(module (table 200000 funcref) (func (export "f")))')), 422, /table of 200000 elements; this node allows at most 100000/);
+  const info = inspect(wat('(module (memory 1) (data (i32.const 0) "0123456789"))'));
+  assert.is(info.dataBytes, 10);
+  assert.throws(() => checkLimits(ID, info, { ...DEFAULT_LIMITS, dataBytes: 8 }), /data segments; this node allows at most/);
+});
+
+test('a module over the size limit is refused', async () => {
+  const big = new Uint8Array(DEFAULT_LIMITS.moduleBytes + 100);
+  big.set(wat('(module)'));
+  big.set([0, 0xe4, 0xff, 0xff, 0x07], 8); // one custom section spanning the rest (its size is approximate; the size check comes first)
+  await refused(compileModule(ID, big), 422, /is 16\.0 MiB; this node accepts modules up to 16 MiB/);
+});
+
+test('a trap in the start function is reported as such', async () => {
+  const loaded = await compileModule(ID, wat('(module (func $s unreachable) (start $s) (func (export "f")))'));
+  await refused(() => callFunction(loaded, 'f', []), 422, /the start function of module H+ trapped: unreachable/);
+});
+
+test('malformed and truncated binaries are refused', async () => {
+  const good = wat('(module (func (export "f") (result i32) (i32.const 1)))');
+  await refused(compileModule(ID, good.subarray(0, good.length - 4)), 422, /malformed|does not compile/);
+  const garbled = good.slice();
+  garbled[garbled.length - 3] = 0xff;
+  await refused(compileModule(ID, garbled), 422, /malformed|does not compile/);
+  await refused(compileModule(ID, new Uint8Array([0, 97, 115, 109, 2, 0, 0, 0])), 422, /unsupported WebAssembly binary version/);
+});
+
+test('imports that are not granted are refused at load, naming each', async () => {
+  await refused(compileModule(ID, wat('(module (import "wasi_snapshot_preview1" "clock_time_get" (func (param i32 i64 i32) (result i32))) (import "env" "seed" (func (result f64))))')), 422, /wasi_snapshot_preview1\.clock_time_get \(function\), env\.seed \(function\)/);
+});
+
+test.run();
