@@ -3,6 +3,8 @@
 // hint; a missing ID becomes a 404; nothing here hangs past its timeout.
 import { gatewayUnavailable, notFound, unprocessable } from '../engine/errors.ts';
 import { decodeTags, verificationFailure, type TxHeader } from './verify.ts';
+import { sha256b64 } from '../engine/hash.ts';
+import { fromB64url } from '../engine/encoding.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
@@ -52,6 +54,12 @@ export class Gateway {
     const failure = await verificationFailure(id, header, data);
     if (failure) throw unprocessable(`the gateway's data for ${id} does not match its signed ID: ${failure}`);
     return data;
+  }
+
+  /** The uploader's address and the decoded tags of a transaction. */
+  async describe(id: string): Promise<{ owner: string; tags: { name: string; value: string }[] }> {
+    const header = await this.header(id);
+    return { owner: sha256b64(fromB64url(header.owner)), tags: decodeTags(header) };
   }
 
   /** Whether the gateway knows the ID (for reusing earlier uploads). */

@@ -31,7 +31,7 @@ export interface VerifyOptions {
   progress?: (line: string) => void;
 }
 
-const COMPARED: (keyof ProcessStatement)[] = ['process', 'module', 'message', 'assignment', 'hashpath', 'result-hash', 'state-hash'];
+const COMPARED: (keyof ProcessStatement)[] = ['process', 'module', 'message', 'assignment', 'hashpath', 'result-hash', 'state-hash', 'gas'];
 
 export function historyReader(history: ProcessHistory): ScheduleReader {
   const last = Math.max(-1, ...history.assignments.keys());

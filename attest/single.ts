@@ -17,7 +17,8 @@ import { notFound } from '../engine/errors.ts';
 import type { Json } from '../engine/message.ts';
 import type { Attestation } from './attester.ts';
 import { leafHash, merkleTree, rootFromProof } from './merkle.ts';
-import { statementBytes, type ComputeStatement, type ProcessStatement, type Statement } from './statement.ts';
+import { statementBytes, type ComputeStatement, type ProcessStatement, type ReceiptStatement, type Statement } from './statement.ts';
+import { modulePrice, price } from '../engine/pricing.ts';
 import { fetchHistory, readHistory } from './history.ts';
 import { verifyProcess } from './replay.ts';
 
@@ -61,22 +62,41 @@ export async function verifyAttestation(gateway: Gateway, idOrFile: string, opti
     checked = [answer.statement];
   }
   for (const statement of checked) {
-    const problem = statement.kind === 'compute' ? await recomputeStateless(gateway, statement, options.dir) : await replaySlot(gateway, statement, id, options);
+    const problem =
+      statement.kind === 'process' ? await replaySlot(gateway, statement, id, options) : await recomputeStateless(gateway, statement, options.dir);
     if (problem) return fail(problem);
-    lines.push(statement.kind === 'compute' ? `confirmed: ${statement.hashpath} (recomputed)` : `confirmed: process ${statement.process} slot ${statement.slot} (replayed)`);
+    lines.push(
+      statement.kind === 'process'
+        ? `confirmed: process ${statement.process} slot ${statement.slot} (replayed)`
+        : statement.kind === 'receipt'
+          ? `confirmed: ${statement.payer} paid ${statement.amount} for ${statement.hashpath} (recomputed result, gas and price)`
+          : `confirmed: ${statement.hashpath} (recomputed)`,
+    );
   }
   return { ok: true, lines };
 }
 
-async function recomputeStateless(gateway: Gateway, statement: ComputeStatement, dir: string): Promise<string | undefined> {
+/** Re-runs a stateless call; for a receipt also re-derives the price from the declared rates. */
+async function recomputeStateless(gateway: Gateway, statement: ComputeStatement | ReceiptStatement, dir: string): Promise<string | undefined> {
   const store = openStore(join(dir, 'single-lmdb'));
   try {
-    const plan = planCompute(statement.module, statement.request as Record<string, unknown>);
+    const request = statement.kind === 'receipt' ? statement.computation : statement.request;
+    const plan = planCompute(statement.module, request as Record<string, unknown>);
     if (plan.hashpath !== statement.hashpath) return `the hashpath of the request is ${plan.hashpath}, the statement says ${statement.hashpath}`;
-    const loaded = await new Modules(store, gateway).get(statement.module);
+    const modules = new Modules(store, gateway);
+    const loaded = await modules.get(statement.module);
     const result = callFunction(loaded, plan.message['wasm-function'] as string, plan.message['wasm-params'] as Json[]);
     const hash = sha256b64(result.bytes);
     if (hash !== statement['result-hash']) return `recomputed result hash ${hash}, the statement says ${statement['result-hash']}`;
+    if (statement.kind === 'receipt') {
+      if (String(result.gas) !== statement.gas) return `recomputed gas ${result.gas}, the receipt says ${statement.gas}`;
+      const declared = modulePrice((await modules.meta(statement.module)).tags);
+      const node = { flat: BigInt(statement.prices.node.flat), perKgas: BigInt(statement.prices.node['per-kgas']) };
+      const charge = price(declared, node, BigInt(result.gas));
+      if (charge.amount !== statement.amount || charge.split.node !== statement.split.node || charge.split.owner !== statement.split.owner) {
+        return `the module's declared prices give ${JSON.stringify(charge)}, the receipt says ${statement.amount} split ${JSON.stringify(statement.split)}`;
+      }
+    }
     return undefined;
   } finally {
     await store.close();

@@ -13,6 +13,7 @@ export interface ComputeStatement {
   request: Message;
   hashpath: string;
   'result-hash': string;
+  gas: number;
   engine: string;
 }
 
@@ -27,9 +28,30 @@ export interface ProcessStatement {
   hashpath: string;
   'result-hash': string;
   'state-hash': string;
+  gas: number;
   engine: string;
 }
 
-export type Statement = ComputeStatement | ProcessStatement;
+/** A paid call's receipt: who paid what for which result, and the prices that made the amount. */
+export interface ReceiptStatement {
+  kind: 'receipt';
+  node: string;
+  payer: string;
+  /** The ID of the signed request item: a request is charged once. */
+  request: string;
+  module: string;
+  /** The computation message (§5), so anyone can recompute result, gas and price. */
+  computation: Message;
+  owner: string;
+  hashpath: string;
+  'result-hash': string;
+  gas: string;
+  amount: string;
+  split: { node: string; owner: string };
+  prices: { module: { flat: string; 'per-kgas': string; 'owner-share': string }; node: { flat: string; 'per-kgas': string } };
+  engine: string;
+}
+
+export type Statement = ComputeStatement | ProcessStatement | ReceiptStatement;
 
 export const statementBytes = (statement: Statement): Uint8Array => utf8(canonicalJson(statement as unknown as Message));

@@ -6,6 +6,7 @@ import { unprocessable } from './errors.ts';
 import { fromWasm, hostImports, isBytesFunction, numericArguments, trapping, unknownFunction } from './abi.ts';
 import type { Json } from './message.ts';
 import type { LoadedModule } from './modules.ts';
+import { DEFAULT_GAS_LIMIT, withGas } from './gas.ts';
 
 export type Encoding = 'json' | 'text' | 'base64url';
 
@@ -14,21 +15,24 @@ export interface CallResult {
   encoding: Encoding;
   /** The bytes the result hash commits to: the canonical JSON of a numeric result, or a bytes function's output. */
   bytes: Uint8Array;
+  /** Gas the call used (0 for an unmetered module). */
+  gas: number;
 }
 
-export function callFunction(loaded: LoadedModule, fn: string, params: Json[]): CallResult {
+export function callFunction(loaded: LoadedModule, fn: string, params: Json[], gasLimit = DEFAULT_GAS_LIMIT): CallResult {
   const type = fn.startsWith('hw_') ? undefined : loaded.info.exportedFunction(fn);
   if (!type) throw unknownFunction(loaded.id, fn, loaded.info);
   const instance = instantiate(loaded);
 
   if (isBytesFunction(loaded.info, type)) {
-    const output = callBytes(instance, fn, utf8(canonicalJson(params)));
-    return decodeOutput(output);
+    const input = utf8(canonicalJson(params));
+    const { value: output, gas } = withGas(instance, gasLimit, fn, () => callBytes(instance, fn, input));
+    return { ...decodeOutput(output), gas };
   }
   const args = numericArguments(fn, type, params);
-  const raw = trapping(fn, () => (instance.exports[fn] as (...a: unknown[]) => unknown)(...args));
+  const { value: raw, gas } = withGas(instance, gasLimit, fn, () => trapping(fn, () => (instance.exports[fn] as (...a: unknown[]) => unknown)(...args)));
   const value = type.results.length > 1 ? (raw as unknown[]).map(fromWasm) : fromWasm(raw);
-  return { value, encoding: 'json', bytes: utf8(canonicalJson(value)) };
+  return { value, encoding: 'json', bytes: utf8(canonicalJson(value)), gas };
 }
 
 export function instantiate(loaded: LoadedModule): WebAssembly.Instance {
@@ -60,7 +64,7 @@ export function callBytes(instance: WebAssembly.Instance, fn: string, input: Uin
 }
 
 /** JSON where the bytes are JSON, else text where they are UTF-8, else base64url. */
-export function decodeOutput(bytes: Uint8Array): CallResult {
+export function decodeOutput(bytes: Uint8Array): Omit<CallResult, 'gas'> {
   const text = utf8Text(bytes);
   if (text === undefined) return { value: b64url(bytes), encoding: 'base64url', bytes };
   try {

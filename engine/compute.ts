@@ -7,6 +7,7 @@ import { badRequest } from './errors.ts';
 import { sha256b64 } from './hash.ts';
 import { hashpath } from './hashpath.ts';
 import { callFunction, type Encoding } from './call.ts';
+import { gasLimit } from './gas.ts';
 import type { Json, Message } from './message.ts';
 import type { Modules } from './modules.ts';
 import type { Store } from './store.ts';
@@ -20,6 +21,7 @@ export interface ComputeRecord {
   result: Json;
   'result-encoding': Encoding;
   'result-hash': string;
+  gas: number;
   hashpath: string;
   attestation?: Attestation;
 }
@@ -56,16 +58,19 @@ export interface ComputePlan {
   module: string;
   message: Message;
   hashpath: string;
+  /** The call's gas budget (the request's gas-limit key, else the default): not part of the hashpath. */
+  gasLimit?: number;
 }
 
-export function planCompute(moduleId: string, request: Record<string, unknown>): ComputePlan {
+export function planCompute(moduleId: string, request: Record<string, unknown>, nodeMaxGas = Number.MAX_SAFE_INTEGER): ComputePlan {
   const message = computeMessage(request);
-  return { module: moduleId, message, hashpath: hashpath(moduleId, message) };
+  const limit = request['gas-limit'];
+  return { module: moduleId, message, hashpath: hashpath(moduleId, message), gasLimit: gasLimit([limit as string | undefined], nodeMaxGas) };
 }
 
 /** The statement a node signs about a stateless result; `node` is filled in by the attester. */
-export function computeStatement(node: string, plan: ComputePlan, resultHash: string): ComputeStatement {
-  return { kind: 'compute', node, module: plan.module, request: plan.message, hashpath: plan.hashpath, 'result-hash': resultHash, engine: ENGINE };
+export function computeStatement(node: string, plan: ComputePlan, resultHash: string, gas: number): ComputeStatement {
+  return { kind: 'compute', node, module: plan.module, request: plan.message, hashpath: plan.hashpath, 'result-hash': resultHash, gas, engine: ENGINE };
 }
 
 /** Signs a statement about a result (attest/attester.ts); absent, results are unattested. */
@@ -103,7 +108,7 @@ export class StatelessCompute {
     const loaded = await this.modules.get(plan.module);
     const fn = plan.message['wasm-function'] as string;
     const params = plan.message['wasm-params'] as Json[];
-    const result = callFunction(loaded, fn, params);
+    const result = callFunction(loaded, fn, params, plan.gasLimit);
     const record: ComputeRecord = {
       module: plan.module,
       function: fn,
@@ -111,9 +116,10 @@ export class StatelessCompute {
       result: result.value,
       'result-encoding': result.encoding,
       'result-hash': sha256b64(result.bytes),
+      gas: result.gas,
       hashpath: plan.hashpath,
     };
-    if (this.attest) record.attestation = await this.attest(computeStatement('', plan, record['result-hash']));
+    if (this.attest) record.attestation = await this.attest(computeStatement('', plan, record['result-hash'], result.gas));
     const body = utf8(canonicalJson(record as unknown as Json));
     this.committing.set(plan.hashpath, body);
     void this.store.results.put(plan.hashpath, body).finally(() => this.committing.delete(plan.hashpath));

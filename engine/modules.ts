@@ -4,7 +4,7 @@
 import { unprocessable } from './errors.ts';
 import { GRANTED_IMPORTS } from './abi.ts';
 import { describeStart, hasWasmMagic, inspect, WasmFormatError, type WasmInfo } from './wasm-binary.ts';
-import type { Store } from './store.ts';
+import type { ModuleMeta, Store } from './store.ts';
 import { exportGlobals } from './snapshot.ts';
 import { capMemory, checkLimits, checkSize, DEFAULT_LIMITS } from './limits.ts';
 
@@ -17,6 +17,8 @@ export interface LoadedModule {
 /** Where module bytes come from when LMDB lacks them; must verify them against the ID. */
 export interface ModuleSource {
   fetchVerified(id: string): Promise<Uint8Array>;
+  /** The uploader's address and the tags (signed with the data). */
+  describe?(id: string): Promise<ModuleMeta>;
 }
 
 const MEMORY_CACHE_SIZE = 64;
@@ -44,6 +46,15 @@ export class Modules {
       const plain = await this.get(id);
       return compileModule(id, exportGlobals(this.store.modules.get(id)!, plain.info));
     });
+  }
+
+  /** Owner and tags of a module (prices, limits); kept in LMDB once read. */
+  async meta(id: string): Promise<ModuleMeta> {
+    const stored = this.store.moduleMeta.get(id);
+    if (stored) return stored;
+    const meta = (await this.source.describe?.(id)) ?? { owner: '', tags: [] };
+    await this.store.moduleMeta.put(id, meta);
+    return meta;
   }
 
   private cached(key: string, load: () => Promise<LoadedModule>): Promise<LoadedModule> {

@@ -16,6 +16,7 @@ import { isBytesFunction } from './abi.ts';
 import { parseDataItem, type DataItem } from './data-item.ts';
 import { tagValue, type SignedAssignment } from './assignment.ts';
 import { restoreSnapshot, stateHash, takeSnapshot } from './snapshot.ts';
+import { DEFAULT_GAS_LIMIT, withGas } from './gas.ts';
 import { ENGINE, type ProcessStatement } from '../attest/statement.ts';
 import { keepBatch, type SignedBatch } from '../attest/attester.ts';
 import type { ComputeAnswer } from './compute.ts';
@@ -72,12 +73,15 @@ export function processStatement(node: string, record: Record<string, Json>): Pr
     hashpath: record.hashpath as string,
     'result-hash': record['result-hash'] as string,
     'state-hash': record['state-hash'] as string,
+    gas: record.gas as number,
     engine: ENGINE,
   };
 }
 
 interface Runner {
   record: ProcessRecord;
+  /** The budget of each message: the process's Gas-Limit tag, else the module's, else the default. */
+  gasLimit: number;
   loaded: LoadedModule;
   instance: WebAssembly.Instance;
   /** The last slot folded into the instance; -1 before the spawn message. */
@@ -89,6 +93,7 @@ export class Processes {
   private readonly live = new Map<string, Runner>();
   private readonly snapshotEvery: number;
   private steps = 0;
+  private readonly moduleGasLimit = new Map<string, string>();
   /** Records folded but not yet committed, by "pid/slot": readable meanwhile, never recomputed. */
   private readonly committing = new Map<string, Uint8Array>();
 
@@ -110,6 +115,8 @@ export class Processes {
     if (cached) return { cache: 'hit', body: cached };
 
     const loaded = await this.options.modules.getForProcess(record.module);
+    const declared = tagValue((await this.options.modules.meta(record.module)).tags, 'Gas-Limit');
+    if (declared !== undefined) this.moduleGasLimit.set(record.module, declared);
     const handle = loaded.info.exportedFunction('handle');
     if (!handle || !isBytesFunction(loaded.info, handle)) {
       throw unprocessable(`module ${record.module} is not a process module: it must export hw_alloc and handle(ptr: i32, len: i32) -> i64`);
@@ -184,7 +191,8 @@ export class Processes {
   /** A runner at the nearest snapshot at or before `slot`, or fresh before slot 0. */
   private resume(record: ProcessRecord, loaded: LoadedModule, slot: number): Runner {
     const instance = instantiate(loaded);
-    const runner: Runner = { record, loaded, instance, slot: -1, hashpath: record.id };
+    const gasLimit = Number(tagValue(record.tags, 'Gas-Limit') ?? this.moduleGasLimit.get(record.module) ?? DEFAULT_GAS_LIMIT);
+    const runner: Runner = { record, gasLimit, loaded, instance, slot: -1, hashpath: record.id };
     if (slot < 0) return runner;
     for (const { value } of this.options.store.snapshots.getRange({ start: [record.id, slot], end: [record.id, -1], reverse: true, limit: 1 })) {
       const header = restoreSnapshot(instance, loaded.info, value);
@@ -211,11 +219,13 @@ export class Processes {
     try {
       // The input's key order is fixed by handleInput, so JSON.stringify is canonical enough
       // to be identical on every node, and several times faster than canonicalJson.
-      const output = callBytes(runner.instance, 'handle', utf8(JSON.stringify(input)));
-      Object.assign(record, readOutput(output), { 'result-hash': sha256b64(output) });
+      const bytes = utf8(JSON.stringify(input));
+      const { value: output, gas } = withGas(runner.instance, runner.gasLimit, 'handle', () => callBytes(runner.instance, 'handle', bytes));
+      Object.assign(record, readOutput(output), { 'result-hash': sha256b64(output), gas });
     } catch (error) {
       if (!(error instanceof HyperError) || error.status !== 422) throw error;
-      Object.assign(record, { output: null, messages: [], error: error.message, 'result-hash': sha256b64(utf8(error.message)) });
+      const gas = Number(error.details.gas ?? 0);
+      Object.assign(record, { output: null, messages: [], error: error.message, 'result-hash': sha256b64(utf8(error.message)), gas });
       runner.instance = this.rebuilt(runner, slot - 1);
     }
     record['state-hash'] = stateHash(runner.instance, runner.loaded.info);

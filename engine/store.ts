@@ -5,6 +5,11 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 export type OutboxKey = [group: string, seq: number, kind: number];
 export type SlotKey = [process: string, slot: number];
 
+export interface ModuleMeta {
+  owner: string;
+  tags: { name: string; value: string }[];
+}
+
 /** What the node knows of a process it schedules, from its spawn message. */
 export interface ProcessRecord {
   id: string;
@@ -36,6 +41,12 @@ export interface Store {
   processes: Database<ProcessRecord, string>;
   /** Process results: the hashpath of the result at [process, slot] (records live in `results`). */
   processResults: Database<string, SlotKey>;
+  /** Who uploaded a module and its tags (prices, limits), by module ID. */
+  moduleMeta: Database<ModuleMeta, string>;
+  /** Balances by address, as decimal strings. */
+  balances: Database<string, string>;
+  /** Paid-call receipts and applied top-ups by the ID of the signed item that asked. */
+  receipts: Database<unknown, string>;
   /** Signed attestation items (raw ANS-104) by ID. */
   attestations: Database<Uint8Array, string>;
   /** Memory snapshots of processes by [process, slot]. */
@@ -46,7 +57,7 @@ export interface Store {
 }
 
 export function openStore(path: string): Store {
-  const root: RootDatabase = open({ path, compression: false, mapSize: 2 ** 34 });
+  const root: RootDatabase = open({ path, compression: false, mapSize: 2 ** 34, maxDbs: 32 });
   return {
     modules: root.openDB<Uint8Array, string>({ name: 'modules', encoding: 'binary' }),
     results: root.openDB<Uint8Array, string>({ name: 'results', encoding: 'binary' }),
@@ -59,6 +70,9 @@ export function openStore(path: string): Store {
     processResults: root.openDB<string, SlotKey>({ name: 'process-results', encoding: 'ordered-binary' }),
     snapshots: root.openDB<Uint8Array, SlotKey>({ name: 'snapshots', encoding: 'binary' }),
     attestations: root.openDB<Uint8Array, string>({ name: 'attestations', encoding: 'binary' }),
+    moduleMeta: root.openDB<ModuleMeta, string>({ name: 'module-meta', encoding: 'json' }),
+    balances: root.openDB<string, string>({ name: 'balances', encoding: 'string' }),
+    receipts: root.openDB<unknown, string>({ name: 'receipts', encoding: 'json' }),
     async transaction(fn) {
       const result = await root.transaction(fn);
       await root.flushed;

@@ -15,6 +15,11 @@ import { Processes, type ProcessAttestation } from '../engine/process.ts';
 import { Attester } from '../attest/attester.ts';
 import { signCheckpoint } from '../attest/checkpoint.ts';
 import { StatelessCompute } from '../engine/compute.ts';
+import { Ledger } from '../engine/ledger.ts';
+import { DEFAULT_GAS_LIMIT } from '../engine/gas.ts';
+import type { Rates } from '../engine/pricing.ts';
+import type { ReceiptStatement } from '../attest/statement.ts';
+import type { Attestation } from '../attest/attester.ts';
 import { ed25519Signer } from '../engine/data-item.ts';
 import { Publisher } from '../arweave/publisher.ts';
 import { BlockHeight } from '../arweave/block-height.ts';
@@ -43,6 +48,10 @@ export interface NodeOptions {
   publish?: boolean;
   /** Sign an attestation for every result (default true). */
   attest?: boolean;
+  /** The node's own fee, added to every priced call (default 0 and 0). */
+  prices?: Rates;
+  /** The largest gas budget of a stateless call (default 100 billion). */
+  maxGas?: number;
   log?: (line: string) => void;
 }
 
@@ -57,6 +66,10 @@ export interface Node {
   blockHeight(): number;
   /** Stateless Compute over the result cache. */
   compute: StatelessCompute;
+  ledger: Ledger;
+  prices: Rates;
+  maxGas: number;
+  attestReceipt(statement: ReceiptStatement): Promise<Attestation>;
   info(): Record<string, unknown>;
   log(line: string): void;
 }
@@ -121,6 +134,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         onWrite: () => publisher.kick(),
       }),
       compute: new StatelessCompute(store, modules, attesting ? (statement) => attester.attest(statement) : undefined),
+      ledger: new Ledger(store, key.address),
+      prices: options.prices ?? { flat: 0n, perKgas: 0n },
+      maxGas: options.maxGas ?? 100_000_000_000,
+      attestReceipt: (statement) => attester.attest(statement),
       publisher,
       blockHeight: () => height.current,
       log,
@@ -136,6 +153,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         engine: `hyperwasm/${VERSION} node/${process.versions.node} v8/${process.versions.v8}`,
         modules: examples,
         'block-height': height.current,
+        prices: { flat: String(options.prices?.flat ?? 0n), 'per-kgas': String(options.prices?.perKgas ?? 0n), unit: 'the node\'s ledger unit', 'max-gas': options.maxGas ?? 100_000_000_000, 'default-gas-limit': DEFAULT_GAS_LIMIT },
         outbox: { depth: publisher.depth(), ...publisher.stats() },
       }),
     };

@@ -12,6 +12,7 @@ import { assignmentJson } from '../engine/assignment.ts';
 import { planCompute, type ComputeAnswer, type ComputePlan } from '../engine/compute.ts';
 import { parse, SingletonError, type Message } from './singleton.ts';
 import type { Node } from './node.ts';
+import { costOnly, paidCall, requireFree, topup } from './p4.ts';
 
 export function buildServer(node: Node, options: { logger?: boolean } = {}): FastifyInstance {
   const app = Fastify({ logger: options.logger ?? false, routerOptions: { maxParamLength: 16_384 } });
@@ -31,14 +32,21 @@ export function buildServer(node: Node, options: { logger?: boolean } = {}): Fas
   // Scheduled items arrive as raw ANS-104 bytes, whatever the content type says.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_ITEM_BYTES }, (_request, body, done) => done(null, body));
+  app.post('/~p4@1.0/topup', async (request) => topup(node, bodyOf(request.body)));
+  for (const path of ['/:module/compute', '/:module/Compute']) {
+    app.post(path, async (request) => {
+      const { module } = request.params as { module: string };
+      if (!isId(module)) throw badRequest(`${JSON.stringify(module)} is not a module ID (43 base64url characters)`);
+      return paidCall(node, module, bodyOf(request.body));
+    });
+  }
   app.post('/~scheduler@1.0/schedule', async (request) => {
-    const body = request.body as Buffer | undefined;
-    if (!body || body.length === 0) throw badRequest('POST the signed ANS-104 data item as the request body');
-    return assignmentJson(await node.scheduler.schedule(new Uint8Array(body.buffer, body.byteOffset, body.length)));
+    return assignmentJson(await node.scheduler.schedule(bodyOf(request.body)));
   });
 
   // A URL names the same computation every time, so its parse and hashpath are memoised:
   // a repeated Compute GET goes straight to the LMDB result cache.
+  // Only plans of free modules are memoised (a priced one must answer 401 every time).
   const plans = new Map<string, ComputePlan>();
   app.get('/*', (request, reply) => {
     const known = plans.get(request.url);
@@ -51,9 +59,12 @@ export function buildServer(node: Node, options: { logger?: boolean } = {}): Fas
     const result = route(node, messages, request.url);
     if ('json' in result) return reply.send(result.json);
     if ('answer' in result) return result.answer.then((answer) => sendCompute(reply, answer));
-    if (plans.size >= PLAN_MEMO_SIZE) plans.clear();
-    plans.set(request.url, result);
-    return computeAndSend(node, result, reply);
+    if (result.costOnly) return costOnly(node, result);
+    return requireFree(node, result).then(() => {
+      if (plans.size >= PLAN_MEMO_SIZE) plans.clear();
+      plans.set(request.url, result);
+      return computeAndSend(node, result, reply);
+    });
   });
 
   return app;
@@ -64,7 +75,7 @@ const PLAN_MEMO_SIZE = 10_000;
 export const MAX_ITEM_BYTES = 10 * 1024 * 1024;
 const MAX_PAGE = 1000;
 
-type Routed = ComputePlan | { json: unknown } | { answer: Promise<ComputeAnswer> };
+type Routed = (ComputePlan & { costOnly: boolean }) | { json: unknown } | { answer: Promise<ComputeAnswer> };
 
 /** Resolves parsed messages to a stateless Compute plan, a process answer, or JSON. */
 function route(node: Node, messages: Message[], url: string): Routed {
@@ -73,6 +84,11 @@ function route(node: Node, messages: Message[], url: string): Routed {
   const lastPath = last && typeof last === 'object' && 'path' in last ? String(last.path).toLowerCase() : undefined;
 
   if (isAs(base, 'meta@1.0') && rest.length === 1 && lastPath === 'info') return { json: node.info() };
+  if (isAs(base, 'p4@1.0') && rest.length === 1 && lastPath === 'balance') {
+    const address = last!.address;
+    if (!isId(address)) throw badRequest(`address must be a 43-character address, got ${JSON.stringify(address ?? null)}`);
+    return { json: { address, balance: String(node.ledger.balance(address)) } };
+  }
   if (isAs(base, 'scheduler@1.0') && rest.length === 1 && (lastPath === 'slot' || lastPath === 'schedule')) {
     return { json: lastPath === 'slot' ? slotOf(node, targetOf(last!)) : scheduleOf(node, targetOf(last!), last!) };
   }
@@ -83,9 +99,16 @@ function route(node: Node, messages: Message[], url: string): Routed {
   if (lastPath === 'compute') {
     const subject = messages.at(-2)!;
     if (!isId(base) || rest.length !== 1) throw badRequest(`${JSON.stringify(describe(subject))} is not a module ID (43 base64url characters)`);
-    return planCompute(base, last as Record<string, unknown>);
+    const costOnly = last!['cost-only'] === true || last!['cost-only'] === 'true';
+    return { ...planCompute(base, last as Record<string, unknown>, node.maxGas), costOnly };
   }
   throw noRoute('GET', url);
+}
+
+function bodyOf(body: unknown): Uint8Array {
+  const buffer = body as Buffer | undefined;
+  if (!buffer || buffer.length === 0) throw badRequest('POST the signed ANS-104 data item as the request body');
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
 }
 
 function targetOf(message: Record<string, unknown>): string {

@@ -1,0 +1,59 @@
+// The ledger: balances per signer address in LMDB, operator top-ups, and charges for paid
+// calls. Balances are decided in memory, synchronously (so concurrent calls see each other
+// and none can drive a balance below zero), then the new values are committed before the
+// caller is answered; a request item is charged at most once.
+import { badRequest, HyperError } from './errors.ts';
+import type { Charge } from './pricing.ts';
+import type { Store } from './store.ts';
+
+export class Ledger {
+  /** The authoritative balances of addresses seen since start (LMDB holds what is committed). */
+  private readonly balances = new Map<string, bigint>();
+
+  constructor(private readonly store: Store, readonly operator: string) {}
+
+  balance(address: string): bigint {
+    let balance = this.balances.get(address);
+    if (balance === undefined) this.balances.set(address, (balance = BigInt(this.store.balances.get(address) ?? '0')));
+    return balance;
+  }
+
+  /** Debits the payer and credits node and owner; 402 if the balance does not cover it. */
+  async charge(payer: string, owner: string, charge: Charge, receiptKey: string, receipt: unknown): Promise<void> {
+    const amount = BigInt(charge.amount);
+    const balance = this.balance(payer);
+    if (balance < amount) {
+      throw new HyperError(402, 'payment-required', `this call costs ${amount} and ${payer} has ${balance}; top up first`, { price: charge.amount, balance: String(balance), address: payer });
+    }
+    const deltas = new Map<string, bigint>();
+    const add = (address: string, delta: bigint) => deltas.set(address, (deltas.get(address) ?? 0n) + delta);
+    add(payer, -amount);
+    add(this.operator, BigInt(charge.split.node));
+    add(owner || this.operator, BigInt(charge.split.owner));
+    await this.apply(deltas, () => this.store.receipts.put(receiptKey, receipt));
+  }
+
+  /** Credits an address once per top-up item. */
+  async topup(itemId: string, recipient: string, quantity: bigint): Promise<bigint> {
+    if (quantity <= 0n) throw badRequest('a top-up needs a positive Quantity');
+    const key = `topup:${itemId}`;
+    if (this.store.receipts.get(key) === undefined) {
+      await this.apply(new Map([[recipient, quantity]]), () => this.store.receipts.put(key, { recipient, quantity: String(quantity) }));
+    }
+    return this.balance(recipient);
+  }
+
+  private async apply(deltas: Map<string, bigint>, also: () => void): Promise<void> {
+    for (const [address, delta] of deltas) this.balances.set(address, this.balance(address) + delta);
+    try {
+      // Absolute values, read when the transaction runs: the latest, whatever ran before.
+      await this.store.transaction(() => {
+        for (const address of deltas.keys()) this.store.balances.put(address, String(this.balances.get(address)));
+        also();
+      });
+    } catch (error) {
+      for (const address of deltas.keys()) this.balances.delete(address); // back to what is durable
+      throw error;
+    }
+  }
+}
