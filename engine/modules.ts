@@ -6,6 +6,7 @@ import { GRANTED_IMPORTS } from './abi.ts';
 import { describeStart, hasWasmMagic, inspect, WasmFormatError, type WasmInfo } from './wasm-binary.ts';
 import type { ModuleMeta, Store } from './store.ts';
 import { exportGlobals } from './snapshot.ts';
+import { instrument, MeterError, METER_VERSION } from './meter.ts';
 import { capMemory, checkLimits, checkSize, DEFAULT_LIMITS } from './limits.ts';
 
 export interface LoadedModule {
@@ -28,24 +29,43 @@ export class Modules {
 
   constructor(private readonly store: Store, private readonly source: ModuleSource) {}
 
-  /** The module as stateless calls run it. */
+  /** The module as stateless calls run it: metered (engine/meter.ts). */
   get(id: string): Promise<LoadedModule> {
-    return this.cached(id, async () => {
-      const stored = this.store.modules.get(id);
-      if (stored) return compileModule(id, stored);
-      const fetched = await this.source.fetchVerified(id);
-      const loaded = await compileModule(id, fetched); // refuses non-modules before anything is kept
-      await this.store.modules.put(id, fetched);
-      return loaded;
+    return this.cached(id, async () => compileModule(id, await this.meteredBytes(id)));
+  }
+
+  /** The module as a process runs it: metered, its mutable globals exported for snapshots. */
+  getForProcess(id: string): Promise<LoadedModule> {
+    return this.cached(`${id}#process`, async () => {
+      const metered = await this.get(id);
+      return compileModule(id, exportGlobals(await this.meteredBytes(id), metered.info));
     });
   }
 
-  /** The module as a process runs it: its mutable globals exported, so state can be snapshotted. */
-  getForProcess(id: string): Promise<LoadedModule> {
-    return this.cached(`${id}#process`, async () => {
-      const plain = await this.get(id);
-      return compileModule(id, exportGlobals(this.store.modules.get(id)!, plain.info));
-    });
+  /** The original bytes: from LMDB, else fetched, checked against the ID, compiled once to refuse non-modules, kept. */
+  private async bytes(id: string): Promise<Uint8Array> {
+    const stored = this.store.modules.get(id);
+    if (stored) return stored;
+    const fetched = await this.source.fetchVerified(id);
+    await compileModule(id, fetched);
+    await this.store.modules.put(id, fetched);
+    return fetched;
+  }
+
+  /** The instrumented binary, made once per module and meter version and kept in LMDB. */
+  private async meteredBytes(id: string): Promise<Uint8Array> {
+    const key = `${id}:${METER_VERSION}`;
+    const stored = this.store.metered.get(key);
+    if (stored) return stored;
+    let metered: Uint8Array;
+    try {
+      metered = await instrument(await this.bytes(id));
+    } catch (error) {
+      if (error instanceof MeterError) throw unprocessable(`module ${id} cannot be metered: ${error.message}`);
+      throw error;
+    }
+    await this.store.metered.put(key, metered);
+    return metered;
   }
 
   /** Owner and tags of a module (prices, limits); kept in LMDB once read. */

@@ -41,6 +41,8 @@ export interface Store {
   processes: Database<ProcessRecord, string>;
   /** Process results: the hashpath of the result at [process, slot] (records live in `results`). */
   processResults: Database<string, SlotKey>;
+  /** Instrumented (metered) module binaries by "<module ID>:<meter version>". */
+  metered: Database<Uint8Array, string>;
   /** Who uploaded a module and its tags (prices, limits), by module ID. */
   moduleMeta: Database<ModuleMeta, string>;
   /** Balances by address, as decimal strings. */
@@ -70,6 +72,7 @@ export function openStore(path: string): Store {
     processResults: root.openDB<string, SlotKey>({ name: 'process-results', encoding: 'ordered-binary' }),
     snapshots: root.openDB<Uint8Array, SlotKey>({ name: 'snapshots', encoding: 'binary' }),
     attestations: root.openDB<Uint8Array, string>({ name: 'attestations', encoding: 'binary' }),
+    metered: root.openDB<Uint8Array, string>({ name: 'metered', encoding: 'binary' }),
     moduleMeta: root.openDB<ModuleMeta, string>({ name: 'module-meta', encoding: 'json' }),
     balances: root.openDB<string, string>({ name: 'balances', encoding: 'string' }),
     receipts: root.openDB<unknown, string>({ name: 'receipts', encoding: 'json' }),

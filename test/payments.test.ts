@@ -78,9 +78,9 @@ test('no balance → 402 with the price and the balance; top-ups only from the o
   assert.ok(Number(poor.body.price) > 0);
   const forged = await topup(payer, payerAddress, 1000n);
   assert.is(forged.status, 403);
-  const granted = await topup(operator(), payerAddress, 1000n);
+  const granted = await topup(operator(), payerAddress, 1_000_000n);
   assert.is(granted.status, 200, JSON.stringify(granted.body));
-  assert.is(await balance(payerAddress), 1000n);
+  assert.is(await balance(payerAddress), 1_000_000n);
 });
 
 test('a paid call charges exactly the actual gas, split between node and owner, with an attested receipt', async () => {
