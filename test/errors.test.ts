@@ -106,6 +106,16 @@ test('a trap → 422 with the trap message, never cached', async () => {
   await stillServes();
 });
 
+test('an infinite loop over HTTP → 422 out of gas in bounded time, and the node serves others', async () => {
+  // (module (func (export "spin") (loop $l (br $l))))
+  const spin = await uploadFile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 8, 1, 4, 115, 112, 105, 110, 0, 0, 10, 9, 1, 7, 0, 3, 64, 12, 0, 11, 11]));
+  const { status, body } = await getJson(`${node.url}/${spin}/compute?wasm-function=spin&gas-limit=5000000`);
+  assert.is(status, 422, JSON.stringify(body));
+  assert.is(body.error, 'out-of-gas');
+  assert.match(body.message, /spin ran out of gas: its budget of 5000000 was used up/);
+  await stillServes();
+});
+
 test('a gateway that lies about the bytes → 422, and nothing is kept', async () => {
   // A real HTTP gateway in front of arlocal that flips one byte of every data body.
   const liar = http.createServer(async (req, res) => {

@@ -8,6 +8,8 @@ import { callFunction } from '../engine/call.ts';
 import { checkLimits, DEFAULT_LIMITS } from '../engine/limits.ts';
 import { inspect } from '../engine/wasm-binary.ts';
 import { HyperError } from '../engine/errors.ts';
+import { instrument, closeMeter } from '../engine/meter.ts';
+import { isOutOfGas } from '../engine/gas.ts';
 
 const test = suite('limits');
 const ID = 'H'.repeat(43);
@@ -32,6 +34,29 @@ async function refused(promise: Promise<unknown> | (() => unknown), status: numb
 
 test.before(async () => {
   wabt = await wabtInit();
+});
+
+test.after(async () => {
+  await closeMeter();
+});
+
+test('an infinite loop runs out of gas, deterministically, at the same count every time', async () => {
+  const loaded = await compileModule(ID, await instrument(wat('(module (func (export "spin") (loop $l (br $l))))')));
+  for (let i = 0; i < 2; i++) {
+    try {
+      callFunction(loaded, 'spin', [], 1_000_000);
+      assert.unreachable('the loop must stop');
+    } catch (error) {
+      assert.ok(isOutOfGas(error), String(error));
+      assert.match((error as Error).message, /spin ran out of gas: its budget of 1000000 was used up/);
+      assert.is((error as HyperError).status, 422);
+    }
+  }
+  const fine = await compileModule(ID, await instrument(wat('(module (func (export "one") (result i32) (i32.const 1)))')));
+  const a = callFunction(fine, 'one', [], 1000);
+  const b = callFunction(fine, 'one', [], 1000);
+  assert.ok(a.gas > 0);
+  assert.is(a.gas, b.gas);
 });
 
 test('unbounded recursion: the stack overflow is trapped and reported', async () => {
