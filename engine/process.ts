@@ -7,7 +7,8 @@
 // A message whose handler traps yields an error result and leaves the state as it was
 // before the message: the instance is rebuilt from the last snapshot up to the previous
 // slot, the same on every replay.
-import { utf8 } from './encoding.ts';
+import { b64url, fromB64url, utf8 } from './encoding.ts';
+import { nextLink } from './hash-chain.ts';
 import { badRequest, HyperError, notFound, unprocessable } from './errors.ts';
 import { sha256b64 } from './hash.ts';
 import { hashpath } from './hashpath.ts';
@@ -169,6 +170,35 @@ export class Processes {
     }
     this.options.onWrite?.();
     return bodies;
+  }
+
+  /**
+   * The gas a message would use if it were the next slot, run on a copy of the current
+   * state (nothing is kept): exact against that state, which later messages may change.
+   */
+  async estimate(item: DataItem, environment: { timestamp: number; 'block-height': number }): Promise<{ slot: number; gas: number; 'gas-limit': number; error?: string }> {
+    const pid = item.target ?? item.id;
+    const { scheduler } = this.options;
+    const record = scheduler.process(pid);
+    if (!record) throw notFound(`unknown process ${pid}`);
+    const latest = scheduler.currentSlot(pid)!;
+    await this.compute(pid, latest);
+    const live = this.live.get(pid) ?? this.resume(record, (await this.options.modules.getForProcess(record.module)), latest - 1);
+    const copy = instantiate(live.loaded);
+    restoreSnapshot(copy, live.loaded.info, takeSnapshot(live.instance, live.loaded.info, live.slot, live.hashpath));
+    // The assignment the message would get: its real hash-chain link, and a stand-in of the
+    // same length for the assignment's own ID (unknown until signed).
+    const previous = scheduler.assignment(pid, latest)!;
+    const link = b64url(nextLink(fromB64url(previous['hash-chain']), item.id));
+    const assignment = { process: pid, slot: latest + 1, message: item.id, 'hash-chain': link, id: 'A'.repeat(43), signer: '', raw: new Uint8Array(0), ...environment };
+    const input = utf8(JSON.stringify(handleInput(item, assignment, record)));
+    try {
+      const { gas } = withGas(copy, live.gasLimit, 'handle', () => callBytes(copy, 'handle', input));
+      return { slot: latest, gas, 'gas-limit': live.gasLimit };
+    } catch (error) {
+      if (!(error instanceof HyperError) || error.status !== 422) throw error;
+      return { slot: latest, gas: Number(error.details.gas ?? live.gasLimit), 'gas-limit': live.gasLimit, error: error.message };
+    }
   }
 
   /** Slots folded since start (replays included): shows how much work snapshots saved. */

@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { HyperError, badRequest, notFound } from '../engine/errors.ts';
 import { b64url, isId } from '../engine/encoding.ts';
 import { assignmentJson } from '../engine/assignment.ts';
+import { readSigned } from '../engine/scheduler.ts';
 import { planCompute, type ComputeAnswer, type ComputePlan } from '../engine/compute.ts';
 import { parse, SingletonError, type Message } from './singleton.ts';
 import type { Node } from './node.ts';
@@ -41,6 +42,12 @@ export function buildServer(node: Node, options: { logger?: boolean } = {}): Fas
     });
   }
   app.post('/~scheduler@1.0/schedule', async (request) => {
+    const query = request.query as Record<string, string>;
+    if ('cost-only' in query && query['cost-only'] !== 'false') {
+      const item = readSigned(bodyOf(request.body));
+      const estimate = await node.processes.estimate(item, { timestamp: Date.now(), 'block-height': node.blockHeight() });
+      return { process: item.target ?? item.id, ...estimate, exact: `against the state at slot ${estimate.slot}; messages scheduled before this one may change it`, charged: false };
+    }
     return assignmentJson(await node.scheduler.schedule(bodyOf(request.body)));
   });
 

@@ -109,6 +109,22 @@ test('state at slots: the counter counts, and hashpaths chain message IDs', asyn
   assert.is(again.hashpath, three.hashpath);
 });
 
+test('cost-only on a message: its exact gas against the current state, nothing assigned', async () => {
+  const { process: counter } = await client.spawn(alice, ids.counter, node.node.key.address);
+  await client.send(alice, counter, [], 'one');
+  const before = (await client.slot(counter)).current;
+  const item = await signItem(alice, { target: counter, tags: messageTags() });
+  const response = await fetch(`${node.url}/~scheduler@1.0/schedule?cost-only=true`, { method: 'POST', body: item.raw as Uint8Array<ArrayBuffer> });
+  const estimate = (await response.json()) as any;
+  assert.is(response.status, 200, JSON.stringify(estimate));
+  assert.ok(estimate.gas > 0);
+  assert.is(estimate.slot, before);
+  assert.match(estimate.exact, /against the state at slot/);
+  assert.is((await client.slot(counter)).current, before, 'nothing was assigned');
+  const assigned = await client.schedule(item.raw);
+  assert.is((await client.compute(counter, assigned.slot)).gas, estimate.gas, 'the estimate was exact');
+});
+
 test('the schedule pages with a continuation marker', async () => {
   const page = await client.schedulePage(counter, 2, undefined, 3);
   assert.equal(page.assignments.map((a: any) => a.slot), [2, 3, 4]);
