@@ -5,7 +5,7 @@ import { parseTags, type Command } from './command.ts';
 export const serve: Command = {
   name: 'serve',
   summary: 'run a node serving Compute over HTTP (starts an embedded arlocal unless --gateway is given)',
-  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--peer <addr>=<url>]… [--no-examples] [--verbose]
+  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--peer <addr>=<url>]… [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--no-examples] [--verbose]
 
 Starts a hyperwasm node. Without --gateway it starts arlocal, a local Arweave gateway, on
 127.0.0.1 (data in <data>/arlocal), builds the example modules in modules/ if needed and
@@ -20,6 +20,9 @@ Options:
   --arlocal-port <n>  port of the embedded arlocal (default ${DEFAULT_ARLOCAL_PORT}; 0 picks a free one)
   --snapshot-every <n> snapshot process state every n slots (default 1000)
   --peer <addr>=<url> another scheduler's URL, for 307 redirects (repeatable)
+  --price-flat <n>    the node's fee per priced call (default 0)
+  --price-per-kgas <n> the node's fee per 1000 gas of a priced call (default 0)
+  --max-gas <n>       the largest gas budget of a stateless call (default 100000000000)
   --no-examples       do not build and upload the example modules
   --examples          upload the example modules even to a --gateway (costs AR on a real one)
   --verbose           log every request`,
@@ -34,6 +37,9 @@ Options:
     verbose: { type: 'boolean' },
     'snapshot-every': { type: 'string' },
     peer: { type: 'string', multiple: true },
+    'price-flat': { type: 'string' },
+    'price-per-kgas': { type: 'string' },
+    'max-gas': { type: 'string' },
   },
   async run({ values }) {
     const log = (line: string) => console.error(line);
@@ -47,6 +53,8 @@ Options:
       verbose: values.verbose,
       snapshotEvery: values['snapshot-every'] === undefined ? undefined : Number(values['snapshot-every']),
       peers: Object.fromEntries(parseTags(values.peer).map((t) => [t.name, t.value])),
+      prices: { flat: BigInt(values['price-flat'] ?? 0), perKgas: BigInt(values['price-per-kgas'] ?? 0) },
+      maxGas: values['max-gas'] === undefined ? undefined : Number(values['max-gas']),
       log,
     });
     console.log(`hyperwasm node listening on ${running.url}`);
