@@ -11,12 +11,13 @@ import { engineFigures } from './engine.ts';
 import { httpFigures } from './http.ts';
 import { schedulerFigures } from './scheduler.ts';
 import { processFigures } from './process-eval.ts';
+import { gpuFigures } from './gpu.ts';
 import { attestFigures } from './attest.ts';
 import { printTable, writeResults, type Figure } from './report.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const only = new Set((process.env.BENCH_ONLY ?? 'engine,http,scheduler,process,attest').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'engine,http,scheduler,process,attest,gpu').split(','));
 const log = (line: string) => console.error(`[bench] ${line}`);
 const dir = mkdtempSync(join(tmpdir(), 'hyperwasm-bench-'));
 
@@ -29,6 +30,7 @@ try {
   if (only.has('http')) figures.push(...(await httpFigures({ seconds, connections, dir }, log)));
   if (only.has('scheduler')) figures.push(...(await schedulerFigures(dir, Number(process.env.BENCH_MESSAGES ?? 5000), log)));
   if (only.has('process')) figures.push(...(await processFigures(dir, Number(process.env.BENCH_SLOTS ?? 10_000), log)));
+  if (only.has('gpu')) figures.push(...(await gpuFigures(log)));
   if (only.has('attest')) {
     const slots = Number(process.env.BENCH_VERIFY_SLOTS ?? 10_000);
     figures.push(...(await attestFigures({ seconds, connections, dir, slots, seed: Number(process.env.BENCH_SEED ?? 1) }, log)));
