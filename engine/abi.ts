@@ -6,14 +6,14 @@
 //   `hw_alloc`: the input is UTF-8 written into memory from hw_alloc, the result is
 //   (len << 32) | ptr of the output bytes. `hw_free`, when exported, is given both buffers back.
 // - The only import granted is env.abort (AssemblyScript's abort), which traps with its message.
-import { badRequest, notFound, unprocessable } from './errors.ts';
+import { badRequest, notFound, unprocessable, Trap } from './errors.ts';
 import type { Json } from './message.ts';
 import type { FuncType, ValType, WasmInfo } from './wasm-binary.ts';
+import { GPU_IMPORTS, gpuImports, type InstanceView } from './gpu/host.ts';
 
-export const GRANTED_IMPORTS = new Set(['env.abort']);
+export const GRANTED_IMPORTS = new Set(['env.abort', ...GPU_IMPORTS]);
 
-/** A trap raised by the module itself (unreachable, divide by zero, abort, stack overflow). */
-export class Trap extends Error {}
+export { Trap } from './errors.ts';
 
 export function isBytesFunction(info: WasmInfo, type: FuncType): boolean {
   const alloc = info.exportedFunction('hw_alloc');
@@ -27,10 +27,13 @@ export function isBytesFunction(info: WasmInfo, type: FuncType): boolean {
 const same = (a: FuncType, b: FuncType) => a.params.join() === b.params.join() && a.results.join() === b.results.join();
 
 /** Imports for one instance; `memory` is bound once the instance exists. */
-export function hostImports(info: WasmInfo, view: { memory?: WebAssembly.Memory }): WebAssembly.Imports {
+export function hostImports(info: WasmInfo, view: InstanceView): WebAssembly.Imports {
   const wanted = new Set(info.imports.map((i) => `${i.module}.${i.name}`));
-  if (!wanted.has('env.abort')) return {};
+  const imports: WebAssembly.Imports = {};
+  if ([...wanted].some((name) => name.startsWith('gpu.'))) imports.gpu = gpuImports(view);
+  if (!wanted.has('env.abort')) return imports;
   return {
+    ...imports,
     env: {
       abort(msgPtr: number, filePtr: number, line: number, column: number) {
         const memory = view.memory;

@@ -7,6 +7,7 @@ import { fromWasm, hostImports, isBytesFunction, numericArguments, trapping, unk
 import type { Json } from './message.ts';
 import type { LoadedModule } from './modules.ts';
 import { DEFAULT_GAS_LIMIT, withGas } from './gas.ts';
+import type { InstanceView } from './gpu/host.ts';
 
 export type Encoding = 'json' | 'text' | 'base64url';
 
@@ -36,9 +37,10 @@ export function callFunction(loaded: LoadedModule, fn: string, params: Json[], g
 }
 
 export function instantiate(loaded: LoadedModule): WebAssembly.Instance {
-  const view: { memory?: WebAssembly.Memory } = {};
+  const view: InstanceView = {};
   const instance = trapping(`the start function of module ${loaded.id}`, () => new WebAssembly.Instance(loaded.module, hostImports(loaded.info, view)));
   view.memory = instance.exports.memory as WebAssembly.Memory | undefined;
+  view.instance = instance;
   return instance;
 }
 

@@ -17,3 +17,6 @@ export const notFound = (message: string, details?: Record<string, unknown>) => 
 export const unprocessable = (message: string, details?: Record<string, unknown>) => new HyperError(422, 'unprocessable', message, details);
 export const gatewayUnavailable = (message: string, details?: Record<string, unknown>) =>
   new HyperError(503, 'gateway-unavailable', message, { retryAfterSeconds: 5, ...details });
+
+/** A trap raised by the module itself (unreachable, divide by zero, abort, stack overflow, a host import's refusal). */
+export class Trap extends Error {}

@@ -105,7 +105,7 @@ export async function compileModule(id: string, bytes: Uint8Array): Promise<Load
   const refused = info.imports.filter((i) => !GRANTED_IMPORTS.has(`${i.module}.${i.name}`));
   if (refused.length > 0) {
     const names = refused.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ');
-    throw unprocessable(`module ${id} imports what this node does not grant: ${names}; the only import granted is env.abort`);
+    throw unprocessable(`module ${id} imports what this node does not grant: ${names}; only env.abort and the gpu kernels (gpu.matmul_i32, …) are granted`);
   }
   try {
     const capped = capMemory(bytes, info, DEFAULT_LIMITS.memoryPages);

@@ -1,0 +1,73 @@
+// The gpu host module seen from a WASM module: kernel imports over pointers in its memory,
+// results identical to the kernels' references, gas charged by shape, bad operands trapped.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import wabtInit from 'wabt';
+import { compileModule } from '../engine/modules.ts';
+import { callFunction, instantiate } from '../engine/call.ts';
+import { instrument, closeMeter } from '../engine/meter.ts';
+import { kernelGas, runReference } from '../engine/gpu/index.ts';
+import { HyperError } from '../engine/errors.ts';
+
+const test = suite('gpu host module');
+const ID = 'G'.repeat(43);
+const MODULE = `(module
+  (import "gpu" "matmul_i32" (func $matmul (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; A at 0, B at 1024, C at 2048: fills A[i] = i - 7, B[i] = 3i + 1, multiplies, returns C's wrapping sum
+  (func (export "run") (param $m i32) (param $k i32) (param $n i32) (result i32)
+    (local $i i32) (local $sum i32)
+    (local.set $i (i32.const 0))
+    (loop $a (i32.store (i32.shl (local.get $i) (i32.const 2)) (i32.sub (local.get $i) (i32.const 7)))
+      (br_if $a (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.mul (local.get $m) (local.get $k)))))
+    (local.set $i (i32.const 0))
+    (loop $b (i32.store (i32.add (i32.const 1024) (i32.shl (local.get $i) (i32.const 2))) (i32.add (i32.mul (local.get $i) (i32.const 3)) (i32.const 1)))
+      (br_if $b (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.mul (local.get $k) (local.get $n)))))
+    (drop (call $matmul (i32.const 0) (i32.const 1024) (i32.const 2048) (local.get $m) (local.get $k) (local.get $n)))
+    (local.set $i (i32.const 0))
+    (loop $c (local.set $sum (i32.add (local.get $sum) (i32.load (i32.add (i32.const 2048) (i32.shl (local.get $i) (i32.const 2))))))
+      (br_if $c (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.mul (local.get $m) (local.get $n)))))
+    (local.get $sum))
+  (func (export "outside") (result i32) (call $matmul (i32.const 65000) (i32.const 0) (i32.const 0) (i32.const 64) (i32.const 64) (i32.const 64))))`;
+
+let bytes: Uint8Array;
+test.before(async () => {
+  const wabt = await wabtInit();
+  bytes = new Uint8Array(wabt.parseWat('gpu.wat', MODULE, {}).toBinary({}).buffer);
+});
+test.after(() => closeMeter());
+
+function expected(m: number, k: number, n: number): number {
+  const a = Int32Array.from({ length: m * k }, (_, i) => i - 7);
+  const b = Int32Array.from({ length: k * n }, (_, i) => 3 * i + 1);
+  const c = new Int32Array(runReference('matmul_i32', { m, k, n }, [new Uint8Array(a.buffer), new Uint8Array(b.buffer)]).buffer);
+  return c.reduce((s, x) => (s + x) | 0, 0);
+}
+
+test('a module multiplies through the gpu import, with the reference kernel\'s bytes', async () => {
+  const loaded = await compileModule(ID, bytes);
+  for (const [m, k, n] of [[1, 1, 1], [3, 5, 7], [8, 16, 4]]) assert.is(callFunction(loaded, 'run', [m, k, n]).value, expected(m, k, n));
+});
+
+test('kernel gas is charged by shape, on top of the module\'s own', async () => {
+  const metered = await compileModule(ID, await instrument(bytes));
+  const small = callFunction(metered, 'run', [2, 2, 2]);
+  const large = callFunction(metered, 'run', [8, 16, 4]);
+  assert.is(large.value, expected(8, 16, 4));
+  assert.ok(large.gas - small.gas > Number(kernelGas('matmul_i32', { m: 8, k: 16, n: 4 }) - kernelGas('matmul_i32', { m: 2, k: 2, n: 2 })));
+  assert.is(callFunction(metered, 'run', [8, 16, 4]).gas, large.gas, 'the same gas every time');
+  try {
+    callFunction(metered, 'run', [8, 16, 4], Number(kernelGas('matmul_i32', { m: 8, k: 16, n: 4 })) - 1);
+    assert.unreachable('the kernel costs more than the budget');
+  } catch (error) {
+    assert.is((error as HyperError).code, 'out-of-gas');
+  }
+});
+
+test('operands outside memory trap with the reason', async () => {
+  const loaded = await compileModule(ID, bytes);
+  assert.throws(() => callFunction(loaded, 'outside', []), (e: HyperError) => e.status === 422 && /outside the module's 65536-byte memory/.test(e.message));
+  assert.ok(instantiate(loaded));
+});
+
+test.run();
