@@ -24,7 +24,9 @@ export function withGas<T>(instance: WebAssembly.Instance, limit: number, what: 
   } catch (error) {
     const left = Number(exports.hw_gas_get());
     if (left < 0) throw new HyperError(422, 'out-of-gas', `${what} ran out of gas: its budget of ${limit} was used up`, { gas: limit, 'gas-limit': limit });
-    if (error instanceof HyperError) error.details.gas = limit - left; // a trap's gas is deterministic too
+    // A trap's gas is deterministic too, except where the stack overflowed: V8's tiers differ in
+    // how deep they get, so such a trap is charged the whole budget.
+    if (error instanceof HyperError) error.details.gas = error.details.trap === 'stack overflow' ? limit : limit - left;
     throw error;
   }
 }

@@ -7,17 +7,17 @@
 // table together define the pass; engine/meter.ts documents both and owns METER_VERSION.
 //
 // Protocol: the parent posts { id, bytes } and gets back { id, ok: true, bytes } or
-// { id, ok: false, error }.
+// { id, ok: false, error, fatal } (fatal: binaryen aborted and this worker is unusable).
 import { parentPort, workerData } from 'node:worker_threads';
 import binaryen from 'binaryen';
 
 const { costs, startGas, version, names } = workerData;
 
-// The features a module may use. Everything Node 20's V8 runs by default that the pass can
-// meter exactly; anything else fails validation and the module is refused. Not here:
-// exception handling (a caught exception would skip the gas write-back), relaxed SIMD
-// (non-deterministic by design), memory64, GC, strings, stack switching, and threads
-// (atomic wait/notify).
+// The features a module may use: what Node 20's V8 runs by default and the pass can meter
+// exactly; a module using anything else fails validation and is refused. Not here:
+// exception handling (a caught exception would skip the gas write-back), threads and atomics
+// (shared memory is not deterministic), relaxed SIMD (non-deterministic by design), memory64,
+// multi-memory, GC, strings, stack switching.
 const F = binaryen.Features;
 const FEATURES =
   F.MutableGlobals | F.NontrappingFPToInt | F.SIMD128 | F.BulkMemory | F.BulkMemoryOpt | F.SignExt |
@@ -76,6 +76,29 @@ const NAN = {
   },
 };
 
+// Operations whose result does not depend on which NaN an operand is (comparisons: false,
+// or true for ne; float-to-int: a trap, or 0 when saturating). Their float operands need
+// not be canonical.
+const PAYLOAD_BLIND = {
+  unary: new Set([
+    O.TruncSFloat32ToInt32, O.TruncSFloat32ToInt64, O.TruncUFloat32ToInt32, O.TruncUFloat32ToInt64,
+    O.TruncSFloat64ToInt32, O.TruncSFloat64ToInt64, O.TruncUFloat64ToInt32, O.TruncUFloat64ToInt64,
+    O.TruncSatSFloat32ToInt32, O.TruncSatSFloat32ToInt64, O.TruncSatUFloat32ToInt32, O.TruncSatUFloat32ToInt64,
+    O.TruncSatSFloat64ToInt32, O.TruncSatSFloat64ToInt64, O.TruncSatUFloat64ToInt32, O.TruncSatUFloat64ToInt64,
+    O.TruncSatSVecF32x4ToVecI32x4, O.TruncSatUVecF32x4ToVecI32x4, O.TruncSatZeroSVecF64x2ToVecI32x4, O.TruncSatZeroUVecF64x2ToVecI32x4,
+  ]),
+  binary: new Set([
+    O.EqFloat32, O.NeFloat32, O.LtFloat32, O.LeFloat32, O.GtFloat32, O.GeFloat32,
+    O.EqFloat64, O.NeFloat64, O.LtFloat64, O.LeFloat64, O.GtFloat64, O.GeFloat64,
+    O.EqVecF32x4, O.NeVecF32x4, O.LtVecF32x4, O.GtVecF32x4, O.LeVecF32x4, O.GeVecF32x4,
+    O.EqVecF64x2, O.NeVecF64x2, O.LtVecF64x2, O.GtVecF64x2, O.LeVecF64x2, O.GeVecF64x2,
+  ]),
+};
+
+function producesNan(op, sets) {
+  return sets.f32.has(op) || sets.f64.has(op) || sets.f32x4.has(op) || sets.f64x2.has(op);
+}
+
 function unaryCost(op, type) {
   if (UNARY_FLOAT_DIV.has(op)) return costs.floatDiv;
   if (UNARY_FLOAT.has(op)) return costs.float;
@@ -100,10 +123,8 @@ parentPort.on('message', ({ id, bytes }) => {
     parentPort.postMessage(reply, [out.buffer]);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    parentPort.postMessage({ id, ok: false, error: message });
-    // An emscripten abort leaves binaryen unusable: end this worker, the next request starts
-    // a fresh one.
-    if (/^Aborted\(/.test(message)) process.exit(1);
+    // An emscripten abort leaves binaryen unusable: the parent replaces this worker.
+    parentPort.postMessage({ id, ok: false, error: message, fatal: /^Aborted\(/.test(message) });
   }
 });
 
@@ -201,6 +222,7 @@ class Pass {
     this.func = func;
     this.funcName = info.name;
     this.temps = new Map();
+    this.blind = blindLocals(info.body, binaryen.Function.getNumLocals(func));
     this.gasLocal = binaryen._BinaryenFunctionAddVar(func, binaryen.i64);
     const entry = { cost: 0 };
     const body = this.walk(info.body, entry);
@@ -276,7 +298,7 @@ class Pass {
   // local gas copy other than through a call (a charge inside it), which decides how calls
   // and returns around it write the copy back.
 
-  walk(expr, seg) {
+  walk(expr, seg, absorbed = false) {
     const id = binaryen.getExpressionId(expr);
     switch (id) {
       case binaryen.NopId:
@@ -292,9 +314,6 @@ class Pass {
       case binaryen.RefFuncId:
       case binaryen.TableSizeId:
         seg.cost += costs.simple;
-        return { e: expr, out: null, mut: false };
-      case binaryen.AtomicFenceId:
-        seg.cost += costs.atomic;
         return { e: expr, out: null, mut: false };
 
       case binaryen.BlockId: return this.walkBlock(expr, seg);
@@ -315,19 +334,26 @@ class Pass {
       case binaryen.CallId:
       case binaryen.CallIndirectId: return this.walkCall(expr, seg, id);
 
-      case binaryen.LocalSetId: return this.generic(expr, seg, binaryen.LocalSet, ['Value'], costs.simple);
+      case binaryen.LocalSetId: {
+        // A value stored in a local whose every read ignores NaN payloads (and, for a tee,
+        // whose parent does too) needs no canonical NaN.
+        const blind = this.blind.has(binaryen.LocalSet.getIndex(expr)) && (!binaryen.LocalSet.isTee(expr) || absorbed);
+        return this.generic(expr, seg, binaryen.LocalSet, ['Value'], costs.simple, blind);
+      }
       case binaryen.GlobalSetId: return this.generic(expr, seg, binaryen.GlobalSet, ['Value'], costs.simple);
-      case binaryen.LoadId: return this.generic(expr, seg, binaryen.Load, ['Ptr'], binaryen.Load.isAtomic(expr) ? costs.atomic : costs.load);
-      case binaryen.StoreId: return this.generic(expr, seg, binaryen.Store, ['Ptr', 'Value'], binaryen.Store.isAtomic(expr) ? costs.atomic : costs.store);
+      case binaryen.LoadId: return this.generic(expr, seg, binaryen.Load, ['Ptr'], costs.load);
+      case binaryen.StoreId: return this.generic(expr, seg, binaryen.Store, ['Ptr', 'Value'], costs.store);
       case binaryen.UnaryId: {
         const op = binaryen.Unary.getOp(expr);
-        const r = this.generic(expr, seg, binaryen.Unary, ['Value'], unaryCost(op, binaryen.getExpressionType(expr)));
-        return { ...r, e: this.canonicalise(r.e, op, NAN.unary) };
+        const nan = producesNan(op, NAN.unary);
+        const r = this.generic(expr, seg, binaryen.Unary, ['Value'], unaryCost(op, binaryen.getExpressionType(expr)), nan || PAYLOAD_BLIND.unary.has(op));
+        return { ...r, e: nan && !absorbed ? this.canonicalise(r.e, op, NAN.unary) : r.e };
       }
       case binaryen.BinaryId: {
         const op = binaryen.Binary.getOp(expr);
-        const r = this.generic(expr, seg, binaryen.Binary, ['Left', 'Right'], binaryCost(op, binaryen.getExpressionType(expr)));
-        return { ...r, e: this.canonicalise(r.e, op, NAN.binary) };
+        const nan = producesNan(op, NAN.binary);
+        const r = this.generic(expr, seg, binaryen.Binary, ['Left', 'Right'], binaryCost(op, binaryen.getExpressionType(expr)), nan || PAYLOAD_BLIND.binary.has(op));
+        return { ...r, e: nan && !absorbed ? this.canonicalise(r.e, op, NAN.binary) : r.e };
       }
       case binaryen.SelectId: return this.generic(expr, seg, binaryen.Select, ['IfTrue', 'IfFalse', 'Condition'], costs.simple);
       case binaryen.DropId: return this.generic(expr, seg, binaryen.Drop, ['Value'], costs.free);
@@ -341,8 +367,6 @@ class Pass {
         seg.cost += costs.free;
         return { e: expr, out: r.out, mut: r.mut };
       }
-      case binaryen.AtomicRMWId: return this.generic(expr, seg, binaryen.AtomicRMW, ['Ptr', 'Value'], costs.atomic);
-      case binaryen.AtomicCmpxchgId: return this.generic(expr, seg, binaryen.AtomicCmpxchg, ['Ptr', 'Expected', 'Replacement'], costs.atomic);
       case binaryen.SIMDExtractId: return this.generic(expr, seg, binaryen.SIMDExtract, ['Vec'], costs.simd);
       case binaryen.SIMDReplaceId: return this.generic(expr, seg, binaryen.SIMDReplace, ['Vec', 'Value'], costs.simd);
       case binaryen.SIMDShuffleId: return this.generic(expr, seg, binaryen.SIMDShuffle, ['Left', 'Right'], costs.simd);
@@ -364,14 +388,20 @@ class Pass {
     }
   }
 
-  /** Walks fixed children (in evaluation order), replacing them in place. */
-  children(expr, seg, cls, fields) {
+  /**
+   * Walks fixed children (in evaluation order), replacing them in place. `absorbs`: what expr
+   * computes cannot show which NaN an operand is: either expr is itself a canonicalised (or
+   * absorbed) float operation that gives a NaN whenever an operand is one, or its result
+   * ignores NaN payloads (PAYLOAD_BLIND). Then a float operation directly under it needs no
+   * canonicalisation of its own.
+   */
+  children(expr, seg, cls, fields, absorbs = false) {
     let out = null;
     let mut = false;
     for (const field of fields) {
       const child = cls['get' + field](expr);
       if (!child) continue;
-      const r = this.walk(child, seg);
+      const r = this.walk(child, seg, absorbs);
       if (r.e !== child) cls['set' + field](expr, r.e);
       out = union(out, r.out);
       mut ||= r.mut;
@@ -393,8 +423,8 @@ class Pass {
     return { out, mut };
   }
 
-  generic(expr, seg, cls, fields, cost) {
-    const r = this.children(expr, seg, cls, fields);
+  generic(expr, seg, cls, fields, cost, absorbs = false) {
+    const r = this.children(expr, seg, cls, fields, absorbs);
     seg.cost += cost;
     return { e: expr, out: r.out, mut: r.mut };
   }
@@ -406,7 +436,6 @@ class Pass {
    * to the next one, so both belong to the same segment and are charged together.
    */
   walkBlock(expr, seg) {
-    const m = this.m;
     const B = binaryen.Block;
     const n = B.getNumChildren(expr);
     const list = [];
@@ -441,16 +470,22 @@ class Pass {
     return { e: expr, out: without(out, name), mut };
   }
 
-  /** A loop body is a region of its own, charged and checked at each iteration's start. */
+  /**
+   * A loop body is a region of its own, charged and checked at each iteration's start. A
+   * counted loop (see countedLoop) is charged for all its iterations before it starts,
+   * with one check: the same gas, no per-iteration cost.
+   */
   walkLoop(expr, seg) {
     const m = this.m;
     const L = binaryen.Loop;
     const body = L.getBody(expr);
     const region = { cost: 0 };
     const name = L.getName(expr);
+    const counted = name ? countedLoop(expr, m) : null;
     const outer = this.loop;
-    this.loop = { name, region };
+    this.loop = { name, region, merged: false };
     const r = this.walk(body, region);
+    const merged = this.loop.merged;
     this.loop = outer;
     seg.cost += costs.free;
     if (!name || !r.out || !r.out.has(name)) {
@@ -459,8 +494,27 @@ class Pass {
       if (r.e !== body) L.setBody(expr, r.e);
       return { e: expr, out: r.out, mut: r.mut };
     }
+    const out = without(r.out, name);
+    if (counted && merged && !out) {
+      // The header runs trips + 1 times (the last to find the condition false), each
+      // charged region.cost, as the per-iteration charges would add up to.
+      if (r.e !== body) L.setBody(expr, r.e);
+      const ext = (e) => (counted.signed ? m.i64.extend_s(e) : m.i64.extend_u(e));
+      const d = this.fresh(binaryen.i64);
+      const trips = m.select(m.i64.gt_s(m.local.get(d, binaryen.i64), m.i64.const(0n)), m.local.get(d, binaryen.i64), m.i64.const(0n));
+      return {
+        e: seq(m, [
+          m.local.set(d, m.i64.sub(ext(counted.bound()), ext(m.local.get(counted.index, binaryen.i32)))),
+          m.local.set(this.gasLocal, m.i64.sub(m.local.get(this.gasLocal, binaryen.i64), m.i64.mul(m.i64.add(trips, m.i64.const(1n)), m.i64.const(BigInt(region.cost))))),
+          this.check(),
+          expr,
+        ]),
+        out: null,
+        mut: true,
+      };
+    }
     L.setBody(expr, seq(m, [this.charge(region.cost), this.check(), r.e]));
-    return { e: expr, out: without(r.out, name), mut: true };
+    return { e: expr, out, mut: true };
   }
 
   /** The condition belongs to the current segment; each arm is a segment of its own. */
@@ -486,6 +540,7 @@ class Pass {
         // on every iteration but the last, so its cost joins the loop header's charge (the
         // exit pays it once more) and the iteration has one charge, not two.
         seg.cost += region.cost;
+        this.loop.merged = true;
       } else if (region.cost > 0) {
         e = seq(m, [this.charge(region.cost), r.e]);
         mut = true;
@@ -555,7 +610,8 @@ class Pass {
     if (isReturn) out = union(out, new Set([RETURN]));
     if (id === binaryen.CallId && !isReturn && this.imported.has(binaryen.Call.getTarget(expr))) return { e: expr, out, mut };
     const type = binaryen.getExpressionType(expr);
-    if (type === binaryen.unreachable && !isReturn) return { e: expr, out, mut };
+    // Dead code (an operand never completes): nothing to write back.
+    if (type === binaryen.unreachable && (!isReturn || this.anyUnreachable(expr, cls, id))) return { e: expr, out, mut };
 
     const before = [];
     if (mut) {
@@ -587,6 +643,11 @@ class Pass {
     }
     const t = this.temp(type);
     return { e: seq(m, [...before, m.local.set(t, expr), this.reload(), m.local.get(t, type)]), out, mut };
+  }
+
+  anyUnreachable(expr, cls, id) {
+    for (let i = 0; i < cls.getNumOperands(expr); i++) if (binaryen.getExpressionType(cls.getOperandAt(expr, i)) === binaryen.unreachable) return true;
+    return id === binaryen.CallIndirectId && binaryen.getExpressionType(binaryen.CallIndirect.getTarget(expr)) === binaryen.unreachable;
   }
 
   /**
@@ -627,6 +688,7 @@ class Pass {
    */
   canonicalise(e, op, nan) {
     const m = this.m;
+    if (binaryen.getExpressionType(e) === binaryen.unreachable) return e;
     if (nan.f32.has(op)) {
       const t = this.temp(binaryen.f32);
       return m.select(m.f32.eq(m.local.get(t, binaryen.f32), m.local.get(t, binaryen.f32)), m.local.tee(t, e, binaryen.f32), m.f32.const_bits(0x7fc00000));
@@ -647,6 +709,169 @@ class Pass {
     }
     return e;
   }
+}
+
+/**
+ * A counted loop, AssemblyScript's `for (…; i < n; i++)` with nothing else in charge of i:
+ *
+ *   (loop $l (if (i32.lt_s|lt_u (local.get $i) B)        ;; or (i32.gt_s|gt_u B (local.get $i))
+ *     (then … (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l))))
+ *
+ * where B is a constant or a local, neither $i nor B's local is written anywhere else in the
+ * loop, and that last `br $l` is the only reference to $l. (The walk also makes sure nothing
+ * branches out of it.) Then it runs exactly max(0, B − i) iterations, counted when it starts;
+ * i + 1 cannot wrap, as i < B. Returns { index, bound(), signed } or null.
+ */
+function countedLoop(loop, m) {
+  const name = binaryen.Loop.getName(loop);
+  let body = binaryen.Loop.getBody(loop);
+  if (binaryen.getExpressionId(body) === binaryen.BlockId && !binaryen.Block.getName(body) && binaryen.Block.getNumChildren(body) === 1) body = binaryen.Block.getChildAt(body, 0);
+  if (binaryen.getExpressionId(body) !== binaryen.IfId || binaryen.If.getIfFalse(body)) return null;
+  const cond = binaryen.If.getCondition(body);
+  if (binaryen.getExpressionId(cond) !== binaryen.BinaryId) return null;
+  const op = binaryen.Binary.getOp(cond);
+  let counter;
+  let bound;
+  if (op === O.LtSInt32 || op === O.LtUInt32) [counter, bound] = [binaryen.Binary.getLeft(cond), binaryen.Binary.getRight(cond)];
+  else if (op === O.GtSInt32 || op === O.GtUInt32) [bound, counter] = [binaryen.Binary.getLeft(cond), binaryen.Binary.getRight(cond)];
+  else return null;
+  if (binaryen.getExpressionId(counter) !== binaryen.LocalGetId) return null;
+  const index = binaryen.LocalGet.getIndex(counter);
+  let boundLocal = -1;
+  let boundConst = 0;
+  if (binaryen.getExpressionId(bound) === binaryen.LocalGetId) {
+    boundLocal = binaryen.LocalGet.getIndex(bound);
+    if (boundLocal === index) return null;
+  } else if (binaryen.getExpressionId(bound) === binaryen.ConstId && binaryen.getExpressionType(bound) === binaryen.i32) {
+    boundConst = binaryen.Const.getValueI32(bound);
+  } else {
+    return null;
+  }
+  // The arm: …, i = i + 1, br $l.
+  const arm = binaryen.If.getIfTrue(body);
+  if (binaryen.getExpressionId(arm) !== binaryen.BlockId || binaryen.Block.getName(arm)) return null;
+  const n = binaryen.Block.getNumChildren(arm);
+  if (n < 2) return null;
+  const br = binaryen.Block.getChildAt(arm, n - 1);
+  if (binaryen.getExpressionId(br) !== binaryen.BreakId || binaryen.Break.getName(br) !== name || binaryen.Break.getCondition(br) || binaryen.Break.getValue(br)) return null;
+  const step = binaryen.Block.getChildAt(arm, n - 2);
+  if (binaryen.getExpressionId(step) !== binaryen.LocalSetId || binaryen.LocalSet.isTee(step) || binaryen.LocalSet.getIndex(step) !== index) return null;
+  const add = binaryen.LocalSet.getValue(step);
+  if (binaryen.getExpressionId(add) !== binaryen.BinaryId || binaryen.Binary.getOp(add) !== O.AddInt32) return null;
+  const [a, b] = [binaryen.Binary.getLeft(add), binaryen.Binary.getRight(add)];
+  const isCounter = (e) => binaryen.getExpressionId(e) === binaryen.LocalGetId && binaryen.LocalGet.getIndex(e) === index;
+  const isOne = (e) => binaryen.getExpressionId(e) === binaryen.ConstId && binaryen.getExpressionType(e) === binaryen.i32 && binaryen.Const.getValueI32(e) === 1;
+  if (!((isCounter(a) && isOne(b)) || (isOne(a) && isCounter(b)))) return null;
+  // Nothing else writes i or the bound, and nothing else names $l.
+  let references = 0;
+  let writes = false;
+  const scan = (e) => {
+    const id = binaryen.getExpressionId(e);
+    if (id === binaryen.LocalSetId && e !== step) {
+      const i = binaryen.LocalSet.getIndex(e);
+      if (i === index || i === boundLocal) writes = true;
+    } else if (id === binaryen.BreakId && binaryen.Break.getName(e) === name) {
+      references++;
+    } else if (id === binaryen.SwitchId && (binaryen.Switch.getDefaultName(e) === name || binaryen.Switch.getNames(e).includes(name))) {
+      references += 2;
+    }
+    for (const child of childrenOf(e, id)) scan(child);
+  };
+  scan(body);
+  if (writes || references !== 1) return null;
+  const signed = op === O.LtSInt32 || op === O.GtSInt32;
+  return {
+    index,
+    signed,
+    bound: () => (boundLocal >= 0 ? m.local.get(boundLocal, binaryen.i32) : m.i32.const(boundConst)),
+  };
+}
+
+/** Whether an operation's result cannot show which NaN its float operands are (see Pass#children). */
+function absorbs(expr, id) {
+  if (id === binaryen.UnaryId) {
+    const op = binaryen.Unary.getOp(expr);
+    return producesNan(op, NAN.unary) || PAYLOAD_BLIND.unary.has(op);
+  }
+  if (id === binaryen.BinaryId) {
+    const op = binaryen.Binary.getOp(expr);
+    return producesNan(op, NAN.binary) || PAYLOAD_BLIND.binary.has(op);
+  }
+  return false;
+}
+
+/** The locals every `local.get` of which sits directly under an absorbing operation. */
+function blindLocals(body, numLocals) {
+  const seen = new Set();
+  const visit = (expr, absorbed) => {
+    const id = binaryen.getExpressionId(expr);
+    if (id === binaryen.LocalGetId) {
+      if (!absorbed) seen.add(binaryen.LocalGet.getIndex(expr));
+      return;
+    }
+    const childAbsorbed = absorbs(expr, id);
+    for (const child of childrenOf(expr, id)) visit(child, childAbsorbed);
+  };
+  visit(body, false);
+  const blind = new Set();
+  for (let i = 0; i < numLocals; i++) if (!seen.has(i)) blind.add(i);
+  return blind;
+}
+
+/** Fixed children by expression kind, in evaluation order (what the walk knows how to meter). */
+const FIELDS = new Map([
+  [binaryen.IfId, [binaryen.If, ['Condition', 'IfTrue', 'IfFalse']]],
+  [binaryen.LoopId, [binaryen.Loop, ['Body']]],
+  [binaryen.BreakId, [binaryen.Break, ['Value', 'Condition']]],
+  [binaryen.SwitchId, [binaryen.Switch, ['Value', 'Condition']]],
+  [binaryen.ReturnId, [binaryen.Return, ['Value']]],
+  [binaryen.LocalSetId, [binaryen.LocalSet, ['Value']]],
+  [binaryen.GlobalSetId, [binaryen.GlobalSet, ['Value']]],
+  [binaryen.LoadId, [binaryen.Load, ['Ptr']]],
+  [binaryen.StoreId, [binaryen.Store, ['Ptr', 'Value']]],
+  [binaryen.UnaryId, [binaryen.Unary, ['Value']]],
+  [binaryen.BinaryId, [binaryen.Binary, ['Left', 'Right']]],
+  [binaryen.SelectId, [binaryen.Select, ['IfTrue', 'IfFalse', 'Condition']]],
+  [binaryen.DropId, [binaryen.Drop, ['Value']]],
+  [binaryen.TableGetId, [binaryen.TableGet, ['Index']]],
+  [binaryen.TableSetId, [binaryen.TableSet, ['Index', 'Value']]],
+  [binaryen.RefIsNullId, [binaryen.RefIsNull, ['Value']]],
+  [binaryen.RefEqId, [binaryen.RefEq, ['Left', 'Right']]],
+  [binaryen.TupleExtractId, [binaryen.TupleExtract, ['Tuple']]],
+  [binaryen.SIMDExtractId, [binaryen.SIMDExtract, ['Vec']]],
+  [binaryen.SIMDReplaceId, [binaryen.SIMDReplace, ['Vec', 'Value']]],
+  [binaryen.SIMDShuffleId, [binaryen.SIMDShuffle, ['Left', 'Right']]],
+  [binaryen.SIMDTernaryId, [binaryen.SIMDTernary, ['A', 'B', 'C']]],
+  [binaryen.SIMDShiftId, [binaryen.SIMDShift, ['Vec', 'Shift']]],
+  [binaryen.SIMDLoadId, [binaryen.SIMDLoad, ['Ptr']]],
+  [binaryen.SIMDLoadStoreLaneId, [binaryen.SIMDLoadStoreLane, ['Ptr', 'Vec']]],
+  [binaryen.MemoryGrowId, [binaryen.MemoryGrow, ['Delta']]],
+  [binaryen.MemoryFillId, [binaryen.MemoryFill, ['Dest', 'Value', 'Size']]],
+  [binaryen.MemoryCopyId, [binaryen.MemoryCopy, ['Dest', 'Source', 'Size']]],
+  [binaryen.MemoryInitId, [binaryen.MemoryInit, ['Dest', 'Offset', 'Size']]],
+  [binaryen.TableGrowId, [binaryen.TableGrow, ['Value', 'Delta']]],
+]);
+
+function childrenOf(expr, id) {
+  const list = [];
+  if (id === binaryen.BlockId) {
+    for (let i = 0, n = binaryen.Block.getNumChildren(expr); i < n; i++) list.push(binaryen.Block.getChildAt(expr, i));
+    return list;
+  }
+  if (id === binaryen.CallId || id === binaryen.CallIndirectId || id === binaryen.TupleMakeId) {
+    const cls = id === binaryen.CallId ? binaryen.Call : id === binaryen.CallIndirectId ? binaryen.CallIndirect : binaryen.TupleMake;
+    for (let i = 0, n = cls.getNumOperands(expr); i < n; i++) list.push(cls.getOperandAt(expr, i));
+    if (id === binaryen.CallIndirectId) list.push(binaryen.CallIndirect.getTarget(expr));
+    return list;
+  }
+  const entry = FIELDS.get(id);
+  if (!entry) return list; // a leaf, or a kind the walk refuses
+  const [cls, fields] = entry;
+  for (const field of fields) {
+    const child = cls['get' + field](expr);
+    if (child) list.push(child);
+  }
+  return list;
 }
 
 function union(a, b) {

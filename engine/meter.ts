@@ -10,31 +10,45 @@
 // ## What an instrumented module does
 //
 // - **Gas counter.** An internal (not exported: exported mutable globals are boxed in V8)
-//   mutable i64 global holds the gas remaining. Two exports reach it:
-//   `hw_gas_set(gas: i64)` sets it, `hw_gas_get() -> i64` reads it. Set the budget before a
-//   call, read what remains after: gas used = budget − remaining.
+//   mutable i64 global holds the gas remaining; it is the module's last global. Two exports
+//   reach it: `hw_gas_set(gas: i64)` sets it, `hw_gas_get() -> i64` reads it (both
+//   unmetered). Set the budget before a call, read what remains after: gas used = budget −
+//   remaining.
 // - **Charges.** The code is cut into straight-line segments: a function body, a loop body
 //   (each iteration), each arm of an `if`, and the statements after a statement that may
 //   branch away (`br`/`br_if`/`br_table` to an outer label, `return`): the standard basic
 //   blocks, except that code after a block that no branch leaves early stays in the
 //   segment before it, as it always runs with it. Each segment is charged its whole static
-//   cost (the sum of GAS_COSTS over its instructions) once, where it starts. A branch taken
-//   out of the middle of a segment has already paid for the rest: gas is an upper bound of
-//   the work, a deterministic one.
+//   cost (the sum of GAS_COSTS over its instructions, i.e. over the nodes of binaryen's IR of
+//   the module) once, where it starts. A branch taken out of the middle of a segment has
+//   already paid for the rest: gas is an upper bound of the work, a deterministic one. One
+//   merge: in `loop $l (if c (then … (br $l)))` (the shape of every while/for loop) the arm's
+//   first segment is charged with the loop header, so an iteration costs one subtraction, and
+//   the last, exiting, iteration pays for the arm it skips.
+// - **Counted loops.** A loop of exactly that shape whose condition is `i < B` (signed or
+//   unsigned i32; B a constant or a local), whose arm ends `i = i + 1; br $l`, where nothing
+//   else in the loop writes i or B, nothing else branches to $l and nothing branches out,
+//   runs exactly max(0, B − i) iterations: it is charged (iterations + 1) × its header charge
+//   before it starts, with one check — the same gas as per iteration, with nothing left
+//   inside the loop (AssemblyScript's `for (let i = a; i < n; i++)`; matmul's and sha256's
+//   loops). A loop that cannot run out of gas partway through therefore traps before its
+//   first iteration instead.
 // - **Checks.** Inside a function the counter lives in a local (a register, not memory),
 //   written back to the global before each call and return and read again after each call.
 //   It is checked (trap with `unreachable` when below zero) at function entry, at every loop
 //   iteration's start, at function exit, and before every operation charged by its size.
 //   Between two checks a function runs only bounded straight-line code, so no module can do
-//   unbounded work past its budget; the trap comes at the next check, at a deterministic point.
+//   unbounded work past its budget; the trap comes at the next check, at a deterministic
+//   point, below zero by at most the straight-line code charged since the last check. No
+//   call into JS, ever.
 // - **Dynamic charges.** `memory.grow`, `memory.fill`, `memory.copy`, `memory.init` and
 //   `table.grow` charge base + size-dependent gas (see GAS_COSTS), checked before they run,
 //   so a module cannot do unbounded work for a constant fee.
 // - **Out of gas** ⇔ `hw_gas_get() < 0` after the call. The trap is `unreachable` (a
 //   RuntimeError), as for a module's own `unreachable`; the negative counter is what tells
 //   them apart. A call that returns normally always leaves the counter ≥ 0 (checked at
-//   exit). After any other trap (divide by zero, out-of-bounds, abort) the counter holds its
-//   value at the last call boundary the trapping code passed (function entry excluded):
+//   exit). After any other trap (divide by zero, out-of-bounds, abort, stack overflow) the
+//   counter holds its last write-back (made before each call and at each return):
 //   deterministic, but not an exact count of the work done up to the trap.
 // - **Start function.** It is metered like any function and runs at instantiation, before
 //   the engine can set a budget: the counter starts at START_GAS. A start function that
@@ -48,32 +62,37 @@
 //   f64 0x7ff8000000000000 (positive sign, only the quiet bit). Operations that only move bits
 //   are left alone (abs, neg, copysign, loads, stores, constants, reinterpretations,
 //   pmin/pmax). So a float-using module gives the same bytes on x86 (whose default NaN is
-//   negative) and ARM.
+//   negative) and ARM, and on Liftoff and TurboFan (which may order operands differently).
+//   The check is skipped where no NaN's bits can show: for a result consumed directly by
+//   another such operation (a NaN operand gives a NaN result, canonicalised there), by a
+//   comparison or a float-to-int conversion (which ignore NaN payloads), or stored in a
+//   local whose every read is such a consumer. Float-heavy code pays ~1.2–1.5× for this.
 // - **Refused** (an Error, `MeterError`): bytes that are not valid WebAssembly or that
 //   binaryen cannot read; a module that already exports `hw_gas_set`/`hw_gas_get`; a
-//   module using a feature the pass cannot meter exactly: exception handling, threads
-//   (atomic wait/notify), relaxed SIMD, memory64, GC, `table.fill`/`table.copy`/`table.init`.
+//   module using a feature the pass cannot meter exactly: exception handling, threads and
+//   atomics, relaxed SIMD, memory64, multi-memory, GC, `table.fill`/`table.copy`/`table.init`.
 //   Accepted: MVP, mutable globals, sign extension, non-trapping float-to-int, bulk memory,
 //   SIMD, reference types, multi-value, tail calls, extended constants (AssemblyScript's
 //   defaults are among them).
 // - **Preserved**: imports, exports (`memory`, `hw_alloc`, `hw_free`, `handle`, …), data and
 //   element segments, memory and table limits, the start function, and what the module
 //   computes when gas suffices (NaN bit patterns aside). A custom section `hyperwasm-meter`
-//   holds METER_VERSION.
+//   holds `{"version": METER_VERSION, "gasGlobal": <index of the counter>}`. Each function
+//   gains an i64 local (and a few temporaries), so frames grow by a few bytes.
 //
 // ## For the engine
 //
 // ```ts
-// const metered = await instrument(bytes);   // cache under (module ID, METER_VERSION)
-// const instance = new WebAssembly.Instance(new WebAssembly.Module(metered), imports);
-// setGas(instance, 10_000_000n);              // before each call (or each ABI sequence)
-// try { fn(...) } catch (trap) { if (outOfGas(instance)) … else … }
-// if (outOfGas(instance)) … ; const left = gasLeft(instance);
+// const metered = await instrument(bytes);   // once per module; cache under (module ID, METER_VERSION)
+// const instance = new WebAssembly.Instance(new WebAssembly.Module(metered), imports); // start runs on START_GAS
+// setGas(instance, 10_000_000n);              // before each call (or each hw_alloc/fn/hw_free sequence)
+// try { fn(...) } catch (trap) { if (outOfGas(instance)) … out of gas … else … a trap … }
+// const used = 10_000_000n - gasLeft(instance);
 // ```
 import { Worker } from 'node:worker_threads';
 
 /** Bump whenever the pass, GAS_COSTS or START_GAS change: instrumented binaries are cached under it. */
-export const METER_VERSION = 'hw-meter-1';
+export const METER_VERSION = 'hw-meter-2';
 
 /** The exports the pass adds. */
 export const GAS_SET_EXPORT = 'hw_gas_set';
@@ -117,8 +136,6 @@ export const GAS_COSTS = {
   brTable: 3,
   /** Any other v128 operation. */
   simd: 2,
-  /** Atomic loads, stores, read-modify-writes, cmpxchg, fences. */
-  atomic: 5,
   /** memory.grow(delta): base + perPage × delta (charged even when the grow fails). */
   memoryGrow: { base: 100, perPage: 4096 },
   /** memory.fill(d, v, n): base + ⌊n / 2^bytesPerGasLog2⌋, i.e. 1 per 16 bytes. */
@@ -137,6 +154,9 @@ export class MeterError extends Error {
 }
 
 interface Pending {
+  /** The caller's bytes (a copy), kept to resend should the worker die. */
+  bytes: Uint8Array<ArrayBuffer>;
+  attempts: number;
   resolve: (bytes: Uint8Array<ArrayBuffer>) => void;
   reject: (error: Error) => void;
 }
@@ -144,18 +164,23 @@ interface Pending {
 interface Reply {
   id: number;
   ok: boolean;
+  /** binaryen aborted: the worker is unusable. */
+  fatal?: boolean;
   bytes?: Uint8Array<ArrayBuffer>;
   error?: string;
 }
+
+/** A worker that dies (binaryen aborts on some inputs; the worker then ends itself) is replaced and its other requests resent, each at most this many times in all. */
+const MAX_ATTEMPTS = 3;
 
 let worker: Worker | undefined;
 let nextId = 1;
 const pending = new Map<number, Pending>();
 
-function failAll(error: Error): void {
-  const waiting = [...pending.values()];
-  pending.clear();
-  for (const p of waiting) p.reject(error);
+function send(w: Worker, id: number, p: Pending): void {
+  p.attempts++;
+  const copy = new Uint8Array(p.bytes); // moved to the worker; p.bytes stays for a resend
+  w.postMessage({ id, bytes: copy }, [copy.buffer]);
 }
 
 function startWorker(): Worker {
@@ -164,51 +189,81 @@ function startWorker(): Worker {
     execArgv: [],
     workerData: { costs: GAS_COSTS, startGas: START_GAS, version: METER_VERSION, names: { set: GAS_SET_EXPORT, get: GAS_GET_EXPORT } },
   });
+  // Held (ref'd) only while a request is pending, so an idle worker never keeps the process alive.
   w.unref();
+  let failure: Error | undefined;
   w.on('message', (reply: Reply) => {
     const p = pending.get(reply.id);
     if (!p) return;
     pending.delete(reply.id);
-    if (pending.size === 0) w.unref();
     if (reply.ok && reply.bytes) p.resolve(reply.bytes);
     else p.reject(new MeterError(reply.error ?? 'the metering pass failed'));
+    if (reply.fatal) {
+      // binaryen aborted: it is unusable in this worker. The rest goes to a new one.
+      replace(w, `the metering worker's binaryen aborted`, false);
+      void w.terminate();
+    } else if (pending.size === 0) {
+      w.unref();
+    }
   });
   w.on('error', (error) => {
-    if (worker === w) worker = undefined;
-    failAll(new MeterError(`the metering worker failed: ${error.message}`));
+    failure = error;
   });
   w.on('exit', (code) => {
-    if (worker === w) worker = undefined;
-    failAll(new MeterError(`the metering worker exited (code ${code})`));
+    replace(w, `the metering worker ${failure ? `failed: ${failure.message}` : `exited (code ${code})`}`, true);
   });
   return w;
 }
 
 /**
+ * Moves the pending requests of a dead worker to a new one. When it died without answering,
+ * the oldest pending request is what it died on (it takes requests in order): that one fails.
+ */
+function replace(w: Worker, reason: string, culpritFirst: boolean): void {
+  if (worker !== w) return; // closed, or already replaced
+  worker = undefined;
+  let culprit = culpritFirst;
+  let next: Worker | undefined;
+  for (const [id, p] of pending) {
+    if (culprit || p.attempts >= MAX_ATTEMPTS) {
+      culprit = false;
+      pending.delete(id);
+      p.reject(new MeterError(reason));
+      continue;
+    }
+    next ??= worker = startWorker();
+    send(next, id, p);
+  }
+  next?.ref();
+}
+
+/**
  * The module rewritten to meter its gas and canonicalise its NaNs (see the top of this
  * file). Deterministic: the same bytes and METER_VERSION give the same output. Rejects with
- * a MeterError for a module the pass refuses.
+ * a MeterError for a module the pass refuses. The caller's bytes are copied, never moved.
  */
 export function instrument(bytes: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
   worker ??= startWorker();
   const w = worker;
   const id = nextId++;
-  // A copy of exactly these bytes (a view's whole buffer would be cloned otherwise), moved.
-  const copy = bytes.slice();
   return new Promise<Uint8Array<ArrayBuffer>>((resolve, reject) => {
     if (pending.size === 0) w.ref(); // keep the process alive until the answer arrives
-    pending.set(id, { resolve, reject });
-    w.postMessage({ id, bytes: copy }, [copy.buffer]);
+    // A copy of exactly these bytes (a view's whole buffer is not ours to move: Buffer#slice,
+    // readFileSync's pool).
+    const p: Pending = { bytes: new Uint8Array(bytes), attempts: 0, resolve, reject };
+    pending.set(id, p);
+    send(w, id, p);
   });
 }
 
-/** Stops the worker (a later `instrument` starts a new one). */
+/** Stops the worker; pending requests are rejected (a later `instrument` starts a new one). */
 export async function closeMeter(): Promise<void> {
   const w = worker;
   worker = undefined;
-  if (!w) return;
-  failAll(new MeterError('the metering worker was closed'));
-  await w.terminate();
+  const waiting = [...pending.values()];
+  pending.clear();
+  for (const p of waiting) p.reject(new MeterError('the metering worker was closed'));
+  if (w) await w.terminate();
 }
 
 type GasExports = { [GAS_SET_EXPORT]: (gas: bigint) => void; [GAS_GET_EXPORT]: () => bigint };

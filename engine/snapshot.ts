@@ -9,9 +9,15 @@ import { encodeLeb, type WasmInfo } from './wasm-binary.ts';
 const EXPORT = 7;
 const AFTER_EXPORTS = new Set([8, 9, 10, 11, 12]);
 
-/** The indexes of the globals a snapshot holds: the module's own mutable ones. */
-export const stateGlobals = (info: WasmInfo) =>
-  info.globals.flatMap((g, index) => (g.mutable && !g.imported ? [index] : []));
+/**
+ * The indexes of the globals a snapshot holds: the module's own mutable ones, except the gas
+ * counter the meter adds (always the last global): it is set before every call, and holding it
+ * would tie a state hash to a budget.
+ */
+export const stateGlobals = (info: WasmInfo) => {
+  const gasCounter = info.exports.has('hw_gas_get') ? info.globals.length - 1 : -1;
+  return info.globals.flatMap((g, index) => (g.mutable && !g.imported && index !== gasCounter ? [index] : []));
+};
 
 export function exportGlobals(bytes: Uint8Array, info: WasmInfo): Uint8Array {
   const added: number[] = [];
