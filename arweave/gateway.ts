@@ -24,6 +24,15 @@ export class Gateway {
     try {
       return await fetch(`${this.url}${path}`, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (error) {
+      // A pooled keep-alive socket the server closed meanwhile (after a long synchronous
+      // stretch here): a read is safe to send once more on a fresh connection.
+      if ((init.method ?? 'GET') === 'GET' && /ECONNRESET|socket|other side closed/i.test(String((error as Error & { cause?: Error }).cause?.message ?? ''))) {
+        try {
+          return await fetch(`${this.url}${path}`, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
+        } catch {
+          // reported below, as the first failure
+        }
+      }
       const cause = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
       throw gatewayUnavailable(`the Arweave gateway ${this.url} did not answer (${cause}); try again shortly`);
     }
