@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { startChild } from './children.ts';
 import type { Figure } from './report.ts';
 
+const ROUNDS = 3;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+
 export interface HttpOptions { seconds: number; connections: number; dir: string }
 
 async function load(url: string, options: HttpOptions, setupRequest?: (req: any) => any): Promise<number> {
@@ -31,10 +34,17 @@ export async function httpFigures(options: HttpOptions, log: (line: string) => v
   writeFileSync(bytesFile, new Uint8Array(await hit.arrayBuffer()));
   const bare = await startChild(['--import', 'tsx', 'bench/bare-server.ts', bytesFile], /listening on (\S+)/);
   try {
-    log(`bare fastify route (${options.seconds}s)…`);
-    const baseline = await load(bare.url + cachedPath, options);
-    log(`cached Compute GET (${options.seconds}s)…`);
-    const cached = await load(node.url + cachedPath, options);
+    // Alternating rounds, medians: both sides see the same background load on a shared machine.
+    const bareRounds: number[] = [];
+    const cachedRounds: number[] = [];
+    const round = { ...options, seconds: Math.max(1, Math.round(options.seconds / ROUNDS)) };
+    for (let i = 0; i < ROUNDS; i++) {
+      log(`round ${i + 1}/${ROUNDS}: bare fastify route, then cached Compute GET (${round.seconds}s each)…`);
+      bareRounds.push(await load(bare.url + cachedPath, round));
+      cachedRounds.push(await load(node.url + cachedPath, round));
+    }
+    const baseline = median(bareRounds);
+    const cached = median(cachedRounds);
     let n = 0;
     log(`uncached Compute GET, a new parameter each request (${options.seconds}s)…`);
     const uncached = await load(node.url, options, (req) => ({ ...req, path: `/${fac}/Compute?wasm-function=fac&wasm-params=[${1 + ++n / 1e7}]` }));

@@ -169,8 +169,7 @@ const CACHE_FIELD = { hit: Buffer.from('{"cache":"hit",'), miss: Buffer.from('{"
 function sendCompute(reply: FastifyReply, answer: ComputeAnswer) {
   const prefix = CACHE_FIELD[answer.cache];
   return reply
-    .header('content-type', 'application/json; charset=utf-8')
-    .header('x-cache', answer.cache)
+    .headers({ 'content-type': 'application/json; charset=utf-8', 'x-cache': answer.cache })
     .send(Buffer.concat([prefix, answer.body.subarray(1)], prefix.length + answer.body.length - 1));
 }
 
