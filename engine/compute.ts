@@ -89,15 +89,13 @@ export class StatelessCompute {
 
   /** The cached answer for a plan, if this node computed it before. */
   cached(plan: ComputePlan): ComputeAnswer | undefined {
-    // getBinaryFast hands out LMDB's reusable buffer: valid until the next read, and the
-    // answer is copied out of it (prefixed with its cache field) before anything else reads.
-    const body = this.committing.get(plan.hashpath) ?? this.store.results.getBinaryFast(plan.hashpath);
+    const body = this.committing.get(plan.hashpath) ?? this.store.results.get(plan.hashpath);
     return body ? { cache: 'hit', body } : undefined;
   }
 
   run(plan: ComputePlan): Promise<ComputeAnswer> {
     const cached = this.cached(plan);
-    if (cached) return Promise.resolve({ cache: 'hit', body: Uint8Array.from(cached.body) }); // out of LMDB's reusable buffer
+    if (cached) return Promise.resolve(cached);
     let pending = this.inFlight.get(plan.hashpath);
     if (!pending) {
       pending = this.execute(plan).finally(() => this.inFlight.delete(plan.hashpath));
