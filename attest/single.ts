@@ -20,7 +20,10 @@ import { leafHash, merkleTree, rootFromProof } from './merkle.ts';
 import { statementBytes, type ComputeStatement, type ProcessStatement, type ReceiptStatement, type Statement } from './statement.ts';
 import { modulePrice, price } from '../engine/pricing.ts';
 import { fetchHistory, readHistory } from './history.ts';
-import { verifyProcess } from './replay.ts';
+import { historyReader } from './replay.ts';
+import { Processes } from '../engine/process.ts';
+import { instantiate } from '../engine/call.ts';
+import { restoreSnapshot, stateHash } from '../engine/snapshot.ts';
 
 export interface SingleResult {
   ok: boolean;
@@ -103,13 +106,38 @@ async function recomputeStateless(gateway: Gateway, statement: ComputeStatement 
   }
 }
 
+/**
+ * Replays a process up to one slot: from the latest published checkpoint before it whose
+ * bytes hash to the state the scheduler attested there, else from slot 0.
+ */
 async function replaySlot(gateway: Gateway, statement: ProcessStatement, attestation: string, options: { dir: string; progress?: (line: string) => void }): Promise<string | undefined> {
   const history = readHistory(statement.process, await fetchHistory(gateway, statement.process, options.progress));
-  const list = history.statements.get(statement.slot) ?? [];
-  history.statements.set(statement.slot, [...list, { statement, attestation }]);
-  const report = await verifyProcess(history, { dir: join(options.dir, 'single-replay'), source: gateway, to: statement.slot, progress: options.progress });
-  const fault = report.faults.find((f) => f.slot === null || f.slot <= statement.slot);
-  if (fault) return `slot ${fault.slot}: ${fault.kind}: ${fault.message}${fault.claimed ? ` (claimed ${fault.claimed}, replayed ${fault.replayed})` : ''}`;
-  if (report.slots.length <= statement.slot) return `the process's history on Arweave ends before slot ${statement.slot}`;
-  return undefined;
+  const fault = history.faults.find((f) => f.slot === null || f.slot <= statement.slot);
+  if (fault) return `slot ${fault.slot}: ${fault.kind}: ${fault.message}`;
+  if (!history.assignments.has(statement.slot)) return `the process's history on Arweave ends before slot ${statement.slot}`;
+  const store = openStore(join(options.dir, 'single-replay'));
+  try {
+    const modules = new Modules(store, gateway);
+    const loaded = await modules.getForProcess(history.record!.module);
+    let from = -1;
+    const attested = (slot: number) => history.statements.get(slot)?.[0]?.statement['state-hash'];
+    for (const checkpoint of [...history.checkpoints].sort((a, b) => Number(tagValue(b.tags, 'Slot')) - Number(tagValue(a.tags, 'Slot')))) {
+      const at = Number(tagValue(checkpoint.tags, 'Slot'));
+      if (at >= statement.slot || attested(at) === undefined) continue;
+      const instance = instantiate(loaded);
+      restoreSnapshot(instance, loaded.info, checkpoint.data);
+      if (stateHash(instance, loaded.info) !== attested(at)) continue;
+      await store.snapshots.put([statement.process, at], checkpoint.data);
+      from = at;
+      break;
+    }
+    options.progress?.(`replaying slots ${from + 1}–${statement.slot} ${from < 0 ? 'from slot 0' : `from the checkpoint at slot ${from}`}`);
+    const processes = new Processes({ store, modules, scheduler: historyReader(history) });
+    const record = JSON.parse(new TextDecoder().decode((await processes.compute(statement.process, statement.slot)).body)) as Record<string, unknown>;
+    const field = (['process', 'module', 'message', 'assignment', 'hashpath', 'result-hash', 'state-hash', 'gas'] as const).find((key) => statement[key] !== record[key]);
+    if (field) return `slot ${statement.slot}: the attested ${field} ${statement[field]} differs from the replay's ${record[field]} (attestation ${attestation})`;
+    return undefined;
+  } finally {
+    await store.close();
+  }
 }

@@ -127,6 +127,7 @@ test('one answer verifies alone: a process slot and a stateless call', async () 
   assert.is(result.code, 0, result.stdout + result.stderr);
   assert.match(result.stdout, /proof checks/);
   assert.match(result.stdout, /confirmed: process .* slot 17 \(replayed\)/);
+  assert.match(result.stderr, /replaying slots 17–17 from the checkpoint at slot 16/, 'from the nearest attested state, not slot 0');
 
   const fac = await client.get(`/${ids.fac}/compute?wasm-function=fac&wasm-params=[7]`);
   await node.node.publisher.flush();
