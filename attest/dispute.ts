@@ -11,8 +11,7 @@ import { badRequest } from '../engine/errors.ts';
 import { openStore } from '../engine/store.ts';
 import { Modules } from '../engine/modules.ts';
 import { Processes } from '../engine/process.ts';
-import { instantiate } from '../engine/call.ts';
-import { restoreSnapshot, stateHash } from '../engine/snapshot.ts';
+import { trustedCheckpoint } from './checkpoint.ts';
 import { fetchHistory, readHistory } from './history.ts';
 import { historyReader } from './replay.ts';
 import { fetchItem } from './single.ts';
@@ -91,15 +90,10 @@ export async function dispute(gateway: Gateway, a: string, b: string, options: {
     const loaded = await modules.getForProcess(history.record!.module);
     // The latest checkpoint before the slot whose bytes hash to a state both sides attested.
     const agreedHashes = new Map(agreed.map((s) => [s, claimsA.get(s)!['state-hash']]));
-    for (const checkpoint of history.checkpoints.sort((x, y) => Number(tagValue(y.tags, 'Slot')) - Number(tagValue(x.tags, 'Slot')))) {
-      const at = Number(tagValue(checkpoint.tags, 'Slot'));
-      if (at >= slot || !agreedHashes.has(at)) continue;
-      const instance = instantiate(loaded);
-      restoreSnapshot(instance, loaded.info, checkpoint.data);
-      if (stateHash(instance, loaded.info) !== agreedHashes.get(at)) continue;
-      await store.snapshots.put([pid, at], checkpoint.data);
-      result.from = at;
-      break;
+    const checkpoint = trustedCheckpoint(history.checkpoints, loaded, slot, (at) => agreedHashes.get(at));
+    if (checkpoint) {
+      await store.snapshots.put([pid, checkpoint.slot], checkpoint.data);
+      result.from = checkpoint.slot;
     }
     const processes = new Processes({ store, modules, scheduler: historyReader(history) });
     const before = processes.stats().steps;

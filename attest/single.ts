@@ -22,8 +22,7 @@ import { modulePrice, price } from '../engine/pricing.ts';
 import { fetchHistory, readHistory } from './history.ts';
 import { historyReader } from './replay.ts';
 import { Processes } from '../engine/process.ts';
-import { instantiate } from '../engine/call.ts';
-import { restoreSnapshot, stateHash } from '../engine/snapshot.ts';
+import { trustedCheckpoint } from './checkpoint.ts';
 
 export interface SingleResult {
   ok: boolean;
@@ -119,18 +118,9 @@ async function replaySlot(gateway: Gateway, statement: ProcessStatement, attesta
   try {
     const modules = new Modules(store, gateway);
     const loaded = await modules.getForProcess(history.record!.module);
-    let from = -1;
-    const attested = (slot: number) => history.statements.get(slot)?.[0]?.statement['state-hash'];
-    for (const checkpoint of [...history.checkpoints].sort((a, b) => Number(tagValue(b.tags, 'Slot')) - Number(tagValue(a.tags, 'Slot')))) {
-      const at = Number(tagValue(checkpoint.tags, 'Slot'));
-      if (at >= statement.slot || attested(at) === undefined) continue;
-      const instance = instantiate(loaded);
-      restoreSnapshot(instance, loaded.info, checkpoint.data);
-      if (stateHash(instance, loaded.info) !== attested(at)) continue;
-      await store.snapshots.put([statement.process, at], checkpoint.data);
-      from = at;
-      break;
-    }
+    const checkpoint = trustedCheckpoint(history.checkpoints, loaded, statement.slot, (at) => history.statements.get(at)?.[0]?.statement['state-hash']);
+    if (checkpoint) await store.snapshots.put([statement.process, checkpoint.slot], checkpoint.data);
+    const from = checkpoint?.slot ?? -1;
     options.progress?.(`replaying slots ${from + 1}–${statement.slot} ${from < 0 ? 'from slot 0' : `from the checkpoint at slot ${from}`}`);
     const processes = new Processes({ store, modules, scheduler: historyReader(history) });
     const record = JSON.parse(new TextDecoder().decode((await processes.compute(statement.process, statement.slot)).body)) as Record<string, unknown>;
