@@ -8,6 +8,7 @@ import { sha256b64 } from './hash.ts';
 import { hashpath } from './hashpath.ts';
 import { callFunction, type Encoding } from './call.ts';
 import { gasLimit } from './gas.ts';
+import type { Sandbox } from './sandbox.ts';
 import type { Json, Message } from './message.ts';
 import type { Modules } from './modules.ts';
 import type { Store } from './store.ts';
@@ -85,7 +86,13 @@ export class StatelessCompute {
   private readonly inFlight = new Map<string, Promise<ComputeAnswer>>();
   private readonly committing = new Map<string, Uint8Array>();
 
-  constructor(private readonly store: Store, private readonly modules: Modules, private readonly attest?: Attest) {}
+  constructor(
+    private readonly store: Store,
+    private readonly modules: Modules,
+    private readonly attest?: Attest,
+    /** Where calls run under a wall-clock guard; without one they run on this thread. */
+    private readonly sandbox?: Sandbox,
+  ) {}
 
   /** The cached answer for a plan, if this node computed it before. */
   cached(plan: ComputePlan): ComputeAnswer | undefined {
@@ -108,7 +115,9 @@ export class StatelessCompute {
     const loaded = await this.modules.get(plan.module);
     const fn = plan.message['wasm-function'] as string;
     const params = plan.message['wasm-params'] as Json[];
-    const result = callFunction(loaded, fn, params, plan.gasLimit);
+    const result = this.sandbox
+      ? await this.sandbox.call(plan.module, await this.modules.meteredBytes(plan.module), fn, params, plan.gasLimit)
+      : callFunction(loaded, fn, params, plan.gasLimit);
     const record: ComputeRecord = {
       module: plan.module,
       function: fn,

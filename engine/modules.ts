@@ -53,7 +53,7 @@ export class Modules {
   }
 
   /** The instrumented binary, made once per module and meter version and kept in LMDB. */
-  private async meteredBytes(id: string): Promise<Uint8Array> {
+  async meteredBytes(id: string): Promise<Uint8Array> {
     const key = `${id}:${METER_VERSION}`;
     const stored = this.store.metered.get(key);
     if (stored) return stored;

@@ -16,6 +16,7 @@ import { Attester } from '../attest/attester.ts';
 import { signCheckpoint } from '../attest/checkpoint.ts';
 import { StatelessCompute } from '../engine/compute.ts';
 import { Ledger } from '../engine/ledger.ts';
+import { DEFAULT_GUARD_MS, Sandbox } from '../engine/sandbox.ts';
 import { DEFAULT_GAS_LIMIT } from '../engine/gas.ts';
 import type { Rates } from '../engine/pricing.ts';
 import type { ReceiptStatement } from '../attest/statement.ts';
@@ -52,6 +53,8 @@ export interface NodeOptions {
   prices?: Rates;
   /** The largest gas budget of a stateless call (default 100 billion). */
   maxGas?: number;
+  /** Stateless calls run in a worker stopped after this many ms (default 10 000; 0: no worker). */
+  callGuardMs?: number;
   log?: (line: string) => void;
 }
 
@@ -111,6 +114,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     });
     stops.push(() => publisher.stop(), async () => height.stop());
     const signer = ed25519Signer(key.privateKey);
+    const sandbox = options.callGuardMs === 0 ? undefined : new Sandbox(options.callGuardMs ?? DEFAULT_GUARD_MS);
+    if (sandbox) stops.push(() => sandbox.close());
     const attester = new Attester({ store, signer, address: key.address, onWrite: () => publisher.kick() });
     const attesting = options.attest ?? true;
     const processAttestation: ProcessAttestation = {
@@ -133,7 +138,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         attest: attesting ? processAttestation : undefined,
         onWrite: () => publisher.kick(),
       }),
-      compute: new StatelessCompute(store, modules, attesting ? (statement) => attester.attest(statement) : undefined),
+      compute: new StatelessCompute(store, modules, attesting ? (statement) => attester.attest(statement) : undefined, sandbox),
       ledger: new Ledger(store, key.address),
       prices: options.prices ?? { flat: 0n, perKgas: 0n },
       maxGas: options.maxGas ?? 100_000_000_000,

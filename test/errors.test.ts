@@ -116,6 +116,25 @@ test('an infinite loop over HTTP → 422 out of gas in bounded time, and the nod
   await stillServes();
 });
 
+test('a call that outlives the wall-clock guard → 503, not a result, and the node serves others', async () => {
+  const guarded = await testNode(join(dir.path, 'guarded'), { gateway: node.gatewayUrl, callGuardMs: 300 });
+  try {
+    // (module (func (export "spin") (loop $l (br $l)))) with a budget far beyond 300 ms of work
+    const spin = await uploadFile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 8, 1, 4, 115, 112, 105, 110, 0, 0, 10, 9, 1, 7, 0, 3, 64, 12, 0, 11, 11]));
+    const started = Date.now();
+    const { status, body } = await getJson(`${guarded.url}/${spin}/compute?wasm-function=spin&gas-limit=90000000000000`);
+    assert.is(status, 503, JSON.stringify(body));
+    assert.is(body.error, 'timeout');
+    assert.match(body.message, /wall-clock guard of 300 ms .* not a result \(not cached, not attested\)/);
+    assert.ok(Date.now() - started < 30_000);
+    const again = await getJson(`${guarded.url}/${ids.fac}/Compute?wasm-function=fac&wasm-params=[5.0]`);
+    assert.is(again.status, 200, JSON.stringify(again.body));
+    assert.is(again.body.result, 120);
+  } finally {
+    await guarded.close();
+  }
+});
+
 test('a gateway that lies about the bytes → 422, and nothing is kept', async () => {
   // A real HTTP gateway in front of arlocal that flips one byte of every data body.
   const liar = http.createServer(async (req, res) => {

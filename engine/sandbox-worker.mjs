@@ -1,0 +1,26 @@
+// The worker side of engine/sandbox.ts: runs stateless calls off the main thread, so the node
+// can stop one that outlives its wall-clock guard. It loads the engine's TypeScript through tsx.
+import { parentPort } from 'node:worker_threads';
+import { register } from 'tsx/esm/api';
+
+register();
+const { compileModule } = await import('./modules.ts');
+const { callFunction } = await import('./call.ts');
+const { HyperError } = await import('./errors.ts');
+const compiled = new Map();
+
+parentPort.on('message', async ({ id, module, bytes, fn, params, gasLimit }) => {
+  try {
+    let loaded = compiled.get(module);
+    if (!loaded) {
+      loaded = await compileModule(module, bytes);
+      if (compiled.size >= 64) compiled.delete(compiled.keys().next().value);
+      compiled.set(module, loaded);
+    }
+    parentPort.postMessage({ id, result: callFunction(loaded, fn, params, gasLimit) });
+  } catch (error) {
+    const known = error instanceof HyperError;
+    parentPort.postMessage({ id, error: { status: known ? error.status : 500, code: known ? error.code : 'internal', message: error.message, details: known ? error.details : {} } });
+  }
+});
+parentPort.postMessage({ ready: true });
