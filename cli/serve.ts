@@ -23,6 +23,7 @@ Options:
   --price-flat <n>    the node's fee per priced call (default 0)
   --price-per-kgas <n> the node's fee per 1000 gas of a priced call (default 0)
   --max-gas <n>       the largest gas budget of a stateless call (default 100000000000)
+  --call-guard-ms <n> stop a stateless call after this many ms (a 503, never a result; default 10000)
   --no-examples       do not build and upload the example modules
   --examples          upload the example modules even to a --gateway (costs AR on a real one)
   --verbose           log every request`,
@@ -40,6 +41,7 @@ Options:
     'price-flat': { type: 'string' },
     'price-per-kgas': { type: 'string' },
     'max-gas': { type: 'string' },
+    'call-guard-ms': { type: 'string' },
   },
   async run({ values }) {
     const log = (line: string) => console.error(line);
@@ -55,6 +57,7 @@ Options:
       peers: Object.fromEntries(parseTags(values.peer).map((t) => [t.name, t.value])),
       prices: { flat: BigInt(values['price-flat'] ?? 0), perKgas: BigInt(values['price-per-kgas'] ?? 0) },
       maxGas: values['max-gas'] === undefined ? undefined : Number(values['max-gas']),
+      callGuardMs: values['call-guard-ms'] === undefined ? undefined : Number(values['call-guard-ms']),
       log,
     });
     console.log(`hyperwasm node listening on ${running.url}`);
