@@ -30,6 +30,7 @@ import { startNode } from '../gateway/node.ts';
 import { messageTags, processTags } from '../gateway/client.ts';
 import { startChild, type Child } from './children.ts';
 import type { Figure } from './report.ts';
+import { rate } from './engine.ts';
 
 export interface AttestOptions {
   seconds: number;
@@ -65,20 +66,7 @@ const id = () => b64url(randomBytes(32));
 const addressOf = (signer: Ed25519Signer) => sha256b64(signer.publicKey);
 
 /** Statements per second of `fn`, which handles `per` statements a call, run for about `ms`. */
-function perSecond(fn: () => unknown, per: number, ms: number): number {
-  const warm = performance.now() + ms / 4;
-  while (performance.now() < warm) fn();
-  let calls = 0;
-  const start = performance.now();
-  let now = start;
-  while (now - start < ms) {
-    const inner = Math.max(1, Math.round(256 / per));
-    for (let i = 0; i < inner; i++) fn();
-    calls += inner;
-    now = performance.now();
-  }
-  return (calls * per * 1000) / (now - start);
-}
+const perSecond = (fn: () => unknown, per: number, ms: number): number => rate(fn, ms) * per;
 
 /** Measurements are split into this many interleaved rounds (value, baseline, value, …). */
 const ROUNDS = 5;
