@@ -1,6 +1,7 @@
 // The node's HTTP face: every GET path is parsed with HyperBEAM's singleton grammar and
 // routed by the messages it yields (docs/PROTOCOL.md, "HTTP API"):
 //   GET  /~meta@1.0/info                                  node information
+//   GET  /~meta@1.0/gpu                                   the WebGPU adapter serving the kernels
 //   GET  /<module-id>/compute?wasm-function=&wasm-params=  stateless Compute
 //   GET  /<process-id>/compute&slot=N, /<process-id>/now   process state at a slot
 //   POST /~scheduler@1.0/schedule                         schedule a signed data item
@@ -14,6 +15,7 @@ import { planCompute, type ComputeAnswer, type ComputePlan } from '../engine/com
 import { parse, SingletonError, type Message } from './singleton.ts';
 import type { Node } from './node.ts';
 import { costOnly, paidCall, requireFree, topup } from './p4.ts';
+import { gpuDescription } from '../engine/gpu/index.ts';
 
 export function buildServer(node: Node, options: { logger?: boolean } = {}): FastifyInstance {
   const app = Fastify({ logger: options.logger ?? false, routerOptions: { maxParamLength: 16_384 } });
@@ -65,6 +67,7 @@ export function buildServer(node: Node, options: { logger?: boolean } = {}): Fas
     const messages = parse({ path: request.url, method: request.method });
     const result = route(node, messages, request.url);
     if ('json' in result) return reply.send(result.json);
+    if ('later' in result) return result.later.then((json) => reply.send(json));
     if ('answer' in result) return result.answer.then((answer) => sendCompute(reply, answer));
     if (result.costOnly) return costOnly(node, result);
     return requireFree(node, result).then(() => {
@@ -82,7 +85,7 @@ const PLAN_MEMO_SIZE = 10_000;
 export const MAX_ITEM_BYTES = 10 * 1024 * 1024;
 const MAX_PAGE = 1000;
 
-type Routed = (ComputePlan & { costOnly: boolean }) | { json: unknown } | { answer: Promise<ComputeAnswer> };
+type Routed = (ComputePlan & { costOnly: boolean }) | { json: unknown } | { later: Promise<unknown> } | { answer: Promise<ComputeAnswer> };
 
 /** Resolves parsed messages to a stateless Compute plan, a process answer, or JSON. */
 function route(node: Node, messages: Message[], url: string): Routed {
@@ -91,6 +94,8 @@ function route(node: Node, messages: Message[], url: string): Routed {
   const lastPath = last && typeof last === 'object' && 'path' in last ? String(last.path).toLowerCase() : undefined;
 
   if (isAs(base, 'meta@1.0') && rest.length === 1 && lastPath === 'info') return { json: node.info() };
+  // The GPU is probed on first ask, not at start-up: acquiring lavapipe takes seconds.
+  if (isAs(base, 'meta@1.0') && rest.length === 1 && lastPath === 'gpu') return { later: gpuDescription() };
   if (isAs(base, 'p4@1.0') && rest.length === 1 && lastPath === 'balance') {
     const address = last!.address;
     if (!isId(address)) throw badRequest(`address must be a 43-character address, got ${JSON.stringify(address ?? null)}`);

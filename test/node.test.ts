@@ -108,6 +108,15 @@ test('the cache survives a node restart', async () => {
   assert.is(again.body.result, 120);
 });
 
+test('~meta@1.0/gpu names the adapter serving the kernels (or the CPU references, and why)', async () => {
+  const { status, body } = await getJson(`${node.url}/~meta@1.0/gpu`);
+  assert.is(status, 200, JSON.stringify(body));
+  assert.ok(body.backend === 'gpu' || body.backend === 'cpu');
+  assert.type(body.isFallbackAdapter, 'boolean');
+  if (body.backend === 'cpu') assert.type(body.reason, 'string');
+  else assert.type(body.vendor, 'string');
+});
+
 test('~meta@1.0/info names version, address, gateway and modules', async () => {
   const { status, body } = await getJson(`${node.url}/~meta@1.0/info`);
   assert.is(status, 200);
