@@ -16,7 +16,6 @@ import { Attester } from '../attest/attester.ts';
 import { signCheckpoint } from '../attest/checkpoint.ts';
 import { StatelessCompute } from '../engine/compute.ts';
 import { Ledger } from '../engine/ledger.ts';
-import { closeGpu } from '../engine/gpu/index.ts';
 import { DEFAULT_GUARD_MS, Sandbox } from '../engine/sandbox.ts';
 import { DEFAULT_GAS_LIMIT } from '../engine/gas.ts';
 import type { Rates } from '../engine/pricing.ts';
@@ -173,7 +172,6 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       node,
       async close() {
         await app.close();
-        await closeGpu();
         for (const stop of stops) await stop();
         await embedded?.stop();
         await store.close();
