@@ -66,8 +66,7 @@ export async function paidCall(node: Node, module: string, raw: Uint8Array): Pro
   };
   // Check and debit happen together, synchronously, inside the ledger: no await between them.
   const response: Record<string, unknown> = { cache: answer.cache, ...result, receipt: { payer: item.ownerAddress, ...charge } };
-  const pending = node.ledger.charge(item.ownerAddress, meta.owner, charge, key, response);
-  await pending;
+  await node.ledger.charge(item.ownerAddress, meta.owner, charge, key, response);
   response['receipt-attestation'] = await node.attestReceipt(statement);
   await node.store.receipts.put(key, response);
   return response;

@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NodeClient, signItem, messageTags, processTags, type Signer } from '../gateway/client.ts';
+import { NodeClient, signItem, messageTags, type Signer } from '../gateway/client.ts';
 import { ed25519Signer, parseDataItem, verifyDataItem } from '../engine/data-item.ts';
 import { readAssignment } from '../engine/assignment.ts';
 import { chain } from '../engine/hash-chain.ts';

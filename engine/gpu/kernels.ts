@@ -12,7 +12,7 @@ import type { Requantization } from './reference.ts';
 import { TILE, matmulI32Wgsl, matmulI8Wgsl } from './wgsl/matmul.ts';
 import { ELEMENTWISE_WORKGROUP, addI32Wgsl, reluI32Wgsl } from './wgsl/elementwise.ts';
 import { REQUANTIZE_WORKGROUP, requantizeWgsl } from './wgsl/requantize.ts';
-import { ARGMAX_WORKGROUP, argmaxWgsl } from './wgsl/argmax.ts';
+import { argmaxWgsl } from './wgsl/argmax.ts';
 
 export interface KernelOptions {
   /** Smaller limits than the device's, to exercise tiling (tests). */
