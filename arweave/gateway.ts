@@ -2,7 +2,7 @@
 // ID, and data verified against its signed ID. Network failures become 503s with a retry
 // hint; a missing ID becomes a 404; nothing here hangs past its timeout.
 import { gatewayUnavailable, notFound, unprocessable } from '../engine/errors.ts';
-import { decodeTags, verificationFailure, type TxHeader } from './verify.ts';
+import { decodeTags, headerFailure, verificationFailure, type TxHeader } from './verify.ts';
 import { sha256b64 } from '../engine/hash.ts';
 import { fromB64url } from '../engine/encoding.ts';
 
@@ -65,9 +65,11 @@ export class Gateway {
     return data;
   }
 
-  /** The uploader's address and the decoded tags of a transaction. */
+  /** The uploader's address and the decoded tags of a transaction, checked against its signed ID. */
   async describe(id: string): Promise<{ owner: string; tags: { name: string; value: string }[] }> {
     const header = await this.header(id);
+    const failure = header.format === 1 ? await verificationFailure(id, header, await this.data(id)) : await headerFailure(id, header);
+    if (failure) throw unprocessable(`the gateway's header for ${id} does not match its signed ID: ${failure}`);
     return { owner: sha256b64(fromB64url(header.owner)), tags: decodeTags(header) };
   }
 

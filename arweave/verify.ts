@@ -35,6 +35,17 @@ export async function verificationFailure(id: string, header: TxHeader, data: Ui
   if (String(data.length) !== String(header.data_size)) return `the data has ${data.length} bytes, the signed header says ${header.data_size}`;
   const root = data.length === 0 ? '' : b64url((await merkle.generateTransactionChunks(data)).data_root);
   if (root !== header.data_root) return 'the data does not hash to the signed data_root';
+  return headerFailure(id, header);
+}
+
+/**
+ * Returns undefined if a format-2 header (owner, tags, data_root…) is the one the ID's owner
+ * signed, else why not: what makes its tags trustworthy without the data.
+ */
+export async function headerFailure(id: string, header: TxHeader): Promise<string | undefined> {
+  if (header.id !== id) return `the gateway answered with transaction ${header.id}`;
+  if (sha256b64(fromB64url(header.signature)) !== id) return 'the ID is not the SHA-256 of the signature';
+  if (header.format === 1) return 'a format-1 header is signed together with its data: check it with the data';
   const tx = new Transaction({ ...header, data: '' });
   if (!(await arweave.transactions.verify(tx))) return 'the signature does not verify against the owner key';
   return undefined;

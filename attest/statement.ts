@@ -15,6 +15,8 @@ export interface ComputeStatement {
   'result-hash': string;
   gas: number;
   engine: string;
+  /** Which backend served the module's kernel calls: informational, the bytes are the same (absent: no kernels). */
+  kernels?: { gpu: number; cpu: number };
 }
 
 export interface ProcessStatement {

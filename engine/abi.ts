@@ -5,13 +5,16 @@
 // - Bytes functions have the wasm type (i32 ptr, i32 len) -> i64 in a module that exports
 //   `hw_alloc`: the input is UTF-8 written into memory from hw_alloc, the result is
 //   (len << 32) | ptr of the output bytes. `hw_free`, when exported, is given both buffers back.
-// - The only import granted is env.abort (AssemblyScript's abort), which traps with its message.
+// - The imports granted: env.abort (AssemblyScript's abort), which traps with its message; the
+//   `gpu` kernels (engine/gpu/host.ts); the `data` reads of the module's Data-Import items
+//   (engine/data-imports.ts).
 import { badRequest, notFound, unprocessable, Trap } from './errors.ts';
 import type { Json } from './message.ts';
 import type { FuncType, ValType, WasmInfo } from './wasm-binary.ts';
 import { GPU_IMPORTS, gpuImports, type InstanceView } from './gpu/host.ts';
+import { DATA_IMPORTS, dataImports } from './data-imports.ts';
 
-export const GRANTED_IMPORTS = new Set(['env.abort', ...GPU_IMPORTS]);
+export const GRANTED_IMPORTS = new Set(['env.abort', ...GPU_IMPORTS, ...DATA_IMPORTS]);
 
 export { Trap } from './errors.ts';
 
@@ -27,10 +30,11 @@ export function isBytesFunction(info: WasmInfo, type: FuncType): boolean {
 const same = (a: FuncType, b: FuncType) => a.params.join() === b.params.join() && a.results.join() === b.results.join();
 
 /** Imports for one instance; `memory` is bound once the instance exists. */
-export function hostImports(info: WasmInfo, view: InstanceView): WebAssembly.Imports {
-  const wanted = new Set(info.imports.map((i) => `${i.module}.${i.name}`));
+export function hostImports(loaded: { info: WasmInfo; data?: Uint8Array[] }, view: InstanceView): WebAssembly.Imports {
+  const wanted = new Set(loaded.info.imports.map((i) => `${i.module}.${i.name}`));
   const imports: WebAssembly.Imports = {};
   if ([...wanted].some((name) => name.startsWith('gpu.'))) imports.gpu = gpuImports(view);
+  if ([...wanted].some((name) => name.startsWith('data.'))) imports.data = dataImports(loaded.data ?? [], view);
   if (!wanted.has('env.abort')) return imports;
   return {
     ...imports,

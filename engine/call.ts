@@ -7,7 +7,7 @@ import { fromWasm, hostImports, isBytesFunction, numericArguments, trapping, unk
 import type { Json } from './message.ts';
 import type { LoadedModule } from './modules.ts';
 import { DEFAULT_GAS_LIMIT, withGas } from './gas.ts';
-import type { InstanceView } from './gpu/host.ts';
+import type { InstanceView, KernelCounts } from './gpu/host.ts';
 
 export type Encoding = 'json' | 'text' | 'base64url';
 
@@ -18,27 +18,31 @@ export interface CallResult {
   bytes: Uint8Array;
   /** Gas the call used (0 for an unmetered module). */
   gas: number;
+  /** Kernel calls (the gpu host module) by the backend that served them; absent when none. */
+  kernels?: KernelCounts;
 }
 
 export function callFunction(loaded: LoadedModule, fn: string, params: Json[], gasLimit = DEFAULT_GAS_LIMIT): CallResult {
   const type = fn.startsWith('hw_') ? undefined : loaded.info.exportedFunction(fn);
   if (!type) throw unknownFunction(loaded.id, fn, loaded.info);
-  const instance = instantiate(loaded);
+  const view: InstanceView = {};
+  const instance = instantiate(loaded, view);
+  const kernels = () => (view.kernels ? { kernels: view.kernels } : {});
 
   if (isBytesFunction(loaded.info, type)) {
     const input = utf8(canonicalJson(params));
     const { value: output, gas } = withGas(instance, gasLimit, fn, () => callBytes(instance, fn, input));
-    return { ...decodeOutput(output), gas };
+    return { ...decodeOutput(output), gas, ...kernels() };
   }
   const args = numericArguments(fn, type, params);
   const { value: raw, gas } = withGas(instance, gasLimit, fn, () => trapping(fn, () => (instance.exports[fn] as (...a: unknown[]) => unknown)(...args)));
   const value = type.results.length > 1 ? (raw as unknown[]).map(fromWasm) : fromWasm(raw);
-  return { value, encoding: 'json', bytes: utf8(canonicalJson(value)), gas };
+  return { value, encoding: 'json', bytes: utf8(canonicalJson(value)), gas, ...kernels() };
 }
 
-export function instantiate(loaded: LoadedModule): WebAssembly.Instance {
-  const view: InstanceView = {};
-  const instance = trapping(`the start function of module ${loaded.id}`, () => new WebAssembly.Instance(loaded.module, hostImports(loaded.info, view)));
+/** A fresh instance; `view` (when given) is how its host imports see it, and counts its kernel calls. */
+export function instantiate(loaded: LoadedModule, view: InstanceView = {}): WebAssembly.Instance {
+  const instance = trapping(`the start function of module ${loaded.id}`, () => new WebAssembly.Instance(loaded.module, hostImports(loaded, view)));
   view.memory = instance.exports.memory as WebAssembly.Memory | undefined;
   view.instance = instance;
   return instance;

@@ -9,6 +9,7 @@ import { hashpath } from './hashpath.ts';
 import { callFunction, type Encoding } from './call.ts';
 import { gasLimit } from './gas.ts';
 import type { Sandbox } from './sandbox.ts';
+import type { KernelCounts } from './gpu/host.ts';
 import type { Json, Message } from './message.ts';
 import type { Modules } from './modules.ts';
 import type { Store } from './store.ts';
@@ -24,6 +25,8 @@ export interface ComputeRecord {
   'result-hash': string;
   gas: number;
   hashpath: string;
+  /** Kernel calls by the backend that served them (never changes the bytes); absent when none. */
+  kernels?: KernelCounts;
   attestation?: Attestation;
 }
 
@@ -70,8 +73,10 @@ export function planCompute(moduleId: string, request: Record<string, unknown>, 
 }
 
 /** The statement a node signs about a stateless result; `node` is filled in by the attester. */
-export function computeStatement(node: string, plan: ComputePlan, resultHash: string, gas: number): ComputeStatement {
-  return { kind: 'compute', node, module: plan.module, request: plan.message, hashpath: plan.hashpath, 'result-hash': resultHash, gas, engine: ENGINE };
+export function computeStatement(node: string, plan: ComputePlan, resultHash: string, gas: number, kernels?: KernelCounts): ComputeStatement {
+  const statement: ComputeStatement = { kind: 'compute', node, module: plan.module, request: plan.message, hashpath: plan.hashpath, 'result-hash': resultHash, gas, engine: ENGINE };
+  if (kernels) statement.kernels = kernels;
+  return statement;
 }
 
 /** Signs a statement about a result (attest/attester.ts); absent, results are unattested. */
@@ -116,7 +121,7 @@ export class StatelessCompute {
     const fn = plan.message['wasm-function'] as string;
     const params = plan.message['wasm-params'] as Json[];
     const result = this.sandbox
-      ? await this.sandbox.call(plan.module, await this.modules.meteredBytes(plan.module), fn, params, plan.gasLimit)
+      ? await this.sandbox.call(plan.module, await this.modules.meteredBytes(plan.module), fn, params, plan.gasLimit, loaded.data)
       : callFunction(loaded, fn, params, plan.gasLimit);
     const record: ComputeRecord = {
       module: plan.module,
@@ -127,8 +132,9 @@ export class StatelessCompute {
       'result-hash': sha256b64(result.bytes),
       gas: result.gas,
       hashpath: plan.hashpath,
+      ...(result.kernels ? { kernels: result.kernels } : {}),
     };
-    if (this.attest) record.attestation = await this.attest(computeStatement('', plan, record['result-hash'], result.gas));
+    if (this.attest) record.attestation = await this.attest(computeStatement('', plan, record['result-hash'], result.gas, result.kernels));
     const body = utf8(canonicalJson(record as unknown as Json));
     this.committing.set(plan.hashpath, body);
     void this.store.results.put(plan.hashpath, body).finally(() => this.committing.delete(plan.hashpath));

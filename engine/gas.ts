@@ -31,6 +31,13 @@ export function withGas<T>(instance: WebAssembly.Instance, limit: number, what: 
   }
 }
 
+/** Takes host work (a kernel, a data read) from a metered module's counter; running out traps at its next check. */
+export function chargeGas(instance: WebAssembly.Instance | undefined, gas: bigint): void {
+  const exports = instance?.exports as Record<string, any> | undefined;
+  if (typeof exports?.hw_gas_set !== 'function') return;
+  exports.hw_gas_set(BigInt(exports.hw_gas_get()) - gas);
+}
+
 /** The effective budget: the first of request, process and module that declares one, capped by the node. */
 export function gasLimit(declared: (string | number | undefined)[], nodeMax: number): number {
   for (const value of declared) {

@@ -8,11 +8,14 @@ import type { ModuleMeta, Store } from './store.ts';
 import { exportGlobals } from './snapshot.ts';
 import { instrument, MeterError, METER_VERSION } from './meter.ts';
 import { capMemory, checkLimits, checkSize, DEFAULT_LIMITS } from './limits.ts';
+import { dataImportIds, MAX_DATA_IMPORT_BYTES, MAX_DATA_IMPORTS } from './data-imports.ts';
 
 export interface LoadedModule {
   id: string;
   module: WebAssembly.Module;
   info: WasmInfo;
+  /** The data items its Data-Import tags name, in order (engine/data-imports.ts), when it imports `data`. */
+  data?: Uint8Array[];
 }
 
 /** Where module bytes come from when LMDB lacks them; must verify them against the ID. */
@@ -31,14 +34,18 @@ export class Modules {
 
   /** The module as stateless calls run it: metered (engine/meter.ts). */
   get(id: string): Promise<LoadedModule> {
-    return this.cached(id, async () => compileModule(id, await this.meteredBytes(id)));
+    return this.cached(id, async () => {
+      const loaded = await compileModule(id, await this.meteredBytes(id));
+      if (loaded.info.imports.some((i) => i.module === 'data')) loaded.data = await this.dataImports(id);
+      return loaded;
+    });
   }
 
   /** The module as a process runs it: metered, its mutable globals exported for snapshots. */
   getForProcess(id: string): Promise<LoadedModule> {
     return this.cached(`${id}#process`, async () => {
       const metered = await this.get(id);
-      return compileModule(id, exportGlobals(await this.meteredBytes(id), metered.info));
+      return { ...(await compileModule(id, exportGlobals(await this.meteredBytes(id), metered.info))), data: metered.data };
     });
   }
 
@@ -66,6 +73,22 @@ export class Modules {
     }
     await this.store.metered.put(key, metered);
     return metered;
+  }
+
+  /** The data items a module's Data-Import tags name: from LMDB, else fetched, checked against their IDs, kept. */
+  async dataImports(id: string): Promise<Uint8Array[]> {
+    const ids = dataImportIds((await this.meta(id)).tags);
+    if (ids.length > MAX_DATA_IMPORTS) throw unprocessable(`module ${id} names ${ids.length} Data-Import items; at most ${MAX_DATA_IMPORTS} are allowed`);
+    return Promise.all(
+      ids.map(async (dataId) => {
+        const stored = this.store.dataItems.get(dataId);
+        if (stored) return stored;
+        const fetched = await this.source.fetchVerified(dataId);
+        if (fetched.length > MAX_DATA_IMPORT_BYTES) throw unprocessable(`data import ${dataId} of module ${id} has ${fetched.length} bytes; at most ${MAX_DATA_IMPORT_BYTES} are allowed`);
+        await this.store.dataItems.put(dataId, fetched);
+        return fetched;
+      }),
+    );
   }
 
   /** Owner and tags of a module (prices, limits); kept in LMDB once read. */
@@ -105,7 +128,7 @@ export async function compileModule(id: string, bytes: Uint8Array): Promise<Load
   const refused = info.imports.filter((i) => !GRANTED_IMPORTS.has(`${i.module}.${i.name}`));
   if (refused.length > 0) {
     const names = refused.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ');
-    throw unprocessable(`module ${id} imports what this node does not grant: ${names}; only env.abort and the gpu kernels (gpu.matmul_i32, …) are granted`);
+    throw unprocessable(`module ${id} imports what this node does not grant: ${names}; only env.abort, the gpu kernels (gpu.matmul_i32, …) and data.size/data.read are granted`);
   }
   try {
     const capped = capMemory(bytes, info, DEFAULT_LIMITS.memoryPages);

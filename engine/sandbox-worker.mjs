@@ -1,19 +1,21 @@
 // The worker side of engine/sandbox.ts: runs stateless calls off the main thread, so the node
 // can stop one that outlives its wall-clock guard. It loads the engine's TypeScript through tsx.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
 register();
 const { compileModule } = await import('./modules.ts');
 const { callFunction } = await import('./call.ts');
 const { HyperError } = await import('./errors.ts');
+const { KernelClient, useKernelClient } = await import('./gpu/bridge.ts');
+if (workerData?.gpuPort) useKernelClient(new KernelClient(workerData.gpuPort, workerData.minWork));
 const compiled = new Map();
 
-parentPort.on('message', async ({ id, module, bytes, fn, params, gasLimit }) => {
+parentPort.on('message', async ({ id, module, bytes, fn, params, gasLimit, data }) => {
   try {
     let loaded = compiled.get(module);
     if (!loaded) {
-      loaded = await compileModule(module, bytes);
+      loaded = { ...(await compileModule(module, bytes)), data };
       if (compiled.size >= 64) compiled.delete(compiled.keys().next().value);
       compiled.set(module, loaded);
     }

@@ -4,6 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import { HyperError } from './errors.ts';
 import type { CallResult } from './call.ts';
+import { gpuBridge, kernelClient } from './gpu/bridge.ts';
 import type { Json } from './message.ts';
 
 export const DEFAULT_GUARD_MS = 10_000;
@@ -20,7 +21,10 @@ export class Sandbox {
 
   private start(): Promise<void> {
     if (this.ready) return this.ready;
-    const worker = new Worker(new URL('./sandbox-worker.mjs', import.meta.url), { execArgv: [] });
+    // The worker gets its own line to this process's GPU worker, when there is one.
+    const gpuPort = gpuBridge()?.connect();
+    const minWork = kernelClient()?.minWork;
+    const worker = new Worker(new URL('./sandbox-worker.mjs', import.meta.url), { execArgv: [], workerData: { gpuPort, minWork }, transferList: gpuPort ? [gpuPort] : [] });
     this.worker = worker;
     worker.unref();
     this.ready = new Promise((resolve, reject) => {
@@ -40,7 +44,7 @@ export class Sandbox {
   }
 
   /** Runs one call in the worker; past the guard the worker is terminated (and replaced later). */
-  async call(module: string, bytes: Uint8Array, fn: string, params: Json[], gasLimit?: number): Promise<CallResult> {
+  async call(module: string, bytes: Uint8Array, fn: string, params: Json[], gasLimit?: number, data?: Uint8Array[]): Promise<CallResult> {
     await this.start();
     const worker = this.worker!;
     const id = this.next++;
@@ -52,7 +56,7 @@ export class Sandbox {
         void this.reset(worker);
       }, this.guardMs);
       this.pending.set(id, { resolve, reject, timer });
-      worker.postMessage({ id, module, bytes, fn, params, gasLimit });
+      worker.postMessage({ id, module, bytes, fn, params, gasLimit, data });
     });
   }
 

@@ -45,6 +45,8 @@ export interface Store {
   metered: Database<Uint8Array, string>;
   /** Who uploaded a module and its tags (prices, limits), by module ID. */
   moduleMeta: Database<ModuleMeta, string>;
+  /** Data items modules import (engine/data-imports.ts), by transaction ID, once verified. */
+  dataItems: Database<Uint8Array, string>;
   /** Balances by address, as decimal strings. */
   balances: Database<string, string>;
   /** Paid-call receipts and applied top-ups by the ID of the signed item that asked. */
@@ -74,6 +76,7 @@ export function openStore(path: string): Store {
     attestations: root.openDB<Uint8Array, string>({ name: 'attestations', encoding: 'binary' }),
     metered: root.openDB<Uint8Array, string>({ name: 'metered', encoding: 'binary' }),
     moduleMeta: root.openDB<ModuleMeta, string>({ name: 'module-meta', encoding: 'json' }),
+    dataItems: root.openDB<Uint8Array, string>({ name: 'data-items', encoding: 'binary' }),
     balances: root.openDB<string, string>({ name: 'balances', encoding: 'string' }),
     receipts: root.openDB<unknown, string>({ name: 'receipts', encoding: 'json' }),
     async transaction(fn) {

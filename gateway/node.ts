@@ -25,6 +25,8 @@ import { ed25519Signer } from '../engine/data-item.ts';
 import { Publisher } from '../arweave/publisher.ts';
 import { BlockHeight } from '../arweave/block-height.ts';
 import { buildServer } from './server.ts';
+import { startGpuBridge } from '../engine/gpu/bridge.ts';
+import { cpuDescription, type GpuDescription } from '../engine/gpu/adapter.ts';
 import { VERSION } from './version.ts';
 
 export const DEFAULT_PORT = 8734;
@@ -55,6 +57,8 @@ export interface NodeOptions {
   maxGas?: number;
   /** Stateless calls run in a worker stopped after this many ms (default 10 000; 0: no worker). */
   callGuardMs?: number;
+  /** Which adapter serves module kernel calls (default HYPERWASM_GPU, else 'auto'); 'off': the CPU references only. */
+  gpu?: 'auto' | 'lavapipe' | 'hardware' | 'off';
   log?: (line: string) => void;
 }
 
@@ -114,6 +118,15 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     });
     stops.push(() => publisher.stop(), async () => height.stop());
     const signer = ed25519Signer(key.privateKey);
+    // The process's GPU worker (engine/gpu/bridge.ts): started once, before the sandbox, which
+    // gets a line to it. Acquiring the adapter goes on in the background; calls made meanwhile
+    // wait for it. Nodes never stop it (it is shared and never keeps the process alive).
+    const bridge = startGpuBridge({ mode: options.gpu });
+    let gpu: GpuDescription | undefined;
+    void bridge?.description.then((found) => {
+      gpu = found;
+      log(`kernels: ${found.backend === 'gpu' ? `${found.vendor} ${found.device} (${found.source}${found.isFallbackAdapter ? ', software fallback' : ''})` : `CPU references (${found.reason})`}`);
+    });
     const sandbox = options.callGuardMs === 0 ? undefined : new Sandbox(options.callGuardMs ?? DEFAULT_GUARD_MS);
     if (sandbox) stops.push(() => sandbox.close());
     const attester = new Attester({ store, signer, address: key.address, onWrite: () => publisher.kick() });
@@ -160,6 +173,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         'block-height': height.current,
         prices: { flat: String(options.prices?.flat ?? 0n), 'per-kgas': String(options.prices?.perKgas ?? 0n), unit: 'the node\'s ledger unit', 'max-gas': options.maxGas ?? 100_000_000_000, 'default-gas-limit': DEFAULT_GAS_LIMIT },
         outbox: { depth: publisher.depth(), ...publisher.stats() },
+        gpu: bridge ? (gpu ?? { probing: true }) : cpuDescription('disabled (gpu: off)'),
       }),
     };
     const app = buildServer(node, { logger: options.verbose });

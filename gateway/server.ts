@@ -15,7 +15,8 @@ import { planCompute, type ComputeAnswer, type ComputePlan } from '../engine/com
 import { parse, SingletonError, type Message } from './singleton.ts';
 import type { Node } from './node.ts';
 import { costOnly, paidCall, requireFree, topup } from './p4.ts';
-import { gpuDescription } from '../engine/gpu/index.ts';
+import { gpuBridge } from '../engine/gpu/bridge.ts';
+import { cpuDescription } from '../engine/gpu/adapter.ts';
 
 export function buildServer(node: Node, options: { logger?: boolean } = {}): FastifyInstance {
   const app = Fastify({ logger: options.logger ?? false, routerOptions: { maxParamLength: 16_384 } });
@@ -94,8 +95,8 @@ function route(node: Node, messages: Message[], url: string): Routed {
   const lastPath = last && typeof last === 'object' && 'path' in last ? String(last.path).toLowerCase() : undefined;
 
   if (isAs(base, 'meta@1.0') && rest.length === 1 && lastPath === 'info') return { json: node.info() };
-  // The GPU is probed on first ask, not at start-up: acquiring lavapipe takes seconds.
-  if (isAs(base, 'meta@1.0') && rest.length === 1 && lastPath === 'gpu') return { later: gpuDescription() };
+  // The adapter of the GPU worker serving module kernel calls (waits while it is being acquired).
+  if (isAs(base, 'meta@1.0') && rest.length === 1 && lastPath === 'gpu') return { later: gpuBridge()?.description ?? Promise.resolve(cpuDescription('disabled (gpu: off)')) };
   if (isAs(base, 'p4@1.0') && rest.length === 1 && lastPath === 'balance') {
     const address = last!.address;
     if (!isId(address)) throw badRequest(`address must be a 43-character address, got ${JSON.stringify(address ?? null)}`);

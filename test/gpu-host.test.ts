@@ -7,6 +7,8 @@ import { compileModule } from '../engine/modules.ts';
 import { callFunction, instantiate } from '../engine/call.ts';
 import { instrument, closeMeter } from '../engine/meter.ts';
 import { kernelGas, runReference } from '../engine/gpu/index.ts';
+import { KernelClient, startGpuBridge, useKernelClient, kernelClient } from '../engine/gpu/bridge.ts';
+import { Sandbox } from '../engine/sandbox.ts';
 import { HyperError } from '../engine/errors.ts';
 
 const test = suite('gpu host module');
@@ -68,6 +70,68 @@ test('operands outside memory trap with the reason', async () => {
   const loaded = await compileModule(ID, bytes);
   assert.throws(() => callFunction(loaded, 'outside', []), (e: HyperError) => e.status === 422 && /outside the module's 65536-byte memory/.test(e.message));
   assert.ok(instantiate(loaded));
+});
+
+// ---- through the GPU worker (engine/gpu/bridge.ts) ------------------------------------------
+
+test('through the GPU worker a module gets the same value and gas, and the call says which backend served it', async () => {
+  const bridge = startGpuBridge()!;
+  const described = await bridge.description;
+  if (described.backend !== 'gpu') console.log(`gpu host: the GPU worker has no adapter (${described.reason}), so these calls are served by the CPU references; run scripts/install-lavapipe.sh`);
+  const metered = await compileModule(ID, await instrument(bytes));
+  const before = kernelClient();
+  try {
+    useKernelClient(undefined);
+    const plain = callFunction(metered, 'run', [8, 16, 4]);
+    assert.equal(plain.kernels, { gpu: 0, cpu: 1 });
+    useKernelClient(new KernelClient(bridge.connect(), 0)); // every call to the worker
+    const viaWorker = callFunction(metered, 'run', [8, 16, 4]);
+    assert.is(viaWorker.value, plain.value);
+    assert.is(viaWorker.gas, plain.gas, 'gas does not depend on the backend');
+    assert.equal(viaWorker.kernels, described.backend === 'gpu' ? { gpu: 1, cpu: 0 } : { gpu: 0, cpu: 1 });
+    useKernelClient(new KernelClient(bridge.connect(), Number(kernelGas('matmul_i32', { m: 8, k: 16, n: 4 })) + 1));
+    assert.equal(callFunction(metered, 'run', [8, 16, 4]).kernels, { gpu: 0, cpu: 1 }, 'small work stays on the CPU');
+  } finally {
+    useKernelClient(before);
+  }
+});
+
+test('the GPU worker answers many shapes with the references\' bytes, from several clients', async () => {
+  const bridge = startGpuBridge()!;
+  const clients = [new KernelClient(bridge.connect(), 0), new KernelClient(bridge.connect(), 0)];
+  let seed = 7;
+  const random = (n: number) => new Uint8Array(n).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+  for (const [i, [m, k, n]] of [[1, 1, 1], [3, 5, 7], [17, 33, 65], [64, 100, 3], [130, 9, 257]].entries()) {
+    const i8 = [random(m * k), random(k * n)];
+    const i32 = [random(m * k * 4), random(k * n * 4)];
+    for (const [name, inputs] of [['matmul_i8', i8], ['matmul_i32', i32]] as const) {
+      const out = new Uint8Array(m * n * 4);
+      clients[i % 2].run(name, { m, k, n }, inputs, out);
+      assert.equal(out, runReference(name, { m, k, n }, inputs), `${name} ${m}×${k}×${n}`);
+    }
+  }
+  const x = random(4 * 1000);
+  const q = new Uint8Array(1000);
+  clients[0].run('requantize', { length: 1000, multiplier: 1 << 30, shift: 37, zeroPoint: -3 }, [x], q);
+  assert.equal(q, runReference('requantize', { length: 1000, multiplier: 1 << 30, shift: 37, zeroPoint: -3 }, [x]));
+});
+
+test('stateless calls in the sandbox worker reach the GPU worker too', async () => {
+  const bridge = startGpuBridge()!;
+  const described = await bridge.description;
+  const before = kernelClient();
+  useKernelClient(new KernelClient(bridge.connect(), 0)); // the sandbox takes its threshold from this thread's client
+  const sandbox = new Sandbox(60_000);
+  try {
+    const metered = await instrument(bytes);
+    const result = await sandbox.call(ID, metered, 'run', [3, 5, 7]);
+    assert.is(result.value, expected(3, 5, 7));
+    assert.equal(result.kernels, described.backend === 'gpu' ? { gpu: 1, cpu: 0 } : { gpu: 0, cpu: 1 });
+    assert.is(result.gas, callFunction(await compileModule(ID, metered), 'run', [3, 5, 7]).gas);
+  } finally {
+    await sandbox.close();
+    useKernelClient(before);
+  }
 });
 
 test.run();

@@ -1,7 +1,9 @@
 // The `gpu` host module: kernel calls a WASM module can import, taking pointers and shapes in
-// its linear memory. Inside a synchronous WASM call the engine cannot wait for a GPU, so these
-// imports run the kernels' CPU references (bit-identical to the GPU kernels); the gas charged
-// is the shapes' kernelGas either way, taken from the module's own gas counter.
+// its linear memory. Each call goes to this thread's KernelClient (engine/gpu/bridge.ts), which
+// has the GPU worker dispatch it while this thread waits, or runs the CPU reference (small work,
+// no adapter); the bytes are the same either way. The gas charged is the shapes' kernelGas,
+// taken from the module's own gas counter, whichever backend ran; the instance's view counts
+// the calls each backend served, for the result's record.
 //
 //   matmul_i32(a, b, c, m, k, n)   matmul_i8(a, b, c, m, k, n)
 //   requantize(x, out, length, multiplier, shift, zeroPoint)
@@ -9,12 +11,21 @@
 // Each returns 0; a malformed shape or an operand outside memory traps with the reason.
 import { HyperError, Trap } from '../errors.ts';
 import { kernelGas, kernelLayout, runReference, KERNELS, type KernelName, type KernelShapes } from './index.ts';
+import { kernelClient } from './bridge.ts';
+import { chargeGas } from '../gas.ts';
 
 export const GPU_IMPORTS = KERNELS.map((name) => `gpu.${name}`);
 
 export interface InstanceView {
   memory?: WebAssembly.Memory;
   instance?: WebAssembly.Instance;
+  /** Kernel calls served so far, by backend. */
+  kernels?: KernelCounts;
+}
+
+export interface KernelCounts {
+  gpu: number;
+  cpu: number;
 }
 
 /** How each import's arguments split into operand pointers, the output pointer and shapes. */
@@ -35,10 +46,15 @@ export function gpuImports(view: InstanceView): Record<string, (...args: number[
       const memory = new Uint8Array(view.memory!.buffer);
       try {
         const layout = kernelLayout(name, shapes as never);
-        charge(view.instance, kernelGas(name, shapes as never));
+        chargeGas(view.instance, kernelGas(name, shapes as never));
         const operands = inputs.map((ptr, i) => slice(memory, ptr >>> 0, layout.inputs[i], name));
-        const result = runReference(name, shapes as never, operands);
-        slice(memory, output >>> 0, layout.output, name).set(result);
+        const out = slice(memory, output >>> 0, layout.output, name);
+        const client = kernelClient();
+        let backend: 'gpu' | 'cpu' = 'cpu';
+        if (client) backend = client.run(name, shapes as never, operands, out);
+        else out.set(runReference(name, shapes as never, operands));
+        view.kernels ??= { gpu: 0, cpu: 0 };
+        view.kernels[backend]++;
         return 0;
       } catch (error) {
         if (error instanceof HyperError) throw new Trap(error.message);
@@ -52,11 +68,4 @@ export function gpuImports(view: InstanceView): Record<string, (...args: number[
 function slice(memory: Uint8Array, ptr: number, size: number, name: string): Uint8Array {
   if (ptr + size > memory.length) throw new Trap(`kernel ${name}: an operand at ${ptr} of ${size} bytes is outside the module's ${memory.length}-byte memory`);
   return memory.subarray(ptr, ptr + size);
-}
-
-/** Takes the kernel's gas from the module's counter; running out traps at the module's next check. */
-function charge(instance: WebAssembly.Instance | undefined, gas: bigint): void {
-  const exports = instance?.exports as Record<string, any> | undefined;
-  if (typeof exports?.hw_gas_set !== 'function') return;
-  exports.hw_gas_set(BigInt(exports.hw_gas_get()) - gas);
 }
