@@ -17,6 +17,7 @@ import { notFound } from '../engine/errors.ts';
 import type { Json } from '../engine/message.ts';
 import type { Attestation } from './attester.ts';
 import { leafHash, merkleTree, rootFromProof } from './merkle.ts';
+import { kernelClient } from '../engine/gpu/bridge.ts';
 import { statementBytes, type ComputeStatement, type ProcessStatement, type ReceiptStatement, type Statement } from './statement.ts';
 import { modulePrice, price } from '../engine/pricing.ts';
 import { fetchHistory, readHistory } from './history.ts';
@@ -72,10 +73,18 @@ export async function verifyAttestation(gateway: Gateway, idOrFile: string, opti
         ? `confirmed: process ${statement.process} slot ${statement.slot} (replayed)`
         : statement.kind === 'receipt'
           ? `confirmed: ${statement.payer} paid ${statement.amount} for ${statement.hashpath} (recomputed result, gas and price)`
-          : `confirmed: ${statement.hashpath} (recomputed)`,
+          : `confirmed: ${statement.hashpath} (recomputed${backends(statement)})`,
     );
   }
   return { ok: true, lines };
+}
+
+/** How the node's kernel calls ran, beside this replay's (a verifier needs no GPU). */
+function backends(statement: ComputeStatement): string {
+  const k = statement.kernels;
+  if (!k) return '';
+  const here = kernelClient() ? 'this replay used its own GPU worker where the work was large' : 'this replay ran all of them on the CPU references';
+  return `; the node ran ${k.gpu} kernel call(s) on its GPU and ${k.cpu} on the CPU, ${here}, with the same bytes`;
 }
 
 /** Re-runs a stateless call; for a receipt also re-derives the price from the declared rates. */
@@ -90,6 +99,7 @@ async function recomputeStateless(gateway: Gateway, statement: ComputeStatement 
     const result = callFunction(loaded, plan.message['wasm-function'] as string, plan.message['wasm-params'] as Json[]);
     const hash = sha256b64(result.bytes);
     if (hash !== statement['result-hash']) return `recomputed result hash ${hash}, the statement says ${statement['result-hash']}`;
+    if (statement.kind === 'compute' && result.gas !== statement.gas) return `recomputed gas ${result.gas}, the statement says ${statement.gas}`;
     if (statement.kind === 'receipt') {
       if (String(result.gas) !== statement.gas) return `recomputed gas ${result.gas}, the receipt says ${statement.gas}`;
       const declared = modulePrice((await modules.meta(statement.module)).tags);

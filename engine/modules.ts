@@ -1,7 +1,7 @@
 // Module loading: from memory, else LMDB, else the Arweave gateway (whose answer is
 // verified against the signed ID before it is kept). Compiled modules stay in memory;
 // bytes are kept in LMDB so a restart needs no gateway.
-import { unprocessable } from './errors.ts';
+import { HyperError, unprocessable } from './errors.ts';
 import { GRANTED_IMPORTS } from './abi.ts';
 import { describeStart, hasWasmMagic, inspect, WasmFormatError, type WasmInfo } from './wasm-binary.ts';
 import type { ModuleMeta, Store } from './store.ts';
@@ -83,7 +83,13 @@ export class Modules {
       ids.map(async (dataId) => {
         const stored = this.store.dataItems.get(dataId);
         if (stored) return stored;
-        const fetched = await this.source.fetchVerified(dataId);
+        let fetched: Uint8Array;
+        try {
+          fetched = await this.source.fetchVerified(dataId);
+        } catch (error) {
+          if (error instanceof HyperError) error.message = `module ${id} imports data ${dataId} (its Data-Import tag), which cannot be had: ${error.message}`;
+          throw error;
+        }
         if (fetched.length > MAX_DATA_IMPORT_BYTES) throw unprocessable(`data import ${dataId} of module ${id} has ${fetched.length} bytes; at most ${MAX_DATA_IMPORT_BYTES} are allowed`);
         await this.store.dataItems.put(dataId, fetched);
         return fetched;
