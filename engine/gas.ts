@@ -2,7 +2,7 @@
 // exports hw_gas_set / hw_gas_get. The engine sets a budget before a call and reads what
 // is left after; a module that runs out traps, recognisably (the count is below zero), and
 // that outcome is as deterministic as any result. Unmetered modules report gas 0.
-import { HyperError } from './errors.ts';
+import { HyperError, Trap } from './errors.ts';
 
 /** The budget of a call or a process message when neither request, process nor module sets one. */
 export const DEFAULT_GAS_LIMIT = 10_000_000_000;
@@ -31,11 +31,17 @@ export function withGas<T>(instance: WebAssembly.Instance, limit: number, what: 
   }
 }
 
-/** Takes host work (a kernel, a data read) from a metered module's counter; running out traps at its next check. */
+/**
+ * Takes host work (a kernel, a data read) from a metered module's counter before it is done;
+ * when that leaves the counter below zero the call traps there, as out of gas, and the work is
+ * never done. (The meter writes the module's counter back before such imports and reads it after.)
+ */
 export function chargeGas(instance: WebAssembly.Instance | undefined, gas: bigint): void {
   const exports = instance?.exports as Record<string, any> | undefined;
   if (typeof exports?.hw_gas_set !== 'function') return;
-  exports.hw_gas_set(BigInt(exports.hw_gas_get()) - gas);
+  const left = BigInt(exports.hw_gas_get()) - gas;
+  exports.hw_gas_set(left);
+  if (left < 0n) throw new Trap(`out of gas: a host call needed ${gas}`);
 }
 
 /** The effective budget: the first of request, process and module that declares one, capped by the node. */

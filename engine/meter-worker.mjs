@@ -195,9 +195,12 @@ class Pass {
     const functions = [];
     for (let i = 0; i < m.getNumFunctions(); i++) functions.push(m.getFunctionByIndex(i));
     this.imported = new Set();
+    // Host imports that take gas from the counter (the gpu kernels, the data reads).
+    this.charging = new Set();
     for (const func of functions) {
       const info = binaryen.getFunctionInfo(func);
       if (info.module) this.imported.add(info.name);
+      if (info.module === 'gpu' || info.module === 'data') this.charging.add(info.name);
     }
     m.addGlobal(this.gas, binaryen.i64, true, m.i64.const(BigInt(startGas)));
     for (const func of functions) if (!this.imported.has(binaryen.getFunctionInfo(func).name)) this.meterFunction(func);
@@ -588,7 +591,8 @@ class Pass {
 
   /**
    * Calls write the local copy back before and read it again after (the callee charges the
-   * global). Calls of imports skip both: an import cannot touch the counter.
+   * global). Calls of imports skip both, except the host imports that charge the global
+   * themselves (gpu.*, data.*).
    */
   walkCall(expr, seg, id) {
     const m = this.m;
@@ -608,7 +612,7 @@ class Pass {
     seg.cost += id === binaryen.CallId ? costs.call : costs.callIndirect;
     const isReturn = cls.isReturn(expr);
     if (isReturn) out = union(out, new Set([RETURN]));
-    if (id === binaryen.CallId && !isReturn && this.imported.has(binaryen.Call.getTarget(expr))) return { e: expr, out, mut };
+    if (id === binaryen.CallId && !isReturn && this.imported.has(binaryen.Call.getTarget(expr)) && !this.charging.has(binaryen.Call.getTarget(expr))) return { e: expr, out, mut };
     const type = binaryen.getExpressionType(expr);
     // Dead code (an operand never completes): nothing to write back.
     if (type === binaryen.unreachable && (!isReturn || this.anyUnreachable(expr, cls, id))) return { e: expr, out, mut };

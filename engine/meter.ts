@@ -92,7 +92,7 @@
 import { Worker } from 'node:worker_threads';
 
 /** Bump whenever the pass, GAS_COSTS or START_GAS change: instrumented binaries are cached under it. */
-export const METER_VERSION = 'hw-meter-2';
+export const METER_VERSION = 'hw-meter-3';
 
 /** The exports the pass adds. */
 export const GAS_SET_EXPORT = 'hw_gas_set';

@@ -15,6 +15,8 @@ const test = suite('gpu host module');
 const ID = 'G'.repeat(43);
 const MODULE = `(module
   (import "gpu" "matmul_i32" (func $matmul (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "gpu" "relu_i32" (func $relu (param i32 i32 i32) (result i32)))
+  (func (export "relu") (param $length i32) (result i32) (call $relu (i32.const 0) (i32.const 0) (local.get $length)))
   (memory (export "memory") 1)
   ;; A at 0, B at 1024, C at 2048: fills A[i] = i - 7, B[i] = 3i + 1, multiplies, returns C's wrapping sum
   (func (export "run") (param $m i32) (param $k i32) (param $n i32) (result i32)
@@ -61,6 +63,18 @@ test('kernel gas is charged by shape, on top of the module\'s own', async () => 
   try {
     callFunction(metered, 'run', [8, 16, 4], Number(kernelGas('matmul_i32', { m: 8, k: 16, n: 4 })) - 1);
     assert.unreachable('the kernel costs more than the budget');
+  } catch (error) {
+    assert.is((error as HyperError).code, 'out-of-gas');
+  }
+});
+
+test('the kernel\'s gas is exactly its kernelGas, taken before the work, and too little is out of gas', async () => {
+  const metered = await compileModule(ID, await instrument(bytes));
+  const gas = (length: number) => callFunction(metered, 'relu', [length]).gas;
+  assert.is(gas(10_000) - gas(0), Number(kernelGas('relu_i32', { length: 10_000 }) - kernelGas('relu_i32', { length: 0 })));
+  try {
+    callFunction(metered, 'relu', [10_000], gas(10_000) - 1);
+    assert.unreachable('one gas short');
   } catch (error) {
     assert.is((error as HyperError).code, 'out-of-gas');
   }
