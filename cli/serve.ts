@@ -1,11 +1,18 @@
 // `hyperwasm serve`: run a node until interrupted.
 import { DEFAULT_ARLOCAL_PORT, DEFAULT_PORT, startNode } from '../gateway/node.ts';
-import { parseTags, type Command } from './command.ts';
+import { parseTags, UsageError, type Command } from './command.ts';
+import { DEFAULT_MIN_WORK } from '../engine/gpu/bridge.ts';
+
+const GPU_MODES = ['auto', 'lavapipe', 'hardware', 'off'] as const;
+function gpuMode(value: string | undefined): (typeof GPU_MODES)[number] | undefined {
+  if (value === undefined || (GPU_MODES as readonly string[]).includes(value)) return value as (typeof GPU_MODES)[number] | undefined;
+  throw new UsageError(`--gpu must be one of ${GPU_MODES.join(', ')}, got ${JSON.stringify(value)}`);
+}
 
 export const serve: Command = {
   name: 'serve',
   summary: 'run a node serving Compute over HTTP (starts an embedded arlocal unless --gateway is given)',
-  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--peer <addr>=<url>]… [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--no-examples] [--verbose]
+  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--peer <addr>=<url>]… [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--verbose]
 
 Starts a hyperwasm node. Without --gateway it starts arlocal, a local Arweave gateway, on
 127.0.0.1 (data in <data>/arlocal), builds the example modules in modules/ if needed and
@@ -24,6 +31,10 @@ Options:
   --price-per-kgas <n> the node's fee per 1000 gas of a priced call (default 0)
   --max-gas <n>       the largest gas budget of a stateless call (default 100000000000)
   --call-guard-ms <n> stop a stateless call after this many ms (a 503, never a result; default 10000)
+  --gpu <mode>        which adapter serves module kernel calls: auto (default: hardware, then
+                      the project's lavapipe, then the CPU references), lavapipe, hardware, off
+  --gpu-min-work <n>  kernel calls with less work (gas) than this run on the CPU reference, where
+                      a GPU round trip costs more (default ${DEFAULT_MIN_WORK}; 0: all to the GPU)
   --no-examples       do not build and upload the example modules
   --examples          upload the example modules even to a --gateway (costs AR on a real one)
   --verbose           log every request`,
@@ -42,6 +53,8 @@ Options:
     'price-per-kgas': { type: 'string' },
     'max-gas': { type: 'string' },
     'call-guard-ms': { type: 'string' },
+    gpu: { type: 'string' },
+    'gpu-min-work': { type: 'string' },
   },
   async run({ values }) {
     const log = (line: string) => console.error(line);
@@ -58,6 +71,8 @@ Options:
       prices: { flat: BigInt(values['price-flat'] ?? 0), perKgas: BigInt(values['price-per-kgas'] ?? 0) },
       maxGas: values['max-gas'] === undefined ? undefined : Number(values['max-gas']),
       callGuardMs: values['call-guard-ms'] === undefined ? undefined : Number(values['call-guard-ms']),
+      gpu: gpuMode(values.gpu),
+      gpuMinWork: values['gpu-min-work'] === undefined ? undefined : Number(values['gpu-min-work']),
       log,
     });
     console.log(`hyperwasm node listening on ${running.url}`);

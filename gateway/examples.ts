@@ -1,10 +1,14 @@
 // Example modules for a fresh node: built from modules/ if needed and uploaded once; an
-// upload is reused while the gateway still has it and the bytes are unchanged.
+// upload is reused while the gateway still has it and the bytes and tags are unchanged.
+// The model's weights go up first, as a data item of their own, and the model module names
+// them in its Data-Import tag (docs/PROTOCOL.md §7).
 import { readFileSync } from 'node:fs';
-import { buildModules } from '../modules/build.ts';
+import { buildModules, buildWeights } from '../modules/build.ts';
 import { sha256b64 } from '../engine/hash.ts';
-import { upload } from '../arweave/upload.ts';
-import { moduleTags } from '../arweave/tags.ts';
+import { canonicalJson, utf8 } from '../engine/encoding.ts';
+import { DATA_IMPORT_TAG } from '../engine/data-imports.ts';
+import { upload, type Tag } from '../arweave/upload.ts';
+import { DATA_PROTOCOL, moduleTags } from '../arweave/tags.ts';
 import type { Gateway } from '../arweave/gateway.ts';
 import type { JWKInterface } from '../arweave/wallet.ts';
 import type { Store } from '../engine/store.ts';
@@ -13,20 +17,31 @@ interface Published { id: string; sha256: string }
 
 export async function publishExamples(options: { store: Store; gateway: Gateway; wallet: JWKInterface; log: (line: string) => void }): Promise<Record<string, string>> {
   const { store, gateway, wallet, log } = options;
-  const built = await buildModules({ log });
-  const ids: Record<string, string> = {};
-  for (const [name, path] of Object.entries(built)) {
-    const bytes = new Uint8Array(readFileSync(path));
-    const digest = sha256b64(bytes);
+  const [built, weightsPath] = await Promise.all([buildModules({ log }), buildWeights({ log })]);
+
+  /** Uploads bytes with tags unless the same bytes and tags are already on the gateway. */
+  async function publishOnce(name: string, bytes: Uint8Array, tags: Tag[]): Promise<string> {
+    const digest = sha256b64(new Uint8Array([...bytes, ...utf8(canonicalJson(tags as never))]));
     const key = `example:${gateway.url}:${name}`;
     const known = store.meta.get(key) as Published | undefined;
-    if (known?.sha256 === digest && (await gateway.has(known.id))) {
-      ids[name] = known.id;
-      continue;
-    }
-    ids[name] = await upload(bytes, { gateway, wallet, tags: moduleTags([{ name: 'Name', value: name }]) });
-    await store.meta.put(key, { id: ids[name], sha256: digest } satisfies Published);
-    log(`uploaded example module ${name} (${bytes.length} bytes) as ${ids[name]}`);
+    if (known?.sha256 === digest && (await gateway.has(known.id))) return known.id;
+    const id = await upload(bytes, { gateway, wallet, tags });
+    await store.meta.put(key, { id, sha256: digest } satisfies Published);
+    log(`uploaded example ${name} (${bytes.length} bytes) as ${id}`);
+    return id;
+  }
+
+  const weights = await publishOnce('model-weights', new Uint8Array(readFileSync(weightsPath)), [
+    { name: 'Content-Type', value: 'application/octet-stream' },
+    { name: 'Data-Protocol', value: DATA_PROTOCOL },
+    { name: 'Type', value: 'Data' },
+    { name: 'Name', value: 'model.weights' },
+  ]);
+  const ids: Record<string, string> = {};
+  for (const [name, path] of Object.entries(built)) {
+    const extra: Tag[] = [{ name: 'Name', value: name }];
+    if (name === 'model') extra.push({ name: DATA_IMPORT_TAG, value: weights });
+    ids[name] = await publishOnce(name, new Uint8Array(readFileSync(path)), moduleTags(extra));
   }
   return ids;
 }

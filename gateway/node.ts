@@ -59,6 +59,8 @@ export interface NodeOptions {
   callGuardMs?: number;
   /** Which adapter serves module kernel calls (default HYPERWASM_GPU, else 'auto'); 'off': the CPU references only. */
   gpu?: 'auto' | 'lavapipe' | 'hardware' | 'off';
+  /** Kernel calls with less work (gas) stay on the CPU reference (default HYPERWASM_GPU_MIN_WORK, else 2^20). */
+  gpuMinWork?: number;
   log?: (line: string) => void;
 }
 
@@ -121,7 +123,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     // The process's GPU worker (engine/gpu/bridge.ts): started once, before the sandbox, which
     // gets a line to it. Acquiring the adapter goes on in the background; calls made meanwhile
     // wait for it. Nodes never stop it (it is shared and never keeps the process alive).
-    const bridge = startGpuBridge({ mode: options.gpu });
+    const bridge = startGpuBridge({ mode: options.gpu, minWork: options.gpuMinWork });
     let gpu: GpuDescription | undefined;
     void bridge?.description.then((found) => {
       gpu = found;

@@ -5,13 +5,15 @@
 // same bytes without spawning `asc`. A module is rebuilt only when its .wasm is missing or
 // older than a source, because a build takes about a second per module.
 //
+// The model's weights (modules/model/weights.ts) are trained here too, into modules/build/model.weights.
+//
 // Run directly to build: `npx tsx modules/build.ts [--force]`.
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The example modules; each has modules/<name>.ts and an asconfig.json target of that name. */
-export const MODULES: readonly string[] = ['fac', 'text', 'kernel', 'counter', 'token'];
+export const MODULES: readonly string[] = ['fac', 'text', 'kernel', 'counter', 'token', 'model'];
 
 const MODULES_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(MODULES_DIR);
@@ -45,6 +47,25 @@ export interface BuildOptions {
   force?: boolean;
   /** Receives one line per module built. */
   log?: (line: string) => void;
+}
+
+/** The model's weights (a data item of their own, modules/model/weights.ts), built beside the modules. */
+export const WEIGHTS_PATH = join(BUILD_DIR, 'model.weights');
+const WEIGHTS_SOURCES = join(MODULES_DIR, 'model');
+
+/** Writes modules/build/model.weights when it is missing or older than its script; returns its path. */
+export async function buildWeights(opts: BuildOptions = {}): Promise<string> {
+  const newest = Math.max(...readdirSync(WEIGHTS_SOURCES).map((name) => statSync(join(WEIGHTS_SOURCES, name)).mtimeMs));
+  if (!opts.force && existsSync(WEIGHTS_PATH) && statSync(WEIGHTS_PATH).mtimeMs >= newest) return WEIGHTS_PATH;
+  const started = performance.now();
+  const { generateWeights } = await import('./model/weights.ts');
+  const bytes = generateWeights();
+  mkdirSync(BUILD_DIR, { recursive: true });
+  const tmp = `${WEIGHTS_PATH}.${process.pid}.tmp`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, WEIGHTS_PATH);
+  opts.log?.(`trained ${relative(ROOT, WEIGHTS_PATH)} (${bytes.length} bytes, ${Math.round(performance.now() - started)} ms)`);
+  return WEIGHTS_PATH;
 }
 
 /** Builds the modules that are missing or stale; returns name → absolute .wasm path. */
@@ -97,7 +118,7 @@ function sourceFiles(): string[] {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) {
-        if (path !== BUILD_DIR) walk(path);
+        if (path !== BUILD_DIR && path !== WEIGHTS_SOURCES) walk(path); // the weights' scripts are not module sources
       } else if (entry.name.endsWith('.ts') || entry.name.endsWith('.json')) {
         files.push(path);
       }
@@ -109,7 +130,8 @@ function sourceFiles(): string[] {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const started = performance.now();
-  buildModules({ force: process.argv.includes('--force'), log: (line) => console.log(line) }).then(
+  const opts = { force: process.argv.includes('--force'), log: (line: string) => console.log(line) };
+  Promise.all([buildModules(opts), buildWeights(opts)]).then(
     () => console.log(`modules ready (${Math.round(performance.now() - started)} ms)`),
     (error: unknown) => {
       console.error(error instanceof Error ? error.message : error);

@@ -123,14 +123,16 @@ export class KernelClient {
 let bridge: GpuBridge | undefined;
 let client: KernelClient | undefined;
 
-/** Starts the process's GPU worker once (HYPERWASM_GPU=off starts none) and gives this thread a client. */
+/**
+ * Starts the process's GPU worker once (HYPERWASM_GPU=off starts none) and gives this thread a
+ * client; a later call with another `minWork` replaces this thread's client.
+ */
 export function startGpuBridge(options: BridgeOptions & { minWork?: number } = {}): GpuBridge | undefined {
   const mode = options.mode ?? (process.env.HYPERWASM_GPU as BridgeOptions['mode']) ?? 'auto';
   if (mode === 'off') return undefined;
-  if (!bridge) {
-    bridge = new GpuBridge({ mode });
-    client = new KernelClient(bridge.connect(), options.minWork ?? minWorkFromEnv());
-  }
+  bridge ??= new GpuBridge({ mode });
+  const minWork = options.minWork ?? client?.minWork ?? minWorkFromEnv();
+  if (client?.minWork !== minWork) client = new KernelClient(bridge.connect(), minWork);
   return bridge;
 }
 
