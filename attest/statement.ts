@@ -32,6 +32,8 @@ export interface ProcessStatement {
   'state-hash': string;
   gas: number;
   engine: string;
+  /** As in ComputeStatement: informational, absent when the slot made no kernel calls. */
+  kernels?: { gpu: number; cpu: number };
 }
 
 /** A paid call's receipt: who paid what for which result, and the prices that made the amount. */

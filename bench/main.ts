@@ -1,6 +1,6 @@
 // `npm run bench`: every figure beside its baseline, measured in this one run.
 // Options (environment): BENCH_SECONDS (HTTP load per figure, default 5),
-// BENCH_CONNECTIONS (default 10), BENCH_ONLY (comma list of: engine,http,scheduler,process,meter,attest,gpu),
+// BENCH_CONNECTIONS (default 10), BENCH_ONLY (comma list of: engine,http,scheduler,process,meter,attest,gpu,model),
 // BENCH_MESSAGES (assignments per scheduling figure, default 5000), BENCH_SLOTS (process slots,
 // default 10000), BENCH_VERIFY_SLOTS (messages of the process that attest replays and disputes,
 // default 10000), BENCH_SEED (seeds the dispute's divergent slot, default 1).
@@ -12,13 +12,14 @@ import { httpFigures } from './http.ts';
 import { schedulerFigures } from './scheduler.ts';
 import { processFigures } from './process-eval.ts';
 import { gpuFigures } from './gpu.ts';
+import { modelFigures } from './model.ts';
 import { meterFigures } from './meter.ts';
 import { attestFigures } from './attest.ts';
 import { printTable, writeResults, type Figure } from './report.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const only = new Set((process.env.BENCH_ONLY ?? 'engine,http,scheduler,process,meter,attest,gpu').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'engine,http,scheduler,process,meter,attest,gpu,model').split(','));
 const log = (line: string) => console.error(`[bench] ${line}`);
 const dir = mkdtempSync(join(tmpdir(), 'hyperwasm-bench-'));
 
@@ -33,6 +34,7 @@ try {
   if (only.has('process')) figures.push(...(await processFigures(dir, Number(process.env.BENCH_SLOTS ?? 10_000), log)));
   if (only.has('meter')) figures.push(...(await meterFigures(log)));
   if (only.has('gpu')) figures.push(...(await gpuFigures(log)));
+  if (only.has('model')) figures.push(...(await modelFigures(log)));
   if (only.has('attest')) {
     const slots = Number(process.env.BENCH_VERIFY_SLOTS ?? 10_000);
     figures.push(...(await attestFigures({ seconds, connections, dir, slots, seed: Number(process.env.BENCH_SEED ?? 1) }, log)));

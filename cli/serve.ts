@@ -86,6 +86,9 @@ Options:
         console.log('try:');
         console.log(`  curl -g '${running.url}/${running.examples.fac}/Compute?wasm-function=fac&wasm-params=[5.0]'`);
       }
+      if (running.examples.model) {
+        console.log(`  curl -g '${running.url}/${running.examples.model}/Compute?wasm-function=generateText&wasm-params=[{"prompt":"Hello","tokens":48}]'`);
+      }
     }
     await new Promise<void>((resolve) => {
       const stop = () => resolve();

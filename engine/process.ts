@@ -13,6 +13,7 @@ import { badRequest, HyperError, notFound, unprocessable } from './errors.ts';
 import { sha256b64 } from './hash.ts';
 import { hashpath } from './hashpath.ts';
 import { callBytes, instantiate } from './call.ts';
+import type { InstanceView, KernelCounts } from './gpu/host.ts';
 import { isBytesFunction } from './abi.ts';
 import { parseDataItem, type DataItem } from './data-item.ts';
 import { tagValue, type SignedAssignment } from './assignment.ts';
@@ -76,6 +77,7 @@ export function processStatement(node: string, record: Record<string, Json>): Pr
     'state-hash': record['state-hash'] as string,
     gas: record.gas as number,
     engine: ENGINE,
+    ...(record.kernels ? { kernels: record.kernels as unknown as KernelCounts } : {}),
   };
 }
 
@@ -85,6 +87,8 @@ interface Runner {
   gasLimit: number;
   loaded: LoadedModule;
   instance: WebAssembly.Instance;
+  /** How the instance's host imports see it; counts its kernel calls by backend. */
+  view: InstanceView;
   /** The last slot folded into the instance; -1 before the spawn message. */
   slot: number;
   hashpath: string;
@@ -220,9 +224,10 @@ export class Processes {
 
   /** A runner at the nearest snapshot at or before `slot`, or fresh before slot 0. */
   private resume(record: ProcessRecord, loaded: LoadedModule, slot: number): Runner {
-    const instance = instantiate(loaded);
+    const view: InstanceView = {};
+    const instance = instantiate(loaded, view);
     const gasLimit = Number(tagValue(record.tags, 'Gas-Limit') ?? this.moduleGasLimit.get(record.module) ?? DEFAULT_GAS_LIMIT);
-    const runner: Runner = { record, gasLimit, loaded, instance, slot: -1, hashpath: record.id };
+    const runner: Runner = { record, gasLimit, loaded, instance, view, slot: -1, hashpath: record.id };
     if (slot < 0) return runner;
     for (const { value } of this.options.store.snapshots.getRange({ start: [record.id, slot], end: [record.id, -1], reverse: true, limit: 1 })) {
       const header = restoreSnapshot(instance, loaded.info, value);
@@ -246,6 +251,8 @@ export class Processes {
     const input = handleInput(item, assignment, runner.record);
     const path = hashpath(runner.hashpath, assignment.message);
     const record: Record<string, Json> = { process: pid, module: runner.record.module, slot, message: item.id, assignment: assignment.id, hashpath: path };
+    const view = runner.view; // a trap below replaces the runner's instance and view
+    const kernelsBefore = view.kernels && { ...view.kernels };
     try {
       // The input's key order is fixed by handleInput, so JSON.stringify is canonical enough
       // to be identical on every node, and several times faster than canonicalJson.
@@ -256,7 +263,12 @@ export class Processes {
       if (!(error instanceof HyperError) || error.status !== 422) throw error;
       const gas = Number(error.details.gas ?? 0);
       Object.assign(record, { output: null, messages: [], error: error.message, 'result-hash': sha256b64(utf8(error.message)), gas });
-      runner.instance = this.rebuilt(runner, slot - 1);
+      this.rebuild(runner, slot - 1);
+    }
+    // Which backend served this slot's kernel calls: informational, like a stateless call's.
+    const after = view.kernels;
+    if (after && (after.gpu !== (kernelsBefore?.gpu ?? 0) || after.cpu !== (kernelsBefore?.cpu ?? 0))) {
+      record.kernels = { gpu: after.gpu - (kernelsBefore?.gpu ?? 0), cpu: after.cpu - (kernelsBefore?.cpu ?? 0) };
     }
     record['state-hash'] = stateHash(runner.instance, runner.loaded.info);
     runner.slot = slot;
@@ -266,11 +278,12 @@ export class Processes {
     return { record, snapshot };
   }
 
-  /** A fresh instance holding the state after `slot`: the nearest snapshot, then a replay. */
-  private rebuilt(runner: Runner, slot: number): WebAssembly.Instance {
+  /** Gives the runner a fresh instance holding the state after `slot`: the nearest snapshot, then a replay. */
+  private rebuild(runner: Runner, slot: number): void {
     const replay = this.resume(runner.record, runner.loaded, slot);
     while (replay.slot < slot) this.step(replay);
-    return replay.instance;
+    runner.instance = replay.instance;
+    runner.view = replay.view;
   }
 }
 

@@ -15,6 +15,13 @@ import { callFunction } from '../engine/call.ts';
 import { instrument, closeMeter } from '../engine/meter.ts';
 import { DEFAULT_MIN_WORK, startGpuBridge } from '../engine/gpu/bridge.ts';
 import { cli, getJson, tempDir, testNode } from './helpers.ts';
+import { generateKeyPairSync } from 'node:crypto';
+import wabtInit from 'wabt';
+import { ed25519Signer } from '../engine/data-item.ts';
+import { NodeClient, type Signer } from '../gateway/client.ts';
+import { upload } from '../arweave/upload.ts';
+import { moduleTags } from '../arweave/tags.ts';
+import { loadOrCreateWallet } from '../arweave/wallet.ts';
 import type { RunningNode } from '../gateway/node.ts';
 
 const test = suite('model');
@@ -94,6 +101,37 @@ test('over HTTP: modelInfo, and a bad prompt is a 422 that says why', async () =
   const bad = await getJson(`${node.url}/${model}/Compute?wasm-function=generateText&wasm-params=${encodeURIComponent('[{"prompt":42}]')}`);
   assert.is(bad.status, 422);
   assert.match(JSON.stringify(bad.body), /prompt/);
+});
+
+// A process whose handler makes one relu_i32 kernel call per message and answers {"output":1}.
+const PROCESS_WITH_KERNEL = `(module
+  (import "gpu" "relu_i32" (func $relu (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 0) "{\\"output\\":1,\\"messages\\":[]}")
+  (global $next (mut i32) (i32.const 1024))
+  (func (export "hw_alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $next))
+    (global.set $next (i32.and (i32.add (i32.add (global.get $next) (local.get $n)) (i32.const 7)) (i32.const -8)))
+    (if (i32.gt_u (global.get $next) (i32.const 120000)) (then (global.set $next (i32.const 1024)) (local.set $p (i32.const 1024))))
+    (local.get $p))
+  (func (export "handle") (param i32 i32) (result i64)
+    (drop (call $relu (i32.const 512) (i32.const 512) (i32.const 64)))
+    (i64.const 0x1a00000000)))`;
+
+test('a process slot records which backend served its kernel calls', async () => {
+  const wabt = await wabtInit();
+  const bytes = new Uint8Array(wabt.parseWat('process.wat', PROCESS_WITH_KERNEL, {}).toBinary({}).buffer);
+  const wallet = await loadOrCreateWallet(join(dir.path, 'wallet.json'));
+  const module = await upload(bytes, { gateway: node.node.gateway, wallet, tags: moduleTags() });
+  const alice: Signer = { ed25519: ed25519Signer(generateKeyPairSync('ed25519').privateKey) };
+  const client = new NodeClient(node.url);
+  const { process: pid } = await client.spawn(alice, module, node.node.key.address);
+  await client.send(alice, pid, [], 'one');
+  const answer = await client.compute(pid, 1);
+  assert.equal(answer.output, 1);
+  const gpu = (await getJson(`${node.url}/~meta@1.0/gpu`)).body;
+  assert.equal(answer.kernels, gpu.backend === 'gpu' ? { gpu: 1, cpu: 0 } : { gpu: 0, cpu: 1 });
+  assert.equal(answer.attestation.statement.kernels, answer.kernels);
 });
 
 test.run();

@@ -1,0 +1,99 @@
+// Model and GPU-worker figures: the int8 language model (modules/model.ts, metered, weights as
+// its data import) generating text with its kernel calls sent to the GPU worker
+// (engine/gpu/bridge.ts) beside the same calls on the CPU references, same run, same prompt; the
+// text must be the same, which this file asserts. Also what one round trip to the worker costs,
+// and a large int8 product through the worker beside its CPU reference.
+//
+// Run alone: `node --import tsx bench/model.ts` (BENCH_MODEL_TOKENS, default 64; BENCH_REPS, default 5).
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { compileModule } from '../engine/modules.ts';
+import { callFunction } from '../engine/call.ts';
+import { instrument } from '../engine/meter.ts';
+import { runReference } from '../engine/gpu/index.ts';
+import { KernelClient, kernelClient, startGpuBridge, useKernelClient } from '../engine/gpu/bridge.ts';
+import { buildModules, buildWeights } from '../modules/build.ts';
+import { printTable, type Figure } from './report.ts';
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+
+/** Median ms of `reps` runs after one warm-up. */
+function time(fn: () => unknown, reps: number): number {
+  fn();
+  const samples: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const start = performance.now();
+    fn();
+    samples.push(performance.now() - start);
+  }
+  return median(samples);
+}
+
+export async function modelFigures(log: (line: string) => void, options: { tokens?: number; reps?: number } = {}): Promise<Figure[]> {
+  const tokens = options.tokens ?? Number(process.env.BENCH_MODEL_TOKENS ?? 64);
+  const reps = options.reps ?? Number(process.env.BENCH_REPS ?? 5);
+  const [built, weightsPath] = await Promise.all([buildModules(), buildWeights()]);
+  const weights = new Uint8Array(readFileSync(weightsPath));
+  const model = { ...(await compileModule('M'.repeat(43), await instrument(new Uint8Array(readFileSync(built.model))))), data: [weights] };
+  const params = [{ prompt: 'Hello', tokens }];
+  const generate = () => callFunction(model, 'generateText', params);
+
+  const bridge = startGpuBridge();
+  const described = bridge ? await bridge.description : undefined;
+  if (!bridge || described?.backend !== 'gpu') {
+    log(`model: no GPU adapter (${described?.reason ?? 'HYPERWASM_GPU=off'}); no GPU-worker figures`);
+    return [];
+  }
+  const device = `${described.vendor} ${described.device}`.trim() + (described.isFallbackAdapter ? ' (software)' : '');
+  const before = kernelClient();
+  const figures: Figure[] = [];
+  try {
+    useKernelClient(undefined);
+    const onCpu = generate();
+    const cpuMs = time(generate, reps);
+    const client = new KernelClient(bridge.connect(), 0);
+    useKernelClient(client);
+    const onGpu = generate();
+    if (onGpu.kernels?.gpu !== tokens * 7) throw new Error(`model bench: expected ${tokens * 7} kernel calls on the GPU, got ${JSON.stringify(onGpu.kernels)}`);
+    if (JSON.stringify(onGpu.value) !== JSON.stringify(onCpu.value) || onGpu.gas !== onCpu.gas) throw new Error('model bench: the GPU path gave other text or gas than the CPU path');
+    const gpuMs = time(generate, reps);
+    log(`model: "${(onGpu.value as { text: string }).text}" (${onGpu.gas} gas, ${tokens * 7} kernel calls)`);
+    figures.push({
+      name: `model generateText, kernels on the GPU worker [${device}]`,
+      value: (tokens * 1000) / gpuMs,
+      unit: 'tokens/s',
+      baselineName: 'same calls on the CPU references',
+      baseline: (tokens * 1000) / cpuMs,
+      better: 'higher',
+    });
+
+    // One round trip to the worker: a 1-element add, sent to the GPU vs computed here.
+    const one = [new Uint8Array(4), new Uint8Array(4)];
+    const out = new Uint8Array(4);
+    const trips = 200;
+    const tripMs = time(() => { for (let i = 0; i < trips; i++) client.run('add_i32', { length: 1 }, one, out); }, reps);
+    const localMs = time(() => { for (let i = 0; i < trips; i++) out.set(runReference('add_i32', { length: 1 }, one)); }, reps);
+    figures.push({ name: `kernel call round trip to the GPU worker [${device}]`, value: (trips * 1000) / tripMs, unit: 'calls/s', baselineName: 'the same call on the CPU reference', baseline: (trips * 1000) / localMs, better: 'higher' });
+
+    // A product large enough for the GPU to pay: int8 512³ through the worker (copies included).
+    const n = 512;
+    let x = 7;
+    const random = (size: number) => new Uint8Array(size).map(() => ((x = (x * 1103515245 + 12345) >>> 0) >>> 24));
+    const inputs = [random(n * n), random(n * n)];
+    const product = new Uint8Array(n * n * 4);
+    client.run('matmul_i8', { m: n, k: n, n }, inputs, product);
+    if (!Buffer.from(product).equals(Buffer.from(runReference('matmul_i8', { m: n, k: n, n }, inputs)))) throw new Error('model bench: matmul_i8 through the worker differs from the reference');
+    const viaWorker = time(() => client.run('matmul_i8', { m: n, k: n, n }, inputs, product), reps);
+    const reference = time(() => runReference('matmul_i8', { m: n, k: n, n }, inputs), reps);
+    figures.push({ name: `int8 matmul ${n}³ from a module's thread via the GPU worker [${device}]`, value: viaWorker, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: reference, better: 'lower' });
+  } finally {
+    useKernelClient(before);
+  }
+  return figures;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const figures = await modelFigures((line) => console.error(`[bench] ${line}`));
+  console.log();
+  printTable(figures);
+}
