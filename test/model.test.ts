@@ -32,6 +32,7 @@ let weights: Uint8Array;
 // The int8 model's greedy continuation of "Hello": pinned, so a machine whose training or
 // inference differed in one bit would fail here.
 const HELLO_48 = ' world, the node computes the result on the gpu.';
+const WEIGHTS_SHA256 = 'adff809cd0d16953e58d0110deaf0da2de6915a8e3f25391633dde3df25793b2';
 
 test.before(async () => {
   const [built, weightsPath] = await Promise.all([buildModules(), buildWeights()]);
@@ -48,9 +49,10 @@ test.after(async () => {
   await closeMeter();
 });
 
-test('the weights script gives the same bytes every run', () => {
+test('the weights script gives the same bytes every run, on every machine', () => {
   const again = generateWeights();
   assert.is(createHash('sha256').update(again).digest('hex'), createHash('sha256').update(weights).digest('hex'));
+  assert.is(createHash('sha256').update(again).digest('hex'), WEIGHTS_SHA256, 'the bytes the development machine trained');
 });
 
 test('the module generates the reference\'s text, metered or not; bad parameters are refused clearly', async () => {

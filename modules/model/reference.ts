@@ -22,6 +22,19 @@ export interface ModelWeights {
 
 const align4 = (n: number) => (n + 3) & ~3;
 
+/** Byte offsets of each part of a weights file with these sizes (modules/model/weights.ts has the format), and its size. */
+export function weightsLayout(V: number, C: number, D: number, H: number) {
+  let offset = 32;
+  const at = (size: number, align = false) => {
+    if (align) offset = align4(offset);
+    const start = offset;
+    offset += size;
+    return start;
+  };
+  const layout = { vocab: at(V), E: at(V * D, true), W1: at(C * D * H), b1: at(H * 4, true), W2: at(H * V), b2: at(V * 4, true) };
+  return { ...layout, size: offset };
+}
+
 /** Parses and checks a weights file; throws on anything malformed. */
 export function parseWeights(bytes: Uint8Array): ModelWeights {
   if (bytes.length < 32) throw new Error(`model weights: ${bytes.length} bytes is shorter than the 32-byte header`);
@@ -31,22 +44,18 @@ export function parseWeights(bytes: Uint8Array): ModelWeights {
   if (version !== 1) throw new Error(`model weights: unsupported version ${version} (expected 1)`);
   if (V < 2 || V > 256 || C < 1 || C > 1024 || D < 1 || D > 4096 || H < 1 || H > 65536) throw new Error('model weights: sizes out of range');
   if (multiplier >= 2 ** 31 || shift > 63) throw new Error('model weights: requantization out of range');
-  const K = C * D;
-  let offset = 32;
-  const take = (size: number, align = false) => {
-    if (align) offset = align4(offset);
-    const part = bytes.subarray(offset, offset + size);
-    offset += size;
-    return part;
+  const at = weightsLayout(V, C, D, H);
+  if (at.size !== bytes.length) throw new Error(`model weights: expected ${at.size} bytes for these sizes, got ${bytes.length}`);
+  const part = (offset: number, size: number) => bytes.subarray(offset, offset + size);
+  return {
+    V, C, D, H, multiplier, shift,
+    vocab: part(at.vocab, V),
+    E: part(at.E, V * D),
+    W1: part(at.W1, C * D * H),
+    b1: part(at.b1, H * 4),
+    W2: part(at.W2, H * V),
+    b2: part(at.b2, V * 4),
   };
-  const vocab = take(V);
-  const E = take(V * D, true);
-  const W1 = take(K * H);
-  const b1 = take(H * 4, true);
-  const W2 = take(H * V);
-  const b2 = take(V * 4, true);
-  if (offset !== bytes.length) throw new Error(`model weights: expected ${offset} bytes for these sizes, got ${bytes.length}`);
-  return { V, C, D, H, multiplier, shift, vocab, E, W1, b1, W2, b2 };
 }
 
 /** Token of a prompt character (a UTF-16 code unit): its vocabulary index, or 0 (unknown). */

@@ -16,6 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { corpusParagraphs, mulberry32 } from './corpus.ts';
+import { weightsLayout } from './reference.ts';
 
 /**
  * The weights file, version 1. Little-endian; offsets in bytes; K = C·D.
@@ -317,25 +318,11 @@ function quantiseModel(model: FloatModel, contexts: Uint8Array) {
   return { E: E.q, W1: W1.q, b1, W2: W2.q, b2, multiplier, shift };
 }
 
-const align4 = (n: number) => (n + 3) & ~3;
-
 /** Serialises the int8 model in the WEIGHTS_FORMAT layout. */
 function serialise(vocab: number[], q: ReturnType<typeof quantiseModel>): Uint8Array {
-  const V = vocab.length, C = CONTEXT, D = EMBED, H = HIDDEN, K = C * D;
-  let offset = 32;
-  const at = (size: number, align = false) => {
-    if (align) offset = align4(offset);
-    const start = offset;
-    offset += size;
-    return start;
-  };
-  const vocabAt = at(V);
-  const eAt = at(V * D, true);
-  const w1At = at(K * H);
-  const b1At = at(H * 4, true);
-  const w2At = at(H * V);
-  const b2At = at(V * 4, true);
-  const out = new Uint8Array(offset);
+  const V = vocab.length, C = CONTEXT, D = EMBED, H = HIDDEN;
+  const { vocab: vocabAt, E: eAt, W1: w1At, b1: b1At, W2: w2At, b2: b2At, size } = weightsLayout(V, C, D, H);
+  const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   out.set(new TextEncoder().encode(WEIGHTS_MAGIC), 0);
   [WEIGHTS_VERSION, V, C, D, H, q.multiplier, q.shift].forEach((v, i) => view.setUint32(4 + 4 * i, v, true));
