@@ -12,7 +12,7 @@ import { openStore } from '../engine/store.ts';
 import { Modules } from '../engine/modules.ts';
 import { Processes } from '../engine/process.ts';
 import { trustedCheckpoint } from './checkpoint.ts';
-import { fetchHistory, readHistory } from './history.ts';
+import { checkHistory, fetchHistory } from './history.ts';
 import { historyReader } from './replay.ts';
 import { fetchItem } from './single.ts';
 import type { ProcessStatement } from './statement.ts';
@@ -81,7 +81,7 @@ export async function dispute(gateway: Gateway, a: string, b: string, options: {
   result.a.claim = claimsA.get(slot)!['state-hash'];
   result.b.claim = claimsB.get(slot)!['state-hash'];
 
-  const history = readHistory(pid, raws);
+  const history = await checkHistory(pid, raws);
   result.message = history.assignments.get(slot)?.message;
   mkdirSync(options.dir, { recursive: true });
   const store = openStore(join(options.dir, 'lmdb'));

@@ -7,6 +7,7 @@ import { decodeBundle } from '../arweave/bundle.ts';
 import { findByTags } from '../arweave/graphql.ts';
 import type { Gateway } from '../arweave/gateway.ts';
 import { parseDataItem, verifyDataItem, type DataItem } from '../engine/data-item.ts';
+import { verifyItems } from './verify-pool.ts';
 import { readAssignment, tagValue, type SignedAssignment } from '../engine/assignment.ts';
 import { nextLink } from '../engine/hash-chain.ts';
 import { b64url } from '../engine/encoding.ts';
@@ -74,13 +75,19 @@ export async function fetchHistory(gateway: Gateway, pid: string, progress?: (li
   return raws;
 }
 
-export function readHistory(pid: string, raws: Uint8Array[]): ProcessHistory {
+/** readHistory with the signatures checked on every core (attest/verify-pool.ts). */
+export async function checkHistory(pid: string, raws: Uint8Array[]): Promise<ProcessHistory> {
+  return readHistory(pid, raws, await verifyItems(raws));
+}
+
+/** Checks a process's items; `valid` (whether each raw item's signature verifies) when already known. */
+export function readHistory(pid: string, raws: Uint8Array[], valid?: boolean[]): ProcessHistory {
   const faults: Fault[] = [];
   const items: { item: DataItem; valid: boolean }[] = [];
-  for (const raw of raws) {
+  for (const [i, raw] of raws.entries()) {
     try {
       const item = parseDataItem(raw);
-      items.push({ item, valid: verifyDataItem(item) });
+      items.push({ item, valid: valid ? valid[i] : verifyDataItem(item) });
     } catch (error) {
       faults.push({ slot: null, kind: 'malformed-item', message: `an item in the process's bundles does not parse: ${(error as Error).message}` });
     }

@@ -20,7 +20,7 @@ import { leafHash, merkleTree, rootFromProof } from './merkle.ts';
 import { kernelClient } from '../engine/gpu/bridge.ts';
 import { statementBytes, type ComputeStatement, type ProcessStatement, type ReceiptStatement, type Statement } from './statement.ts';
 import { modulePrice, price } from '../engine/pricing.ts';
-import { fetchHistory, readHistory } from './history.ts';
+import { checkHistory, fetchHistory } from './history.ts';
 import { historyReader } from './replay.ts';
 import { Processes } from '../engine/process.ts';
 import { trustedCheckpoint } from './checkpoint.ts';
@@ -120,7 +120,7 @@ async function recomputeStateless(gateway: Gateway, statement: ComputeStatement 
  * bytes hash to the state the scheduler attested there, else from slot 0.
  */
 async function replaySlot(gateway: Gateway, statement: ProcessStatement, attestation: string, options: { dir: string; progress?: (line: string) => void }): Promise<string | undefined> {
-  const history = readHistory(statement.process, await fetchHistory(gateway, statement.process, options.progress));
+  const history = await checkHistory(statement.process, await fetchHistory(gateway, statement.process, options.progress));
   const fault = history.faults.find((f) => f.slot === null || f.slot <= statement.slot);
   if (fault) return `slot ${fault.slot}: ${fault.kind}: ${fault.message}`;
   if (!history.assignments.has(statement.slot)) return `the process's history on Arweave ends before slot ${statement.slot}`;

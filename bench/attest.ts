@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { MAX_BATCH, signBatch } from '../attest/attester.ts';
 import { statementBytes, type ProcessStatement } from '../attest/statement.ts';
 import { processStatement } from '../engine/process.ts';
-import { fetchHistory, readHistory } from '../attest/history.ts';
+import { checkHistory, fetchHistory } from '../attest/history.ts';
 import { verifyProcess } from '../attest/replay.ts';
 import { dispute } from '../attest/dispute.ts';
 import { createDataItem, ed25519Signer, parseDataItem, type DataItem, type Ed25519Signer } from '../engine/data-item.ts';
@@ -213,7 +213,7 @@ async function processFigures(options: AttestOptions, log: Log): Promise<Figure[
     const gateway = new RetryingGateway(running.gatewayUrl);
     const fetched = await timed(() => fetchHistory(gateway, pid));
     const raws = fetched.value;
-    const checked = await timed(async () => readHistory(pid, raws));
+    const checked = await timed(() => checkHistory(pid, raws));
     const replayed = await timed(() => verifyProcess(checked.value, { dir: join(dir, 'verifier-1'), source: gateway }));
     const report = replayed.value;
     const verifyMs = fetched.ms + checked.ms + replayed.ms;
@@ -264,13 +264,13 @@ async function processFigures(options: AttestOptions, log: Log): Promise<Figure[
     log('the same history verified in full (fetch + check + replay), for comparison…');
     const full = await timed(async () => {
       const fetchedAgain = await timed(() => fetchHistory(gateway, pid));
-      const checkedAgain = await timed(async () => readHistory(pid, fetchedAgain.value));
+      const checkedAgain = await timed(() => checkHistory(pid, fetchedAgain.value));
       const report = await verifyProcess(checkedAgain.value, { dir: join(dir, 'verifier-2'), source: gateway });
       return { report, fetchMs: fetchedAgain.ms, checkMs: checkedAgain.ms };
     });
     const { report: fullReport, fetchMs, checkMs } = full.value;
     log(`  ${full.ms.toFixed(0)} ms (fetch ${fetchMs.toFixed(0)}, check ${checkMs.toFixed(0)}, replay ${(full.ms - fetchMs - checkMs).toFixed(0)}): ${fullReport.confirmed} slots confirmed, ${fullReport.faults.length} faults (the forger is not the process's scheduler: ${[...new Set(fullReport.faults.map((f) => f.kind))].join(', ') || 'none'})`);
-    log(`  a dispute fetches and checks the whole history too (as readHistory): ${(fetchMs + checkMs).toFixed(0)} ms of its ${disputed.ms.toFixed(0)} ms, by the full run's phases`);
+    log(`  a dispute fetches and checks the whole history too (as checkHistory): ${(fetchMs + checkMs).toFixed(0)} ms of its ${disputed.ms.toFixed(0)} ms, by the full run's phases`);
     if (gateway.retries > 0) log(`  (the verifier's gateway requests were retried ${gateway.retries} time(s) after a connection error)`);
     figures.push({
       name: `dispute at slot ${result.slot} (${result.comparisons} comparisons, ${result.executions} executions)`,

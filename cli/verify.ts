@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Gateway } from '../arweave/gateway.ts';
 import { DEFAULT_ARLOCAL_PORT } from '../gateway/node.ts';
-import { fetchHistory, readHistory, type Fault } from '../attest/history.ts';
+import { checkHistory, fetchHistory, type Fault } from '../attest/history.ts';
 import { verifyProcess, type SlotStatus } from '../attest/replay.ts';
 import { verifyAttestation } from '../attest/single.ts';
 import { UsageError, type Command } from './command.ts';
@@ -45,7 +45,8 @@ Options:
       const [pid] = positionals;
       if (!pid || positionals.length > 1) throw new UsageError('verify takes one process ID (or --attestation)');
       const raws = await fetchHistory(gateway, pid, progress);
-      const history = readHistory(pid, raws);
+      progress(`checking the signatures of ${raws.length} items…`);
+      const history = await checkHistory(pid, raws);
       const report = await verifyProcess(history, { dir: join(dir, 'replay'), source: gateway, to: values.to === undefined ? undefined : Number(values.to), progress });
       console.log(`process ${pid}: ${raws.length} items, ${history.assignments.size} assigned slots, ${report.slots.length} replayed`);
       for (const line of summarise(report.slots)) console.log(`  ${line}`);

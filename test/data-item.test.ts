@@ -24,6 +24,7 @@ import {
   type DataItemFields,
   type Tag,
 } from '../engine/data-item.ts';
+import { POOL_THRESHOLD, verifyItems, verifyRaw } from '../attest/verify-pool.ts';
 import { b64url, fromB64url, utf8 } from '../engine/encoding.ts';
 
 const test = suite('data items');
@@ -409,6 +410,17 @@ test('verifyDataItem answers false, never throws, for bad signatures and doctore
     assert.not.ok(verifyDataItem({ ...good, raw: good.raw.subarray(0, 10) }), 'raw that does not parse');
     assert.not.ok(verifyDataItem({} as DataItem), 'not an item at all');
   }
+});
+
+test('signature checks spread over worker threads give the same answers, in order', async () => {
+  const signer = ed25519Signer(generateKeyPairSync('ed25519').privateKey);
+  const raws = Array.from({ length: POOL_THRESHOLD + 77 }, (_, i) => createDataItem(signer, { data: `item ${i}`, tags: [{ name: 'Slot', value: String(i) }] }).raw.slice());
+  const flipped = [3, POOL_THRESHOLD >> 1, POOL_THRESHOLD + 70];
+  for (const i of flipped) raws[i][raws[i].length - 1] ^= 1; // the data's last byte
+  raws[9] = raws[9].subarray(0, 40); // does not parse
+  const pooled = await verifyItems(raws, 3);
+  assert.equal(pooled, raws.map(verifyRaw));
+  assert.equal(pooled.flatMap((ok, i) => (ok ? [] : [i])), [3, 9, ...flipped.slice(1)]);
 });
 
 test.run();
