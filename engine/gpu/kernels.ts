@@ -298,6 +298,34 @@ export class GpuKernels {
     return Math.max(perGroup, Math.min(byBinding, this.limits.maxWorkgroupsPerDimension * perGroup));
   }
 
+  /**
+   * The loop every elementwise kernel shares: `n` elements in chunks (chunkElements(perGroup)),
+   * each chunk's inputs bound by `bind`, dispatched, its output copied into one readback buffer
+   * and handed to `deliver` with the chunk's first element and count.
+   */
+  private async chunked(
+    pipeline: GPUComputePipeline,
+    n: number,
+    perGroup: number,
+    outBytes: (count: number) => number,
+    bind: (start: number, count: number) => { bindings: { buffer: GPUBuffer; size: number }[]; out: GPUBuffer },
+    deliver: (bytes: Uint8Array, start: number, count: number) => void,
+  ): Promise<void> {
+    const chunk = this.chunkElements(perGroup);
+    let total = 0;
+    for (let start = 0; start < n; start += chunk) total += outBytes(Math.min(chunk, n - start));
+    const readback = new Readback(this, total);
+    for (let start = 0; start < n; start += chunk) {
+      const count = Math.min(chunk, n - start);
+      const bytes = outBytes(count);
+      const { bindings, out } = bind(start, count);
+      const target = await readback.reserve(bytes);
+      this.dispatch(pipeline, bindings, ceilDiv(count, perGroup), 1, { from: out, to: target.buffer, offset: target.offset, bytes });
+      readback.deliver(target.offset, bytes, (chunkBytes) => deliver(chunkBytes, start, count));
+    }
+    await readback.flush();
+  }
+
   /** out[i] = a[i] + b[i mod b.length], wrapping (see reference.addI32). */
   addI32(a: Int32Array, b: Int32Array): Promise<Int32Array> {
     return this.serial(async () => {
@@ -305,15 +333,13 @@ export class GpuKernels {
       const out = new Int32Array(n);
       if (n === 0) return out;
       const pipeline = await this.pipeline('add_i32', () => addI32Wgsl);
-      const chunk = this.chunkElements(ELEMENTWISE_WORKGROUP);
+      const chunk = Math.min(n, this.chunkElements(ELEMENTWISE_WORKGROUP));
       const bWhole = b.length * 4 <= this.limits.maxStorageBindingBytes;
-      const bufA = this.buffer('storage', Math.min(n, chunk) * 4);
-      const bufB = this.buffer('storage', bWhole ? b.length * 4 : Math.min(n, chunk) * 4);
-      const bufOut = this.buffer('storage', Math.min(n, chunk) * 4);
+      const bufA = this.buffer('storage', chunk * 4);
+      const bufB = this.buffer('storage', bWhole ? b.length * 4 : chunk * 4);
+      const bufOut = this.buffer('storage', chunk * 4);
       if (bWhole) this.write(bufB, b);
-      const readback = new Readback(this, n * 4);
-      for (let start = 0; start < n; start += chunk) {
-        const count = Math.min(chunk, n - start);
+      await this.chunked(pipeline, n, ELEMENTWISE_WORKGROUP, (count) => count * 4, (start, count) => {
         this.write(bufA, a.subarray(start, start + count));
         let bSize = b.length * 4;
         let params;
@@ -326,16 +352,8 @@ export class GpuKernels {
           bSize = count * 4;
           params = this.uniform([count, count, 0, 0]);
         }
-        const target = await readback.reserve(count * 4);
-        this.dispatch(pipeline, [{ buffer: bufA, size: count * 4 }, { buffer: bufB, size: bSize }, { buffer: bufOut, size: count * 4 }, params], ceilDiv(count, ELEMENTWISE_WORKGROUP), 1, {
-          from: bufOut,
-          to: target.buffer,
-          offset: target.offset,
-          bytes: count * 4,
-        });
-        readback.deliver(target.offset, count * 4, (bytes) => new Uint8Array(out.buffer).set(bytes, start * 4));
-      }
-      await readback.flush();
+        return { bindings: [{ buffer: bufA, size: count * 4 }, { buffer: bufB, size: bSize }, { buffer: bufOut, size: count * 4 }, params], out: bufOut };
+      }, (bytes, start) => new Uint8Array(out.buffer).set(bytes, start * 4));
       return out;
     });
   }
@@ -347,24 +365,13 @@ export class GpuKernels {
       const out = new Int32Array(n);
       if (n === 0) return out;
       const pipeline = await this.pipeline('relu_i32', () => reluI32Wgsl);
-      const chunk = this.chunkElements(ELEMENTWISE_WORKGROUP);
-      const bufX = this.buffer('storage', Math.min(n, chunk) * 4);
-      const bufOut = this.buffer('storage', Math.min(n, chunk) * 4);
-      const readback = new Readback(this, n * 4);
-      for (let start = 0; start < n; start += chunk) {
-        const count = Math.min(chunk, n - start);
+      const chunk = Math.min(n, this.chunkElements(ELEMENTWISE_WORKGROUP));
+      const bufX = this.buffer('storage', chunk * 4);
+      const bufOut = this.buffer('storage', chunk * 4);
+      await this.chunked(pipeline, n, ELEMENTWISE_WORKGROUP, (count) => count * 4, (start, count) => {
         this.write(bufX, x.subarray(start, start + count));
-        const params = this.uniform([count, 0, 0, 0]);
-        const target = await readback.reserve(count * 4);
-        this.dispatch(pipeline, [{ buffer: bufX, size: count * 4 }, { buffer: bufOut, size: count * 4 }, params], ceilDiv(count, ELEMENTWISE_WORKGROUP), 1, {
-          from: bufOut,
-          to: target.buffer,
-          offset: target.offset,
-          bytes: count * 4,
-        });
-        readback.deliver(target.offset, count * 4, (bytes) => new Uint8Array(out.buffer).set(bytes, start * 4));
-      }
-      await readback.flush();
+        return { bindings: [{ buffer: bufX, size: count * 4 }, { buffer: bufOut, size: count * 4 }, this.uniform([count, 0, 0, 0])], out: bufOut };
+      }, (bytes, start) => new Uint8Array(out.buffer).set(bytes, start * 4));
       return out;
     });
   }
@@ -377,25 +384,14 @@ export class GpuKernels {
       if (n === 0) return out;
       const pipeline = await this.pipeline('requantize', () => requantizeWgsl);
       const perGroup = REQUANTIZE_WORKGROUP * 4; // four elements per invocation
-      const chunk = this.chunkElements(perGroup);
-      const bufX = this.buffer('storage', Math.min(n, chunk) * 4);
-      const bufOut = this.buffer('storage', roundUp(Math.min(n, chunk), 4));
-      const readback = new Readback(this, roundUp(n, 4));
-      for (let start = 0; start < n; start += chunk) {
-        const count = Math.min(chunk, n - start);
-        const outBytes = roundUp(count, 4);
+      const chunk = Math.min(n, this.chunkElements(perGroup));
+      const bufX = this.buffer('storage', chunk * 4);
+      const bufOut = this.buffer('storage', roundUp(chunk, 4));
+      await this.chunked(pipeline, n, perGroup, (count) => roundUp(count, 4), (start, count) => {
         this.write(bufX, x.subarray(start, start + count));
         const params = this.uniform([count, q.multiplier, q.shift, q.zeroPoint], true);
-        const target = await readback.reserve(outBytes);
-        this.dispatch(pipeline, [{ buffer: bufX, size: count * 4 }, { buffer: bufOut, size: outBytes }, params], ceilDiv(count, perGroup), 1, {
-          from: bufOut,
-          to: target.buffer,
-          offset: target.offset,
-          bytes: outBytes,
-        });
-        readback.deliver(target.offset, outBytes, (bytes) => new Uint8Array(out.buffer).set(bytes.subarray(0, count), start));
-      }
-      await readback.flush();
+        return { bindings: [{ buffer: bufX, size: count * 4 }, { buffer: bufOut, size: roundUp(count, 4) }, params], out: bufOut };
+      }, (bytes, start, count) => new Uint8Array(out.buffer).set(bytes.subarray(0, count), start));
       return out;
     });
   }
