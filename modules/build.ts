@@ -60,10 +60,7 @@ export async function buildWeights(opts: BuildOptions = {}): Promise<string> {
   const started = performance.now();
   const { generateWeights } = await import('./model/weights.ts');
   const bytes = generateWeights();
-  mkdirSync(BUILD_DIR, { recursive: true });
-  const tmp = `${WEIGHTS_PATH}.${process.pid}.tmp`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, WEIGHTS_PATH);
+  writeAside(WEIGHTS_PATH, bytes);
   opts.log?.(`trained ${relative(ROOT, WEIGHTS_PATH)} (${bytes.length} bytes, ${Math.round(performance.now() - started)} ms)`);
   return WEIGHTS_PATH;
 }
@@ -79,15 +76,18 @@ export async function buildModules(opts: BuildOptions = {}): Promise<Record<stri
     const asc = await loadCompiler(opts.log);
     const started = performance.now();
     const bytes = await compile(asc, name);
-    mkdirSync(BUILD_DIR, { recursive: true });
-    // Written aside and renamed, so a concurrent reader (another test process) never sees
-    // half a module.
-    const tmp = `${out}.${process.pid}.tmp`;
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, out);
+    writeAside(out, bytes);
     opts.log?.(`built ${relative(ROOT, out)} (${bytes.length} bytes, ${Math.round(performance.now() - started)} ms)`);
   }
   return paths;
+}
+
+/** Written aside and renamed, so a concurrent reader (another test process) never sees half a file. */
+function writeAside(path: string, bytes: Uint8Array): void {
+  mkdirSync(BUILD_DIR, { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, path);
 }
 
 async function compile(asc: Asc, name: string): Promise<Uint8Array> {
