@@ -25,7 +25,11 @@ Options:
   --wallet <file>   Arweave JWK to sign with; on a local gateway a development wallet in
                     ${join(configDir(), 'dev-wallet.json')} is created and funded if omitted
   --tag Name=Value  an extra tag (repeatable)
-  --data            upload any data (Type: Data, Content-Type: application/octet-stream)`,
+  --data            upload any data (Type: Data, Content-Type: application/octet-stream)
+
+A module that reads data items through the \`data\` host module (e.g. a model's weights) names
+them in its own tags, in order: upload the data first, then the module with
+  --tag Data-Import=<data id>`,
   options: {
     gateway: { type: 'string' },
     wallet: { type: 'string' },
