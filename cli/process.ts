@@ -55,7 +55,7 @@ ${SIGNING}`,
     if (!process || positionals.length > 1) throw new UsageError('send takes exactly one process ID');
     const assignment = await new NodeClient(values.node ?? NODE).send(cliSigner(values.wallet), process, parseTags(values.tag), values.data ?? '');
     console.error(`message ${assignment.message}, assignment ${assignment.assignment}, hash-chain ${assignment['hash-chain']}`);
-    console.log(assignment.slot);
+    console.log(String(assignment.slot)); // a string: console.log colours numbers under FORCE_COLOR, even into a pipe
   },
 };
 
