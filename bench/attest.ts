@@ -29,7 +29,7 @@ import { loadOrCreateWallet } from '../arweave/wallet.ts';
 import { startNode } from '../gateway/node.ts';
 import { messageTags, processTags } from '../gateway/client.ts';
 import { startChild, type Child } from './children.ts';
-import type { Figure } from './report.ts';
+import { median, type Figure } from './report.ts';
 import { rate } from './engine.ts';
 
 export interface AttestOptions {
@@ -70,7 +70,6 @@ const perSecond = (fn: () => unknown, per: number, ms: number): number => rate(f
 
 /** Measurements are split into this many interleaved rounds (value, baseline, value, …). */
 const ROUNDS = 5;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const start = performance.now();

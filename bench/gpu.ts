@@ -12,21 +12,7 @@ import { compileModule } from '../engine/modules.ts';
 import { closeGpu, gpuDescription, initGpu, type GpuDescription } from '../engine/gpu/index.ts';
 import * as ref from '../engine/gpu/reference.ts';
 import { buildModules } from '../modules/build.ts';
-import { printTable, type Figure } from './report.ts';
-
-/** Median milliseconds of at least `reps` runs (and at least 300 ms of them, up to 50 runs) after one warm-up run. */
-async function time(fn: () => unknown, reps: number): Promise<number> {
-  await fn();
-  const samples: number[] = [];
-  const begin = performance.now();
-  for (let i = 0; i < reps || (performance.now() - begin < 300 && i < 50); i++) {
-    const start = performance.now();
-    await fn();
-    samples.push(performance.now() - start);
-  }
-  samples.sort((a, b) => a - b);
-  return samples[samples.length >> 1];
-}
+import { medianMs, printTable, type Figure } from './report.ts';
 
 /** The xorshift32 stream modules/kernel.ts fills A then B with. */
 function xorshiftMatrices(n: number, seed: number): [Int32Array, Int32Array] {
@@ -109,9 +95,9 @@ export async function gpuFigures(log: (line: string) => void, options: GpuBenchO
       const cpuC = ref.matmulI32(a, b, n, n, n);
       if (!same(gpuC, cpuC)) throw new Error(`gpu bench: i32 matmul ${n}: GPU and CPU bytes differ`);
       if (checksum(gpuC) !== wasmMatmul(n, seed)) throw new Error(`gpu bench: i32 matmul ${n}: GPU checksum differs from the WASM module's`);
-      const gpuMs = await time(() => kernels.matmulI32(a, b, n, n, n), reps);
-      const cpuMs = await time(() => ref.matmulI32(a, b, n, n, n), reps);
-      const wasmMs = await time(() => wasmMatmul(n, seed), reps);
+      const gpuMs = await medianMs(() => kernels.matmulI32(a, b, n, n, n), reps);
+      const cpuMs = await medianMs(() => ref.matmulI32(a, b, n, n, n), reps);
+      const wasmMs = await medianMs(() => wasmMatmul(n, seed), reps);
       const name = `GPU i32 matmul ${n}³ [${device}]`;
       figures.push({ name, value: gpuMs, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: cpuMs, better: 'lower' });
       figures.push({ name, value: gpuMs, unit: 'ms', baselineName: 'WASM matmul (modules/kernel.ts, incl. input fill)', baseline: wasmMs, better: 'lower' });
@@ -120,8 +106,8 @@ export async function gpuFigures(log: (line: string) => void, options: GpuBenchO
       const a8 = randomI8(n * n, 11);
       const b8 = randomI8(n * n, 13);
       if (!same(await kernels.matmulI8(a8, b8, n, n, n), ref.matmulI8(a8, b8, n, n, n))) throw new Error(`gpu bench: int8 matmul ${n}: GPU and CPU bytes differ`);
-      const gpu8 = await time(() => kernels.matmulI8(a8, b8, n, n, n), reps);
-      const cpu8 = await time(() => ref.matmulI8(a8, b8, n, n, n), reps);
+      const gpu8 = await medianMs(() => kernels.matmulI8(a8, b8, n, n, n), reps);
+      const cpu8 = await medianMs(() => ref.matmulI8(a8, b8, n, n, n), reps);
       figures.push({ name: `GPU int8 matmul ${n}³${kernels.packedDot ? ' (dot4I8Packed)' : ''} [${device}]`, value: gpu8, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: cpu8, better: 'lower' });
     }
 
@@ -130,8 +116,8 @@ export async function gpuFigures(log: (line: string) => void, options: GpuBenchO
     const x = xorshiftMatrices(1024, 3)[0];
     const q = { multiplier: 1_518_500_250, shift: 40, zeroPoint: -3 };
     if (!same(await kernels.requantize(x, q), ref.requantize(x, q))) throw new Error('gpu bench: requantize: GPU and CPU bytes differ');
-    const gpuQ = await time(() => kernels.requantize(x, q), reps);
-    const cpuQ = await time(() => ref.requantize(x, q), reps);
+    const gpuQ = await medianMs(() => kernels.requantize(x, q), reps);
+    const cpuQ = await medianMs(() => ref.requantize(x, q), reps);
     figures.push({ name: `GPU requantize 2^20 i32→int8 [${device}]`, value: gpuQ, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: cpuQ, better: 'lower' });
     log(`gpu: buffers created ${kernels.pool.stats.created}, reused ${kernels.pool.stats.reused}`);
   } finally {

@@ -4,10 +4,9 @@ import autocannon from 'autocannon';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startChild } from './children.ts';
-import type { Figure } from './report.ts';
+import { median, type Figure } from './report.ts';
 
 const ROUNDS = 3;
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
 export interface HttpOptions { seconds: number; connections: number; dir: string }
 

@@ -13,21 +13,7 @@ import { instrument } from '../engine/meter.ts';
 import { runReference } from '../engine/gpu/index.ts';
 import { KernelClient, kernelClient, startGpuBridge, useKernelClient } from '../engine/gpu/bridge.ts';
 import { buildModules, buildWeights } from '../modules/build.ts';
-import { printTable, type Figure } from './report.ts';
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
-
-/** Median ms of `reps` runs after one warm-up. */
-function time(fn: () => unknown, reps: number): number {
-  fn();
-  const samples: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const start = performance.now();
-    fn();
-    samples.push(performance.now() - start);
-  }
-  return median(samples);
-}
+import { medianMs, printTable, type Figure } from './report.ts';
 
 export async function modelFigures(log: (line: string) => void, options: { tokens?: number; reps?: number } = {}): Promise<Figure[]> {
   const tokens = options.tokens ?? Number(process.env.BENCH_MODEL_TOKENS ?? 64);
@@ -50,13 +36,13 @@ export async function modelFigures(log: (line: string) => void, options: { token
   try {
     useKernelClient(undefined);
     const onCpu = generate();
-    const cpuMs = time(generate, reps);
+    const cpuMs = await medianMs(generate, reps);
     const client = new KernelClient(bridge.connect(), 0);
     useKernelClient(client);
     const onGpu = generate();
     if (onGpu.kernels?.gpu !== tokens * 7) throw new Error(`model bench: expected ${tokens * 7} kernel calls on the GPU, got ${JSON.stringify(onGpu.kernels)}`);
     if (JSON.stringify(onGpu.value) !== JSON.stringify(onCpu.value) || onGpu.gas !== onCpu.gas) throw new Error('model bench: the GPU path gave other text or gas than the CPU path');
-    const gpuMs = time(generate, reps);
+    const gpuMs = await medianMs(generate, reps);
     log(`model: "${(onGpu.value as { text: string }).text}" (${onGpu.gas} gas, ${tokens * 7} kernel calls)`);
     figures.push({
       name: `model generateText, kernels on the GPU worker [${device}]`,
@@ -71,8 +57,8 @@ export async function modelFigures(log: (line: string) => void, options: { token
     const one = [new Uint8Array(4), new Uint8Array(4)];
     const out = new Uint8Array(4);
     const trips = 200;
-    const tripMs = time(() => { for (let i = 0; i < trips; i++) client.run('add_i32', { length: 1 }, one, out); }, reps);
-    const localMs = time(() => { for (let i = 0; i < trips; i++) out.set(runReference('add_i32', { length: 1 }, one)); }, reps);
+    const tripMs = await medianMs(() => { for (let i = 0; i < trips; i++) client.run('add_i32', { length: 1 }, one, out); }, reps);
+    const localMs = await medianMs(() => { for (let i = 0; i < trips; i++) out.set(runReference('add_i32', { length: 1 }, one)); }, reps);
     figures.push({ name: `kernel call round trip to the GPU worker [${device}]`, value: (trips * 1000) / tripMs, unit: 'calls/s', baselineName: 'the same call on the CPU reference', baseline: (trips * 1000) / localMs, better: 'higher' });
 
     // A product large enough for the GPU to pay: int8 512³ through the worker (copies included).
@@ -83,8 +69,8 @@ export async function modelFigures(log: (line: string) => void, options: { token
     const product = new Uint8Array(n * n * 4);
     client.run('matmul_i8', { m: n, k: n, n }, inputs, product);
     if (!Buffer.from(product).equals(Buffer.from(runReference('matmul_i8', { m: n, k: n, n }, inputs)))) throw new Error('model bench: matmul_i8 through the worker differs from the reference');
-    const viaWorker = time(() => client.run('matmul_i8', { m: n, k: n, n }, inputs, product), reps);
-    const reference = time(() => runReference('matmul_i8', { m: n, k: n, n }, inputs), reps);
+    const viaWorker = await medianMs(() => client.run('matmul_i8', { m: n, k: n, n }, inputs, product), reps);
+    const reference = await medianMs(() => runReference('matmul_i8', { m: n, k: n, n }, inputs), reps);
     figures.push({ name: `int8 matmul ${n}³ from a module's thread via the GPU worker [${device}]`, value: viaWorker, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: reference, better: 'lower' });
   } finally {
     useKernelClient(before);

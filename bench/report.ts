@@ -18,6 +18,22 @@ export interface Figure {
 
 export const ratio = (f: Figure) => f.value / f.baseline;
 
+/** The middle value (the upper middle of an even count). */
+export const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+
+/** Median milliseconds of at least `reps` runs (and at least 300 ms of them, up to 50 runs) after one warm-up run. */
+export async function medianMs(fn: () => unknown, reps: number): Promise<number> {
+  await fn();
+  const samples: number[] = [];
+  const begin = performance.now();
+  for (let i = 0; i < reps || (performance.now() - begin < 300 && i < 50); i++) {
+    const start = performance.now();
+    await fn();
+    samples.push(performance.now() - start);
+  }
+  return median(samples);
+}
+
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toPrecision(3));
 
 export function printTable(figures: Figure[]): void {

@@ -252,7 +252,7 @@ export class Processes {
     const path = hashpath(runner.hashpath, assignment.message);
     const record: Record<string, Json> = { process: pid, module: runner.record.module, slot, message: item.id, assignment: assignment.id, hashpath: path };
     const view = runner.view; // a trap below replaces the runner's instance and view
-    const kernelsBefore = view.kernels && { ...view.kernels };
+    const before = { gpu: view.kernels?.gpu ?? 0, cpu: view.kernels?.cpu ?? 0 };
     try {
       // The input's key order is fixed by handleInput, so JSON.stringify is canonical enough
       // to be identical on every node, and several times faster than canonicalJson.
@@ -267,9 +267,7 @@ export class Processes {
     }
     // Which backend served this slot's kernel calls: informational, like a stateless call's.
     const after = view.kernels;
-    if (after && (after.gpu !== (kernelsBefore?.gpu ?? 0) || after.cpu !== (kernelsBefore?.cpu ?? 0))) {
-      record.kernels = { gpu: after.gpu - (kernelsBefore?.gpu ?? 0), cpu: after.cpu - (kernelsBefore?.cpu ?? 0) };
-    }
+    if (after && after.gpu + after.cpu > before.gpu + before.cpu) record.kernels = { gpu: after.gpu - before.gpu, cpu: after.cpu - before.cpu };
     record['state-hash'] = stateHash(runner.instance, runner.loaded.info);
     runner.slot = slot;
     runner.hashpath = path;

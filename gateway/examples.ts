@@ -21,7 +21,7 @@ export async function publishExamples(options: { store: Store; gateway: Gateway;
 
   /** Uploads bytes with tags unless the same bytes and tags are already on the gateway. */
   async function publishOnce(name: string, bytes: Uint8Array, tags: Tag[]): Promise<string> {
-    const digest = sha256b64(new Uint8Array([...bytes, ...utf8(canonicalJson(tags as never))]));
+    const digest = sha256b64(Buffer.concat([bytes, utf8(canonicalJson(tags as never))]));
     const key = `example:${gateway.url}:${name}`;
     const known = store.meta.get(key) as Published | undefined;
     if (known?.sha256 === digest && (await gateway.has(known.id))) return known.id;

@@ -80,6 +80,8 @@ export interface Node {
   maxGas: number;
   attestReceipt(statement: ReceiptStatement): Promise<Attestation>;
   info(): Record<string, unknown>;
+  /** The adapter serving module kernel calls, once the GPU worker has acquired it (or the CPU references). */
+  gpu(): Promise<GpuDescription>;
   log(line: string): void;
 }
 
@@ -124,8 +126,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     // gets a line to it. Acquiring the adapter goes on in the background; calls made meanwhile
     // wait for it. Nodes never stop it (it is shared and never keeps the process alive).
     const bridge = startGpuBridge({ mode: options.gpu, minWork: options.gpuMinWork });
+    const acquired = bridge?.description ?? Promise.resolve(cpuDescription('disabled (gpu: off)'));
     let gpu: GpuDescription | undefined;
-    void bridge?.description.then((found) => {
+    void acquired.then((found) => {
       gpu = found;
       log(`kernels: ${found.backend === 'gpu' ? `${found.vendor} ${found.device} (${found.source}${found.isFallbackAdapter ? ', software fallback' : ''})` : `CPU references (${found.reason})`}`);
     });
@@ -175,8 +178,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         'block-height': height.current,
         prices: { flat: String(options.prices?.flat ?? 0n), 'per-kgas': String(options.prices?.perKgas ?? 0n), unit: 'the node\'s ledger unit', 'max-gas': options.maxGas ?? 100_000_000_000, 'default-gas-limit': DEFAULT_GAS_LIMIT },
         outbox: { depth: publisher.depth(), ...publisher.stats() },
-        gpu: bridge ? (gpu ?? { probing: true }) : cpuDescription('disabled (gpu: off)'),
+        gpu: gpu ?? { probing: true },
       }),
+      gpu: () => acquired,
     };
     const app = buildServer(node, { logger: options.verbose });
     await app.listen({ port: options.port ?? DEFAULT_PORT, host: options.host ?? '127.0.0.1' });

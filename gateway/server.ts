@@ -15,8 +15,6 @@ import { planCompute, type ComputeAnswer, type ComputePlan } from '../engine/com
 import { parse, SingletonError, type Message } from './singleton.ts';
 import type { Node } from './node.ts';
 import { costOnly, paidCall, requireFree, topup } from './p4.ts';
-import { gpuBridge } from '../engine/gpu/bridge.ts';
-import { cpuDescription } from '../engine/gpu/adapter.ts';
 
 export function buildServer(node: Node, options: { logger?: boolean } = {}): FastifyInstance {
   const app = Fastify({ logger: options.logger ?? false, routerOptions: { maxParamLength: 16_384 } });
@@ -96,7 +94,7 @@ function route(node: Node, messages: Message[], url: string): Routed {
 
   if (isAs(base, 'meta@1.0') && rest.length === 1 && lastPath === 'info') return { json: node.info() };
   // The adapter of the GPU worker serving module kernel calls (waits while it is being acquired).
-  if (isAs(base, 'meta@1.0') && rest.length === 1 && lastPath === 'gpu') return { later: gpuBridge()?.description ?? Promise.resolve(cpuDescription('disabled (gpu: off)')) };
+  if (isAs(base, 'meta@1.0') && rest.length === 1 && lastPath === 'gpu') return { later: node.gpu() };
   if (isAs(base, 'p4@1.0') && rest.length === 1 && lastPath === 'balance') {
     const address = last!.address;
     if (!isId(address)) throw badRequest(`address must be a 43-character address, got ${JSON.stringify(address ?? null)}`);

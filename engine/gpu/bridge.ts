@@ -55,11 +55,6 @@ export class GpuBridge {
     this.worker.postMessage({ port: port1 }, [port1]);
     return port2;
   }
-
-  /** Ends the worker (and its Dawn device); clients fall back to the CPU references. */
-  close(): Promise<number> {
-    return this.worker.terminate();
-  }
 }
 
 /** A thread's synchronous line to the GPU worker. */
