@@ -1,41 +1,65 @@
-// The test command: typecheck, then every test/*.test.ts under uvu (with tsx), then the
-// closing line `N passed, N failed` computed from uvu's totals. Exits non-zero on any failure.
+// The test command: typecheck, then test files under uvu (with tsx), then the closing line
+// `N passed, N failed[, N skipped]` from uvu's own totals. Exits non-zero on any failure.
+//
+//   node test/run.mjs            every test/**/*.test.ts except the slow ones (npm test)
+//   node test/run.mjs --slow     only test/**/*.slow.test.ts (npm run test:slow): long load runs
+//   node test/run.mjs PATTERN    files whose path matches PATTERN (a regular expression)
+//   --dir D                      look in D instead of test/ (the harness's own self-test uses it)
+//
+// uvu's `Total` counts the tests that ran (skips are not in it), so failed = Total − Passed;
+// a non-zero uvu exit with nothing counted as failed (a file that threw while loading, a
+// crash after the totals) is still one failure, so the closing line never reads clean then.
 import { spawn } from 'node:child_process';
 
-function run(command, args) {
+const args = process.argv.slice(2);
+const flag = (name) => { const i = args.indexOf(name); if (i < 0) return undefined; args.splice(i, 1); return true; };
+const option = (name) => { const i = args.indexOf(name); if (i < 0) return undefined; return args.splice(i, 2)[1]; };
+const slow = flag('--slow');
+const dir = option('--dir') ?? 'test';
+const pattern = args[0] ?? (slow ? '\\.slow\\.test\\.ts$' : '\\.test\\.ts$');
+const ignore = slow || args[0] ? [] : ['--ignore', '\\.slow\\.test\\.ts$'];
+
+function run(command, argv) {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
     let output = '';
     const forward = (stream, target) => stream.on('data', (chunk) => { output += chunk; target.write(chunk); });
     forward(child.stdout, process.stdout);
     forward(child.stderr, process.stderr);
-    child.on('close', (code) => resolve({ code: code ?? 1, output }));
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), output }));
   });
 }
 
-const pattern = process.argv[2] ?? '\\.test\\.ts$';
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-
-if (!process.env.SKIP_TYPECHECK) {
-  console.log('typecheck: tsc --noEmit');
-  const tsc = await run(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.']);
-  if (tsc.code === 0) passed += 1;
-  else failed += 1;
+/** The closing counts from uvu's output and exit code (exported for the harness's self-test). */
+export function tally(output, code) {
+  const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
+  const count = (label) => Number(plain.match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? NaN);
+  const total = count('Total');
+  if (Number.isNaN(total)) return { passed: 0, failed: 1, skipped: 0 }; // uvu died before its totals
+  const passed = count('Passed');
+  const skipped = count('Skipped') || 0;
+  let failed = Math.max(0, total - passed);
+  if (code !== 0 && failed === 0) failed = 1;
+  return { passed, failed, skipped };
 }
 
-const uvu = await run(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', 'test', pattern, '--no-color']);
-const plain = uvu.output.replace(/\x1b\[[0-9;]*m/g, '');
-const count = (label) => Number(plain.match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? NaN);
-const total = count('Total');
-if (Number.isNaN(total)) {
-  failed += 1; // uvu died before printing its totals (a file failed to load)
-} else {
-  passed += count('Passed');
-  skipped += count('Skipped');
-  failed += total - count('Passed') - count('Skipped');
-  if (uvu.code !== 0 && total - count('Passed') - count('Skipped') === 0) failed += 1;
+if (import.meta.url === `file://${process.argv[1]}`) {
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  if (!process.env.SKIP_TYPECHECK) {
+    console.log('typecheck: tsc --noEmit');
+    const tsc = await run(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', '.']);
+    if (tsc.code === 0) passed += 1;
+    else failed += 1;
+  }
+  const started = Date.now();
+  const uvu = await run(process.execPath, ['--import', 'tsx', 'node_modules/uvu/bin.js', dir, pattern, ...ignore, '--no-color']);
+  const counts = tally(uvu.output, uvu.code);
+  passed += counts.passed;
+  failed += counts.failed;
+  skipped += counts.skipped;
+  console.log(`tests took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  process.exitCode = failed > 0 ? 1 : 0;
 }
-console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-process.exitCode = failed > 0 ? 1 : 0;

@@ -107,17 +107,6 @@ test('an honest process of 40 slots replays and is confirmed by the CLI from a f
   assert.match(result.stderr, /replayed 41\/41 slots/);
 });
 
-test('an honest process of 2,000 slots is confirmed from a fresh folder', async () => {
-  const { process: pid } = await client.spawn(alice, ids.counter, node.node.key.address);
-  let sent = 0;
-  await Promise.all(Array.from({ length: 16 }, async () => { while (sent < 2000) { sent++; await client.send(alice, pid, [], 'tick'); } }));
-  assert.equal((await client.compute(pid)).output, { count: 2000 });
-  await node.node.publisher.flush();
-  const result = await cli(['verify', pid, '--gateway', node.gatewayUrl]);
-  assert.is(result.code, 0, result.stdout + result.stderr);
-  assert.match(result.stdout, /slots 0–2000: confirmed \(2001\)/);
-});
-
 test('one answer verifies alone: a process slot and a stateless call', async () => {
   const answer = await client.compute(honest, 17);
   assert.type(answer.attestation.id, 'string');
