@@ -1,7 +1,7 @@
 // The Arweave block height the node last saw, refreshed from the gateway's /info every
 // 15 s (as HyperBEAM does). Assignments carry it; a gateway that is down leaves the last
 // value in place rather than stalling scheduling.
-import type { Gateway } from './gateway.ts';
+import type { ArweaveGateway } from './gateway.ts';
 
 const REFRESH_MS = 15_000;
 
@@ -9,7 +9,7 @@ export class BlockHeight {
   current = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly gateway: Gateway) {}
+  constructor(private readonly gateway: ArweaveGateway) {}
 
   async start(): Promise<void> {
     await this.refresh();

@@ -1,14 +1,14 @@
 // A client for one Arweave gateway (arlocal or a real one): transaction headers, data by
 // ID, and data verified against its signed ID. Network failures become 503s with a retry
 // hint; a missing ID becomes a 404; nothing here hangs past its timeout.
-import { gatewayUnavailable, notFound, unprocessable } from '../engine/errors.ts';
+import { gatewayUnavailable, notFound, unprocessable } from '../engine/protocol/errors.ts';
 import { decodeTags, headerFailure, verificationFailure, type TxHeader } from './verify.ts';
-import { sha256b64 } from '../engine/hash.ts';
-import { fromB64url } from '../engine/encoding.ts';
+import { sha256b64 } from '../engine/protocol/hash.ts';
+import { fromB64url } from '../engine/protocol/encoding.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
-export class Gateway {
+export class ArweaveGateway {
   readonly url: string;
 
   constructor(url: string, private readonly timeoutMs = 30_000) {

@@ -1,7 +1,7 @@
 // Finding transactions by tags through a gateway's GraphQL endpoint (arlocal and real
 // gateways speak the same query), paged until exhausted.
-import { gatewayUnavailable } from '../engine/errors.ts';
-import type { Gateway } from './gateway.ts';
+import { gatewayUnavailable } from '../engine/protocol/errors.ts';
+import type { ArweaveGateway } from './gateway.ts';
 
 export interface FoundTransaction {
   id: string;
@@ -10,7 +10,7 @@ export interface FoundTransaction {
 
 const PAGE = 100;
 
-export async function findByTags(gateway: Gateway, tags: Record<string, string | string[]>): Promise<FoundTransaction[]> {
+export async function findByTags(gateway: ArweaveGateway, tags: Record<string, string | string[]>): Promise<FoundTransaction[]> {
   const filter = Object.entries(tags)
     .map(([name, values]) => `{name: ${JSON.stringify(name)}, values: ${JSON.stringify([values].flat())}}`)
     .join(', ');

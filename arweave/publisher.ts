@@ -3,16 +3,16 @@
 // only after the gateway accepted the bundle that carries it, so nothing is lost to a crash
 // or a gateway outage; failures are retried with exponential backoff by a background loop
 // that never throws and never keeps the process alive on its own.
-import type { Store, OutboxKey } from '../engine/store.ts';
-import type { Gateway } from './gateway.ts';
+import { OutboxKind, type Store, type OutboxKey } from '../engine/store.ts';
+import type { ArweaveGateway } from './gateway.ts';
 import type { JWKInterface } from './wallet.ts';
 import { upload, type Tag } from './upload.ts';
-import { DATA_PROTOCOL } from './tags.ts';
-import { BundleError, ENTRY_BYTES, bundleSize, encodeBundle, itemId, itemIdBytes } from './bundle.ts';
+import { bundleTags } from '../engine/protocol/vocabulary.ts';
+import { BundleError, ENTRY_BYTES, bundleSize, encodeBundle, itemId, itemIdBytes } from '../engine/protocol/ans104/bundle.ts';
 
 export interface PublisherOptions {
   store: Store;
-  gateway: Gateway;
+  gateway: ArweaveGateway;
   wallet: JWKInterface;
   log?: (line: string) => void;
   /** Items per bundle (default 500). */
@@ -43,7 +43,6 @@ interface Batch {
 
 const IDLE_POLL_MS = 1_000;
 /** Outbox kind of attestation items, and how many one bundle names in its tags. */
-const ATTESTATION = 2;
 const MAX_NAMED = 100;
 /**
  * Bundles stay under 256 KiB, the size above which arweave-js uploads in chunks: arlocal
@@ -54,7 +53,7 @@ const DEFAULT_MAX_BYTES = 200 * 1024;
 
 export class Publisher {
   private readonly store: Store;
-  private readonly gateway: Gateway;
+  private readonly gateway: ArweaveGateway;
   private readonly wallet: JWKInterface;
   private readonly log: (line: string) => void;
   private readonly maxItems: number;
@@ -168,7 +167,7 @@ export class Publisher {
     try {
       batch = this.nextBatch();
       if (!batch) return false;
-      const id = await upload(encodeBundle(batch.items), { gateway: this.gateway, wallet: this.wallet, tags: bundleTags(batch) });
+      const id = await upload(encodeBundle(batch.items), { gateway: this.gateway, wallet: this.wallet, tags: tagsOf(batch) });
       // A crash here (uploaded, not yet removed) sends these entries again on restart. That is
       // harmless: each item keeps its ID (the hash of its signature), so readers see the same
       // items twice and deduplicate by ID, as arlocal and gateways already do.
@@ -189,7 +188,7 @@ export class Publisher {
       batch ??= { group: key[0], keys: [], items: [] };
       if (key[0] !== batch.group || batch.items.length >= this.maxItems) break;
       if (batch.items.length > 0 && bytes + ENTRY_BYTES + value.length > this.maxBytes) break;
-      if (key[2] === ATTESTATION && batch.keys.filter((k) => k[2] === ATTESTATION).length >= MAX_NAMED) break;
+      if (key[2] === OutboxKind.Attestation && batch.keys.filter((k) => k[2] === OutboxKind.Attestation).length >= MAX_NAMED) break;
       checkItem(key, value);
       batch.keys.push(key);
       // Copied: LMDB may hand out views into memory it reuses once the read ends.
@@ -242,19 +241,8 @@ function checkItem(key: OutboxKey, value: Uint8Array): void {
   }
 }
 
-function bundleTags(batch: Batch): Tag[] {
+function tagsOf(batch: Batch): Tag[] {
   const seqs = batch.keys.map((key) => key[1]);
-  return [
-    { name: 'Bundle-Format', value: 'binary' },
-    { name: 'Bundle-Version', value: '2.0.0' },
-    { name: 'Data-Protocol', value: DATA_PROTOCOL },
-    { name: 'Type', value: 'Bundle' },
-    { name: 'Process', value: batch.group },
-    { name: 'Seq-From', value: String(seqs[0]) },
-    { name: 'Seq-To', value: String(seqs[seqs.length - 1]) },
-    { name: 'Content-Type', value: 'application/octet-stream' },
-    // Attestations are looked up by ID; naming them on the bundle finds them through the
-    // bundle's own (always indexed) tags, whether or not the gateway indexed the items yet.
-    ...batch.keys.flatMap((key, i) => (key[2] === ATTESTATION ? [{ name: 'Attestation', value: itemId(batch.items[i]) }] : [])),
-  ];
+  const attestations = batch.keys.flatMap((key, i) => (key[2] === OutboxKind.Attestation ? [itemId(batch.items[i])] : []));
+  return bundleTags({ group: batch.group, seqFrom: seqs[0], seqTo: seqs[seqs.length - 1], attestations });
 }

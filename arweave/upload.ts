@@ -2,13 +2,14 @@
 // shown for large files. On a local gateway the wallet is funded and a block mined, so the
 // upload is immediately readable.
 import Arweave from 'arweave';
-import { Gateway } from './gateway.ts';
+import { ArweaveGateway } from './gateway.ts';
 import { walletAddress, type JWKInterface } from './wallet.ts';
 
-export interface Tag { name: string; value: string }
+import type { Tag } from '../engine/protocol/vocabulary.ts';
+export type { Tag };
 
 export interface UploadOptions {
-  gateway: Gateway;
+  gateway: ArweaveGateway;
   wallet: JWKInterface;
   tags: Tag[];
   onProgress?: (percent: number, bytes: number) => void;
@@ -34,12 +35,12 @@ export async function upload(data: Uint8Array, options: UploadOptions): Promise<
 }
 
 /** arlocal: give the wallet enough winston for the upload (its prices are nominal). */
-async function fund(gateway: Gateway, address: string, bytes: number): Promise<void> {
+async function fund(gateway: ArweaveGateway, address: string, bytes: number): Promise<void> {
   const response = await gateway.request(`/mint/${address}/${Math.max(1e15, bytes * 1e9)}`);
   await response.body?.cancel();
 }
 
-export async function mine(gateway: Gateway): Promise<void> {
+export async function mine(gateway: ArweaveGateway): Promise<void> {
   const response = await gateway.request('/mine');
   await response.body?.cancel();
 }

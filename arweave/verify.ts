@@ -5,9 +5,9 @@
 import Arweave from 'arweave';
 import TransactionModule from 'arweave/node/lib/transaction.js';
 import * as merkle from 'arweave/node/lib/merkle.js';
-import { b64url } from '../engine/encoding.ts';
-import { sha256b64 } from '../engine/hash.ts';
-import { fromB64url } from '../engine/encoding.ts';
+import { b64url } from '../engine/protocol/encoding.ts';
+import { sha256b64 } from '../engine/protocol/hash.ts';
+import { fromB64url } from '../engine/protocol/encoding.ts';
 
 const Transaction = ((TransactionModule as any).default ?? TransactionModule) as any;
 const arweave = Arweave.init({});

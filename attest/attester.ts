@@ -5,12 +5,13 @@
 // The attestation item: an ANS-104 item signed by the node, data = the canonical JSON array
 // of the batch's statements, tags Type: Attestation, Node, Merkle-Root, Leaves, Engine,
 // Signed-At, and for a batch of one process's slots Process, Slot-From, Slot-To.
-import { canonicalJson } from '../engine/encoding.ts';
-import { createDataItem, type DataItem, type Ed25519Signer, type Tag } from '../engine/data-item.ts';
-import type { Message } from '../engine/message.ts';
-import type { Store } from '../engine/store.ts';
-import { leafHash, merkleTree } from './merkle.ts';
-import { ENGINE, statementBytes, type Statement } from './statement.ts';
+import { canonicalJson } from '../engine/protocol/encoding.ts';
+import { createDataItem, type DataItem, type Ed25519Signer } from '../engine/protocol/ans104/data-item.ts';
+import type { Message } from '../engine/protocol/message.ts';
+import { OutboxKind, type Store } from '../engine/store.ts';
+import { attestationTags } from '../engine/protocol/vocabulary.ts';
+import { leafHash, merkleTree } from '../engine/protocol/merkle.ts';
+import { ENGINE, statementBytes, type Statement } from '../engine/protocol/statement.ts';
 
 export interface Attestation {
   /** The signed attestation item's ID. */
@@ -34,21 +35,12 @@ export interface SignedBatch {
 
 export function signBatch(signer: Ed25519Signer, address: string, statements: Statement[], clock: () => number = Date.now): SignedBatch {
   const { root, proofs } = merkleTree(statements.map((s) => leafHash(statementBytes(s))));
-  const tags: Tag[] = [
-    { name: 'Data-Protocol', value: 'hyperwasm' },
-    { name: 'Variant', value: 'hyperwasm.1' },
-    { name: 'Type', value: 'Attestation' },
-    { name: 'Node', value: address },
-    { name: 'Merkle-Root', value: root },
-    { name: 'Leaves', value: String(statements.length) },
-    { name: 'Engine', value: ENGINE },
-    { name: 'Signed-At', value: String(clock()) },
-  ];
   const processes = new Set(statements.map((s) => (s.kind === 'process' ? s.process : '')));
-  if (processes.size === 1 && !processes.has('')) {
-    const slots = statements.map((s) => (s as { slot: number }).slot);
-    tags.push({ name: 'Process', value: [...processes][0] }, { name: 'Slot-From', value: String(Math.min(...slots)) }, { name: 'Slot-To', value: String(Math.max(...slots)) });
-  }
+  const slots = statements.map((s) => (s as { slot: number }).slot);
+  const tags = attestationTags({
+    node: address, root, leaves: statements.length, engine: ENGINE, signedAt: clock(),
+    slots: processes.size === 1 && !processes.has('') ? { process: [...processes][0], from: Math.min(...slots), to: Math.max(...slots) } : undefined,
+  });
   const item = createDataItem(signer, { tags, data: canonicalJson(statements as unknown as Message[]) });
   return { item, attestations: statements.map((statement, index) => ({ id: item.id, root, index, count: statements.length, proof: proofs[index], statement })) };
 }
@@ -56,7 +48,7 @@ export function signBatch(signer: Ed25519Signer, address: string, statements: St
 /** Keeps a signed batch and queues it for Arweave; call inside a store transaction. */
 export function keepBatch(store: Store, batch: SignedBatch, group: string, seq: number): void {
   store.attestations.put(batch.item.id, batch.item.raw);
-  store.outbox.put([group, seq, 2], batch.item.raw);
+  store.outbox.put([group, seq, OutboxKind.Attestation], batch.item.raw);
 }
 
 export interface AttesterOptions {

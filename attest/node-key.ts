@@ -3,8 +3,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { b64url } from '../engine/encoding.ts';
-import { sha256b64 } from '../engine/hash.ts';
+import { b64url } from '../engine/protocol/encoding.ts';
+import { sha256b64 } from '../engine/protocol/hash.ts';
 
 export interface NodeKey {
   privateKey: KeyObject;

@@ -12,25 +12,24 @@ import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MAX_BATCH, signBatch } from '../attest/attester.ts';
-import { statementBytes, type ProcessStatement } from '../attest/statement.ts';
+import { statementBytes, type ProcessStatement } from '../engine/protocol/statement.ts';
 import { processStatement } from '../engine/process.ts';
-import { checkHistory, fetchHistory } from '../attest/history.ts';
-import { verifyProcess } from '../attest/replay.ts';
-import { dispute } from '../attest/dispute.ts';
-import { createDataItem, ed25519Signer, parseDataItem, type DataItem, type Ed25519Signer } from '../engine/data-item.ts';
-import { tagValue } from '../engine/assignment.ts';
-import { b64url, utf8 } from '../engine/encoding.ts';
-import { sha256b64 } from '../engine/hash.ts';
-import { encodeBundle } from '../arweave/bundle.ts';
-import { Gateway } from '../arweave/gateway.ts';
-import { HyperError } from '../engine/errors.ts';
+import { checkHistory, fetchHistory } from '../attest/verify/history.ts';
+import { verifyProcess } from '../attest/verify/replay.ts';
+import { dispute } from '../attest/verify/dispute.ts';
+import { createDataItem, ed25519Signer, parseDataItem, type DataItem, type Ed25519Signer } from '../engine/protocol/ans104/data-item.ts';
+import { b64url, utf8 } from '../engine/protocol/encoding.ts';
+import { sha256b64 } from '../engine/protocol/hash.ts';
+import { encodeBundle } from '../engine/protocol/ans104/bundle.ts';
+import { ArweaveGateway } from '../arweave/gateway.ts';
+import { HyperError } from '../engine/protocol/errors.ts';
 import { upload } from '../arweave/upload.ts';
 import { loadOrCreateWallet } from '../arweave/wallet.ts';
 import { startNode } from '../gateway/node.ts';
-import { messageTags, processTags } from '../gateway/client.ts';
 import { startChild, type Child } from './children.ts';
 import { median, type Figure } from './report.ts';
 import { rate } from './engine.ts';
+import { bundleTags, messageTags, processTags, tagValue } from '../engine/protocol/vocabulary.ts';
 
 export interface AttestOptions {
   seconds: number;
@@ -49,13 +48,13 @@ type Log = (line: string) => void;
  * runs in this process: after seconds of synchronous checking, the next request can take a
  * pooled keep-alive socket whose server-side timeout fired meanwhile, and get ECONNRESET.
  */
-class RetryingGateway extends Gateway {
+class RetryingGateway extends ArweaveGateway {
   retries = 0;
   override async request(path: string, init: RequestInit = {}): Promise<Response> {
     try {
       return await super.request(path, init);
     } catch (error) {
-      if (!(error instanceof HyperError) || error.status !== 503) throw error;
+      if (!(error instanceof HyperError) || error.kind !== 'unavailable') throw error;
       this.retries++;
       return super.request(path, init);
     }
@@ -246,11 +245,7 @@ async function processFigures(options: AttestOptions, log: Log): Promise<Figure[
       await upload(encodeBundle([item.raw]), {
         gateway: node.gateway,
         wallet,
-        tags: [
-          { name: 'Bundle-Format', value: 'binary' }, { name: 'Bundle-Version', value: '2.0.0' },
-          { name: 'Data-Protocol', value: 'hyperwasm' }, { name: 'Type', value: 'Bundle' }, { name: 'Process', value: pid },
-          { name: 'Attestation', value: item.id },
-        ],
+        tags: bundleTags({ group: pid, seqFrom: 0, seqTo: 0, attestations: [item.id] }),
       });
     }
     const a = honest.find((item) => Number(tagValue(item.tags, 'Slot-From')) <= at && at <= Number(tagValue(item.tags, 'Slot-To')))!;

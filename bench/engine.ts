@@ -1,9 +1,9 @@
 // In-process figures: an engine call (fresh instance, ABI conversion, canonical result
 // bytes) against a raw WebAssembly call of the same export, same process, same inputs.
 import { readFileSync } from 'node:fs';
-import { compileModule } from '../engine/modules.ts';
-import { callFunction } from '../engine/call.ts';
-import { buildModules } from '../modules/build.ts';
+import { compileModule } from '../engine/wasm/compile.ts';
+import { callFunction } from '../engine/wasm/call.ts';
+import { buildModules } from '../modules/tools/build.ts';
 import type { Figure } from './report.ts';
 
 /** Calls per second of fn, run for about `ms` milliseconds after a warm-up. */

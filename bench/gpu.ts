@@ -8,10 +8,10 @@
 // BENCH_ONLY, `figures.push(...(await gpuFigures(log)))`. Standalone: `node --import tsx bench/gpu.ts`.
 // Options (environment): BENCH_GPU_SIZES (default 128,256,512), BENCH_GPU_REPS (default 3).
 import { readFileSync } from 'node:fs';
-import { compileModule } from '../engine/modules.ts';
+import { compileModule } from '../engine/wasm/compile.ts';
 import { closeGpu, gpuDescription, initGpu, type GpuDescription } from '../engine/gpu/index.ts';
 import * as ref from '../engine/gpu/reference.ts';
-import { buildModules } from '../modules/build.ts';
+import { buildModules } from '../modules/tools/build.ts';
 import { medianMs, printTable, type Figure } from './report.ts';
 
 /** The xorshift32 stream modules/kernel.ts fills A then B with. */

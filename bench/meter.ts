@@ -1,4 +1,4 @@
-// Metering figures: the same CPU-heavy kernel calls on the metered module (engine/meter.ts)
+// Metering figures: the same CPU-heavy kernel calls on the metered module (engine/wasm/meter/index.ts)
 // and on the unmetered one, same process, same inputs, warm instances (both on TurboFan
 // after the warm-up); the median CPU time of alternated runs. The cost of the pass itself
 // (worker start + binaryen load on the first call, then per module) is logged.
@@ -6,8 +6,8 @@
 // Run alone: `node --import tsx bench/meter.ts` (BENCH_REPS sets the repetitions, default 7).
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { closeMeter, gasLeft, instrument, METER_VERSION, setGas } from '../engine/meter.ts';
-import { buildModules } from '../modules/build.ts';
+import { closeMeter, gasLeft, instrument, METER_VERSION, setGas } from '../engine/wasm/meter/index.ts';
+import { buildModules } from '../modules/tools/build.ts';
 import { printTable, ratio, type Figure } from './report.ts';
 
 /** The calls measured: tens of milliseconds each on the development machine (matmul(128) takes ~2 ms, so 256). */

@@ -7,12 +7,12 @@
 // Run alone: `node --import tsx bench/model.ts` (BENCH_MODEL_TOKENS, default 64; BENCH_REPS, default 5).
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { compileModule } from '../engine/modules.ts';
-import { callFunction } from '../engine/call.ts';
-import { instrument } from '../engine/meter.ts';
+import { compileModule } from '../engine/wasm/compile.ts';
+import { callFunction } from '../engine/wasm/call.ts';
+import { instrument } from '../engine/wasm/meter/index.ts';
 import { runReference } from '../engine/gpu/index.ts';
 import { KernelClient, kernelClient, startGpuBridge, useKernelClient } from '../engine/gpu/bridge.ts';
-import { buildModules, buildWeights } from '../modules/build.ts';
+import { buildModules, buildWeights } from '../modules/tools/build.ts';
 import { medianMs, printTable, type Figure } from './report.ts';
 
 export async function modelFigures(log: (line: string) => void, options: { tokens?: number; reps?: number } = {}): Promise<Figure[]> {

@@ -8,14 +8,15 @@ import { generateKeyPairSync } from 'node:crypto';
 import { openStore, type Store } from '../engine/store.ts';
 import { Scheduler } from '../engine/scheduler.ts';
 import { Processes, handleInput } from '../engine/process.ts';
-import { Modules, compileModule } from '../engine/modules.ts';
-import { callBytes, instantiate } from '../engine/call.ts';
-import { createDataItem, ed25519Signer, parseDataItem } from '../engine/data-item.ts';
-import { utf8 } from '../engine/encoding.ts';
+import { Modules } from '../engine/modules.ts';
+import { compileModule } from '../engine/wasm/compile.ts';
+import { callBytes, instantiate } from '../engine/wasm/call.ts';
+import { createDataItem, ed25519Signer, parseDataItem } from '../engine/protocol/ans104/data-item.ts';
+import { utf8 } from '../engine/protocol/encoding.ts';
 import { loadOrCreateNodeKey } from '../attest/node-key.ts';
-import { messageTags, processTags } from '../gateway/client.ts';
-import { buildModules } from '../modules/build.ts';
+import { buildModules } from '../modules/tools/build.ts';
 import type { Figure } from './report.ts';
+import { messageTags, processTags } from '../engine/protocol/vocabulary.ts';
 
 const COUNTER = 'C'.repeat(43);
 

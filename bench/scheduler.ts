@@ -5,11 +5,11 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { join } from 'node:path';
 import { openStore } from '../engine/store.ts';
 import { Scheduler } from '../engine/scheduler.ts';
-import { createDataItem, ed25519Signer } from '../engine/data-item.ts';
+import { createDataItem, ed25519Signer } from '../engine/protocol/ans104/data-item.ts';
 import { loadOrCreateNodeKey } from '../attest/node-key.ts';
-import { messageTags, processTags } from '../gateway/client.ts';
 import { rate } from './engine.ts';
 import type { Figure } from './report.ts';
+import { messageTags, processTags } from '../engine/protocol/vocabulary.ts';
 
 const MODULE = 'M'.repeat(43);
 const IN_FLIGHT = 256;

@@ -1,5 +1,5 @@
 // `hyperwasm build`: compile the AssemblyScript modules in modules/ (asconfig.json).
-import { buildModules } from '../modules/build.ts';
+import { buildModules } from '../modules/tools/build.ts';
 import type { Command } from './command.ts';
 
 export const buildCommand: Command = {

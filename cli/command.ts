@@ -1,7 +1,7 @@
 // What every CLI command is: a name, a one-line summary, its --help text, and a run
 // function over parsed arguments. Errors thrown as UsageError print the usage.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { isId } from '../engine/encoding.ts';
+import { isId } from '../engine/protocol/encoding.ts';
 
 export interface Command {
   name: string;

@@ -2,9 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Gateway } from '../arweave/gateway.ts';
+import { ArweaveGateway } from '../arweave/gateway.ts';
 import { DEFAULT_ARLOCAL_PORT } from '../gateway/node.ts';
-import { dispute } from '../attest/dispute.ts';
+import { dispute } from '../attest/verify/dispute.ts';
 import { UsageError, type Command } from './command.ts';
 
 export const disputeCommand: Command = {
@@ -28,7 +28,7 @@ Options:
     if (!a || !b || positionals.length !== 2) throw new UsageError('dispute takes two attestation IDs');
     const dir = values.data ?? mkdtempSync(join(tmpdir(), 'hyperwasm-dispute-'));
     try {
-      const r = await dispute(new Gateway(values.gateway ?? `http://127.0.0.1:${DEFAULT_ARLOCAL_PORT}`), a, b, { dir, progress: (line) => console.error(line) });
+      const r = await dispute(new ArweaveGateway(values.gateway ?? `http://127.0.0.1:${DEFAULT_ARLOCAL_PORT}`), a, b, { dir, progress: (line) => console.error(line) });
       console.log(`process ${r.process}: ${r.comparisons} comparisons`);
       if (r.slot === undefined) {
         console.log('the attestations agree on every slot both attested');

@@ -1,5 +1,5 @@
 // Entry point of the hyperwasm CLI: picks the command, prints help, maps errors to exit codes.
-import { HyperError } from '../engine/errors.ts';
+import { HyperError } from '../engine/protocol/errors.ts';
 import { VERSION } from '../gateway/version.ts';
 import { parse, UsageError, type Command } from './command.ts';
 import { serve } from './serve.ts';

@@ -1,6 +1,6 @@
 // `hyperwasm spawn`, `send` and `schedule`: processes from the command line.
 import { DEFAULT_PORT } from '../gateway/node.ts';
-import { NodeClient } from '../gateway/client.ts';
+import { NodeClient } from '../client/node-client.ts';
 import { configDir } from '../arweave/wallet.ts';
 import { join } from 'node:path';
 import { cliSigner } from './signer.ts';

@@ -3,9 +3,9 @@
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ed25519Signer } from '../engine/data-item.ts';
+import { ed25519Signer } from '../engine/protocol/ans104/data-item.ts';
 import { configDir, readWallet } from '../arweave/wallet.ts';
-import type { Signer } from '../gateway/client.ts';
+import type { Signer } from '../client/node-client.ts';
 
 export function cliSigner(wallet: string | undefined): Signer {
   if (wallet) return { rsa: readWallet(wallet) };

@@ -1,11 +1,11 @@
 // `hyperwasm upload`: put a WASM module (or, with --data, any file) on Arweave and print its ID.
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { Gateway } from '../arweave/gateway.ts';
+import { ArweaveGateway } from '../arweave/gateway.ts';
 import { upload } from '../arweave/upload.ts';
-import { moduleTags } from '../arweave/tags.ts';
+import { dataTags, moduleTags } from '../engine/protocol/vocabulary.ts';
 import { configDir, loadOrCreateWallet, readWallet } from '../arweave/wallet.ts';
-import { describeStart, hasWasmMagic } from '../engine/wasm-binary.ts';
+import { describeStart, hasWasmMagic } from '../engine/wasm/binary.ts';
 import { join } from 'node:path';
 import { DEFAULT_ARLOCAL_PORT } from '../gateway/node.ts';
 import { parseTags, UsageError, type Command } from './command.ts';
@@ -39,12 +39,12 @@ them in its own tags, in order: upload the data first, then the module with
   async run({ values, positionals }) {
     const [file] = positionals;
     if (!file || positionals.length > 1) throw new UsageError('upload takes exactly one file');
-    const gateway = new Gateway(values.gateway ?? `http://127.0.0.1:${DEFAULT_ARLOCAL_PORT}`);
+    const gateway = new ArweaveGateway(values.gateway ?? `http://127.0.0.1:${DEFAULT_ARLOCAL_PORT}`);
     const bytes = new Uint8Array(readFileSync(file));
     const extra = [{ name: 'Name', value: basename(file) }, ...parseTags(values.tag)];
     let tags;
     if (values.data) {
-      tags = [{ name: 'Content-Type', value: 'application/octet-stream' }, { name: 'Data-Protocol', value: 'hyperwasm' }, { name: 'Type', value: 'Data' }, ...extra];
+      tags = dataTags(extra);
     } else {
       if (!hasWasmMagic(bytes)) throw new UsageError(`${file} is not a WebAssembly module: it ${describeStart(bytes)} (use --data to upload other data)`);
       if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) throw new UsageError(`${file} starts like WebAssembly but is not a valid module (truncated or corrupt)`);

@@ -2,11 +2,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Gateway } from '../arweave/gateway.ts';
+import { ArweaveGateway } from '../arweave/gateway.ts';
 import { DEFAULT_ARLOCAL_PORT } from '../gateway/node.ts';
-import { checkHistory, fetchHistory, type Fault } from '../attest/history.ts';
-import { verifyProcess, type SlotStatus } from '../attest/replay.ts';
-import { verifyAttestation } from '../attest/single.ts';
+import { checkHistory, fetchHistory, type Fault } from '../attest/verify/history.ts';
+import { verifyProcess, type SlotStatus } from '../attest/verify/replay.ts';
+import { verifyAttestation } from '../attest/verify/single.ts';
 import { UsageError, type Command } from './command.ts';
 
 export const verifyCommand: Command = {
@@ -33,7 +33,7 @@ Options:
   --attestation    check one attestation instead of a whole process`,
   options: { gateway: { type: 'string' }, to: { type: 'string' }, data: { type: 'string' }, attestation: { type: 'string' } },
   async run({ values, positionals }) {
-    const gateway = new Gateway(values.gateway ?? `http://127.0.0.1:${DEFAULT_ARLOCAL_PORT}`);
+    const gateway = new ArweaveGateway(values.gateway ?? `http://127.0.0.1:${DEFAULT_ARLOCAL_PORT}`);
     const dir = values.data ?? mkdtempSync(join(tmpdir(), 'hyperwasm-verify-'));
     const progress = (line: string) => console.error(line);
     try {

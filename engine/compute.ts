@@ -2,18 +2,18 @@
 // to a canonical computation message whose ID, chained onto the module ID, is the
 // hashpath; the result record is cached under that hashpath, so the same computation is
 // never run twice and a result can only ever be stored under the inputs that produced it.
-import { canonicalJson, utf8 } from './encoding.ts';
-import { badRequest } from './errors.ts';
-import { sha256b64 } from './hash.ts';
-import { hashpath } from './hashpath.ts';
-import { callFunction, type Encoding } from './call.ts';
-import { gasLimit } from './gas.ts';
-import type { Sandbox } from './sandbox.ts';
-import type { KernelCounts } from './gpu/host.ts';
-import type { Json, Message } from './message.ts';
+import { canonicalJson, utf8 } from './protocol/encoding.ts';
+import { badRequest } from './protocol/errors.ts';
+import { sha256b64 } from './protocol/hash.ts';
+import { hashpath } from './protocol/hashpath.ts';
+import { callFunction, type Encoding } from './wasm/call.ts';
+import { gasLimit } from './wasm/gas.ts';
+import type { Sandbox } from './wasm/sandbox/index.ts';
+import type { KernelCounts } from './wasm/host/gpu.ts';
+import type { Json, Message } from './protocol/message.ts';
 import type { Modules } from './modules.ts';
 import type { Store } from './store.ts';
-import { ENGINE, type ComputeStatement } from '../attest/statement.ts';
+import { ENGINE, type ComputeStatement } from './protocol/statement.ts';
 import type { Attestation } from '../attest/attester.ts';
 
 export interface ComputeRecord {

@@ -2,8 +2,8 @@
 // calls. Balances are decided in memory, synchronously (so concurrent calls see each other
 // and none can drive a balance below zero), then the new values are committed before the
 // caller is answered; a request item is charged at most once.
-import { badRequest, HyperError } from './errors.ts';
-import type { Charge } from './pricing.ts';
+import { badRequest, HyperError } from './protocol/errors.ts';
+import type { Charge } from './protocol/pricing.ts';
 import type { Store } from './store.ts';
 
 export class Ledger {
@@ -23,7 +23,7 @@ export class Ledger {
     const amount = BigInt(charge.amount);
     const balance = this.balance(payer);
     if (balance < amount) {
-      throw new HyperError(402, 'payment-required', `this call costs ${amount} and ${payer} has ${balance}; top up first`, { price: charge.amount, balance: String(balance), address: payer });
+      throw new HyperError('payment-required', 'payment-required', `this call costs ${amount} and ${payer} has ${balance}; top up first`, { price: charge.amount, balance: String(balance), address: payer });
     }
     const deltas = new Map<string, bigint>();
     const add = (address: string, delta: bigint) => deltas.set(address, (deltas.get(address) ?? 0n) + delta);

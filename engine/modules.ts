@@ -1,22 +1,12 @@
 // Module loading: from memory, else LMDB, else the Arweave gateway (whose answer is
 // verified against the signed ID before it is kept). Compiled modules stay in memory;
 // bytes are kept in LMDB so a restart needs no gateway.
-import { HyperError, unprocessable } from './errors.ts';
-import { GRANTED_IMPORTS } from './abi.ts';
-import { describeStart, hasWasmMagic, inspect, WasmFormatError, type WasmInfo } from './wasm-binary.ts';
+import { HyperError, unprocessable } from './protocol/errors.ts';
+import { compileModule, type LoadedModule } from './wasm/compile.ts';
 import type { ModuleMeta, Store } from './store.ts';
-import { exportGlobals } from './snapshot.ts';
-import { instrument, MeterError, METER_VERSION } from './meter.ts';
-import { capMemory, checkLimits, checkSize, DEFAULT_LIMITS } from './limits.ts';
-import { dataImportIds, MAX_DATA_IMPORT_BYTES, MAX_DATA_IMPORTS } from './data-imports.ts';
-
-export interface LoadedModule {
-  id: string;
-  module: WebAssembly.Module;
-  info: WasmInfo;
-  /** The data items its Data-Import tags name, in order (engine/data-imports.ts), when it imports `data`. */
-  data?: Uint8Array[];
-}
+import { exportGlobals } from './wasm/snapshot.ts';
+import { instrument, MeterError, METER_VERSION } from './wasm/meter/index.ts';
+import { dataImportIds, MAX_DATA_IMPORT_BYTES, MAX_DATA_IMPORTS } from './wasm/host/data.ts';
 
 /** Where module bytes come from when LMDB lacks them; must verify them against the ID. */
 export interface ModuleSource {
@@ -32,7 +22,7 @@ export class Modules {
 
   constructor(private readonly store: Store, private readonly source: ModuleSource) {}
 
-  /** The module as stateless calls run it: metered (engine/meter.ts). */
+  /** The module as stateless calls run it: metered (engine/wasm/meter/index.ts). */
   get(id: string): Promise<LoadedModule> {
     return this.cached(id, async () => {
       const loaded = await compileModule(id, await this.meteredBytes(id));
@@ -116,30 +106,5 @@ export class Modules {
       if (this.loaded.size > MEMORY_CACHE_SIZE) this.loaded.delete(this.loaded.keys().next().value!);
     }
     return pending;
-  }
-}
-
-/** Checks that bytes are a module the engine will run, and compiles them. */
-export async function compileModule(id: string, bytes: Uint8Array): Promise<LoadedModule> {
-  checkSize(id, bytes.length);
-  if (!hasWasmMagic(bytes)) throw unprocessable(`data ${id} is not a WebAssembly module: it ${describeStart(bytes)}`);
-  let info: WasmInfo;
-  try {
-    info = inspect(bytes);
-  } catch (error) {
-    if (error instanceof WasmFormatError) throw unprocessable(`module ${id} is malformed: ${error.message}`);
-    throw error;
-  }
-  checkLimits(id, info);
-  const refused = info.imports.filter((i) => !GRANTED_IMPORTS.has(`${i.module}.${i.name}`));
-  if (refused.length > 0) {
-    const names = refused.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ');
-    throw unprocessable(`module ${id} imports what this node does not grant: ${names}; only env.abort, the gpu kernels (gpu.matmul_i32, …) and data.size/data.read are granted`);
-  }
-  try {
-    const capped = capMemory(bytes, info, DEFAULT_LIMITS.memoryPages);
-    return { id, module: await WebAssembly.compile(capped as Uint8Array<ArrayBuffer>), info };
-  } catch (error) {
-    throw unprocessable(`module ${id} does not compile: ${(error as Error).message}`);
   }
 }

@@ -7,28 +7,30 @@
 // A message whose handler traps yields an error result and leaves the state as it was
 // before the message: the instance is rebuilt from the last snapshot up to the previous
 // slot, the same on every replay.
-import { b64url, fromB64url, utf8 } from './encoding.ts';
-import { nextLink } from './hash-chain.ts';
-import { badRequest, HyperError, notFound, unprocessable } from './errors.ts';
-import { sha256b64 } from './hash.ts';
-import { hashpath } from './hashpath.ts';
-import { callBytes, instantiate } from './call.ts';
-import type { InstanceView, KernelCounts } from './gpu/host.ts';
-import { isBytesFunction } from './abi.ts';
-import { parseDataItem, type DataItem } from './data-item.ts';
-import { tagValue, type SignedAssignment } from './assignment.ts';
-import { restoreSnapshot, stateHash, takeSnapshot } from './snapshot.ts';
-import { DEFAULT_GAS_LIMIT, withGas } from './gas.ts';
-import { ENGINE, type ProcessStatement } from '../attest/statement.ts';
+import { b64url, fromB64url, utf8 } from './protocol/encoding.ts';
+import { nextLink } from './protocol/hash-chain.ts';
+import { badRequest, isModuleFault, notFound, unprocessable } from './protocol/errors.ts';
+import { sha256b64 } from './protocol/hash.ts';
+import { hashpath } from './protocol/hashpath.ts';
+import { callBytes, instantiate } from './wasm/call.ts';
+import type { InstanceView, KernelCounts } from './wasm/host/gpu.ts';
+import { isBytesFunction } from './wasm/abi.ts';
+import { parseDataItem, type DataItem } from './protocol/ans104/data-item.ts';
+import { type SignedAssignment } from './protocol/assignment.ts';
+import { restoreSnapshot, stateHash, takeSnapshot } from './wasm/snapshot.ts';
+import { DEFAULT_GAS_LIMIT, withGas } from './wasm/gas.ts';
+import { ENGINE, type ProcessStatement } from './protocol/statement.ts';
 import { keepBatch, type SignedBatch } from '../attest/attester.ts';
 import type { ComputeAnswer } from './compute.ts';
-import type { Json } from './message.ts';
-import type { LoadedModule, Modules } from './modules.ts';
-import type { ProcessRecord, Store } from './store.ts';
+import type { Json } from './protocol/message.ts';
+import type { Modules } from './modules.ts';
+import type { LoadedModule } from './wasm/compile.ts';
+import { OutboxKind, type ProcessSpawn, type Store } from './store.ts';
+import { tagValue } from './protocol/vocabulary.ts';
 
 /** Where the device reads a schedule: the node's scheduler, or a verifier's verified history. */
 export interface ScheduleReader {
-  process(pid: string): ProcessRecord | undefined;
+  process(pid: string): ProcessSpawn | undefined;
   currentSlot(pid: string): number | undefined;
   assignment(pid: string, slot: number): SignedAssignment | undefined;
   message(id: string): Uint8Array | undefined;
@@ -82,7 +84,7 @@ export function processStatement(node: string, record: Record<string, Json>): Pr
 }
 
 interface Runner {
-  record: ProcessRecord;
+  record: ProcessSpawn;
   /** The budget of each message: the process's Gas-Limit tag, else the module's, else the default. */
   gasLimit: number;
   loaded: LoadedModule;
@@ -167,7 +169,7 @@ export class Processes {
           if (snapshot) store.snapshots.put([pid, record.slot as number], snapshot);
         });
         for (const batch of batches) keepBatch(store, batch, pid, (batch.attestations[0].statement as ProcessStatement).slot);
-        for (const checkpoint of checkpoints) store.outbox.put([pid, Number(tagValue(checkpoint.tags, 'Slot')), 3], checkpoint.raw);
+        for (const checkpoint of checkpoints) store.outbox.put([pid, Number(tagValue(checkpoint.tags, 'Slot')), OutboxKind.Checkpoint], checkpoint.raw);
       });
     } finally {
       for (const key of keys) this.committing.delete(key);
@@ -200,7 +202,7 @@ export class Processes {
       const { gas } = withGas(copy, live.gasLimit, 'handle', () => callBytes(copy, 'handle', input));
       return { slot: latest, gas, 'gas-limit': live.gasLimit };
     } catch (error) {
-      if (!(error instanceof HyperError) || error.status !== 422) throw error;
+      if (!isModuleFault(error)) throw error;
       return { slot: latest, gas: Number(error.details.gas ?? live.gasLimit), 'gas-limit': live.gasLimit, error: error.message };
     }
   }
@@ -223,7 +225,7 @@ export class Processes {
   }
 
   /** A runner at the nearest snapshot at or before `slot`, or fresh before slot 0. */
-  private resume(record: ProcessRecord, loaded: LoadedModule, slot: number): Runner {
+  private resume(record: ProcessSpawn, loaded: LoadedModule, slot: number): Runner {
     const view: InstanceView = {};
     const instance = instantiate(loaded, view);
     const gasLimit = Number(tagValue(record.tags, 'Gas-Limit') ?? this.moduleGasLimit.get(record.module) ?? DEFAULT_GAS_LIMIT);
@@ -260,7 +262,7 @@ export class Processes {
       const { value: output, gas } = withGas(runner.instance, runner.gasLimit, 'handle', () => callBytes(runner.instance, 'handle', bytes));
       Object.assign(record, readOutput(output), { 'result-hash': sha256b64(output), gas });
     } catch (error) {
-      if (!(error instanceof HyperError) || error.status !== 422) throw error;
+      if (!isModuleFault(error)) throw error;
       const gas = Number(error.details.gas ?? 0);
       Object.assign(record, { output: null, messages: [], error: error.message, 'result-hash': sha256b64(utf8(error.message)), gas });
       this.rebuild(runner, slot - 1);
@@ -288,7 +290,7 @@ export class Processes {
 const TEXT = new TextDecoder();
 
 /** The JSON a module's handle receives for one slot (docs/PROTOCOL.md, "Process ABI"). */
-export function handleInput(item: DataItem, assignment: SignedAssignment, process: ProcessRecord) {
+export function handleInput(item: DataItem, assignment: SignedAssignment, process: ProcessSpawn) {
   return {
     message: {
       id: item.id,

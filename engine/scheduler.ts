@@ -7,12 +7,13 @@
 // take the same slot; different processes interleave freely, and their writes share LMDB
 // commits. Slots are contiguous because commits are applied in order; a head is reloaded
 // from what is durable whenever a commit fails.
-import { badRequest, HyperError, notFound } from './errors.ts';
-import { createDataItem, parseDataItem, verifyDataItem, DataItemError, type DataItem, type Ed25519Signer } from './data-item.ts';
-import { assignmentTags, readAssignment, tagValue, type SignedAssignment } from './assignment.ts';
-import { nextLink } from './hash-chain.ts';
-import { b64url, fromB64url, isId } from './encoding.ts';
-import type { ProcessRecord, Store } from './store.ts';
+import { badRequest, HyperError, notFound } from './protocol/errors.ts';
+import { createDataItem, parseDataItem, verifyDataItem, DataItemError, type DataItem, type Ed25519Signer } from './protocol/ans104/data-item.ts';
+import { readAssignment, type SignedAssignment } from './protocol/assignment.ts';
+import { nextLink } from './protocol/hash-chain.ts';
+import { b64url, fromB64url, isId } from './protocol/encoding.ts';
+import { OutboxKind, type ProcessSpawn, type Store } from './store.ts';
+import { assignmentTags, tagValue } from './protocol/vocabulary.ts';
 
 export interface SchedulerOptions {
   store: Store;
@@ -75,8 +76,8 @@ export class Scheduler {
         store.assignments.put([pid, slot], signed.raw);
         store.slots.put([pid, item.id], slot);
         if (record) store.processes.put(pid, record);
-        store.outbox.put([pid, slot, 0], raw);
-        store.outbox.put([pid, slot, 1], signed.raw);
+        store.outbox.put([pid, slot, OutboxKind.Message], raw);
+        store.outbox.put([pid, slot, OutboxKind.Assignment], signed.raw);
       })
       .then(
         () => {
@@ -94,7 +95,7 @@ export class Scheduler {
     return durable;
   }
 
-  process(pid: string): ProcessRecord | undefined {
+  process(pid: string): ProcessSpawn | undefined {
     return this.options.store.processes.get(pid);
   }
 
@@ -147,7 +148,7 @@ export class Scheduler {
   }
 
   /** The process an item belongs to; for a spawn, also the record to keep. */
-  private resolveProcess(item: DataItem): { pid: string; record?: ProcessRecord } {
+  private resolveProcess(item: DataItem): { pid: string; record?: ProcessSpawn } {
     const type = tagValue(item.tags, 'Type');
     if (type === 'Process') {
       const module = tagValue(item.tags, 'Module');
@@ -167,7 +168,7 @@ export class Scheduler {
   private ensureLocal(scheduler: string, pid: string): void {
     if (scheduler === this.options.address) return;
     const peer = this.options.peers?.[scheduler];
-    if (peer) throw new HyperError(307, 'redirect', `process ${pid} is scheduled by ${scheduler} at ${peer}`, { location: `${peer.replace(/\/+$/, '')}/~scheduler@1.0/schedule` });
+    if (peer) throw new HyperError('redirect', 'redirect', `process ${pid} is scheduled by ${scheduler} at ${peer}`, { location: `${peer.replace(/\/+$/, '')}/~scheduler@1.0/schedule` });
     throw notFound(`process ${pid} is scheduled by ${scheduler}, not by this node (${this.options.address}), and that scheduler's URL is unknown here`);
   }
 }

@@ -2,7 +2,19 @@
 // each concept gets its own sub-database so keys never collide.
 import { open, type Database, type RootDatabase } from 'lmdb';
 
-export type OutboxKey = [group: string, seq: number, kind: number];
+/**
+ * What an outbox entry is, the third part of its key: within one seq (a process's slot) a
+ * message comes before its assignment, then attestations and checkpoints. The numbers are
+ * stored keys: never renumber them.
+ */
+export enum OutboxKind {
+  Message = 0,
+  Assignment = 1,
+  Attestation = 2,
+  Checkpoint = 3,
+}
+
+export type OutboxKey = [group: string, seq: number, kind: OutboxKind];
 export type SlotKey = [process: string, slot: number];
 
 export interface ModuleMeta {
@@ -11,7 +23,7 @@ export interface ModuleMeta {
 }
 
 /** What the node knows of a process it schedules, from its spawn message. */
-export interface ProcessRecord {
+export interface ProcessSpawn {
   id: string;
   module: string;
   scheduler: string;
@@ -38,14 +50,14 @@ export interface Store {
   /** The slot a message was given, by [process, message ID]: a message is assigned once. */
   slots: Database<number, [process: string, message: string]>;
   /** Processes this node schedules. */
-  processes: Database<ProcessRecord, string>;
+  processes: Database<ProcessSpawn, string>;
   /** Process results: the hashpath of the result at [process, slot] (records live in `results`). */
   processResults: Database<string, SlotKey>;
   /** Instrumented (metered) module binaries by "<module ID>:<meter version>". */
   metered: Database<Uint8Array, string>;
   /** Who uploaded a module and its tags (prices, limits), by module ID. */
   moduleMeta: Database<ModuleMeta, string>;
-  /** Data items modules import (engine/data-imports.ts), by transaction ID, once verified. */
+  /** Data items modules import (engine/wasm/host/data.ts), by transaction ID, once verified. */
   dataItems: Database<Uint8Array, string>;
   /** Balances by address, as decimal strings. */
   balances: Database<string, string>;
@@ -70,7 +82,7 @@ export function openStore(path: string): Store {
     messages: root.openDB<Uint8Array, string>({ name: 'messages', encoding: 'binary' }),
     assignments: root.openDB<Uint8Array, SlotKey>({ name: 'assignments', encoding: 'binary' }),
     slots: root.openDB<number, [string, string]>({ name: 'slots', encoding: 'ordered-binary' }),
-    processes: root.openDB<ProcessRecord, string>({ name: 'processes', encoding: 'json' }),
+    processes: root.openDB<ProcessSpawn, string>({ name: 'processes', encoding: 'json' }),
     processResults: root.openDB<string, SlotKey>({ name: 'process-results', encoding: 'ordered-binary' }),
     snapshots: root.openDB<Uint8Array, SlotKey>({ name: 'snapshots', encoding: 'binary' }),
     attestations: root.openDB<Uint8Array, string>({ name: 'attestations', encoding: 'binary' }),

@@ -3,19 +3,19 @@
 // The model's weights go up first, as a data item of their own, and the model module names
 // them in its Data-Import tag (docs/PROTOCOL.md §7).
 import { readFileSync } from 'node:fs';
-import { buildModules, buildWeights } from '../modules/build.ts';
-import { sha256b64 } from '../engine/hash.ts';
-import { canonicalJson, utf8 } from '../engine/encoding.ts';
-import { DATA_IMPORT_TAG } from '../engine/data-imports.ts';
+import { buildModules, buildWeights } from '../modules/tools/build.ts';
+import { sha256b64 } from '../engine/protocol/hash.ts';
+import { canonicalJson, utf8 } from '../engine/protocol/encoding.ts';
+import { DATA_IMPORT_TAG } from '../engine/wasm/host/data.ts';
 import { upload, type Tag } from '../arweave/upload.ts';
-import { DATA_PROTOCOL, moduleTags } from '../arweave/tags.ts';
-import type { Gateway } from '../arweave/gateway.ts';
+import { dataTags, moduleTags } from '../engine/protocol/vocabulary.ts';
+import type { ArweaveGateway } from '../arweave/gateway.ts';
 import type { JWKInterface } from '../arweave/wallet.ts';
 import type { Store } from '../engine/store.ts';
 
 interface Published { id: string; sha256: string }
 
-export async function publishExamples(options: { store: Store; gateway: Gateway; wallet: JWKInterface; log: (line: string) => void }): Promise<Record<string, string>> {
+export async function publishExamples(options: { store: Store; gateway: ArweaveGateway; wallet: JWKInterface; log: (line: string) => void }): Promise<Record<string, string>> {
   const { store, gateway, wallet, log } = options;
   const [built, weightsPath] = await Promise.all([buildModules({ log }), buildWeights({ log })]);
 
@@ -31,12 +31,7 @@ export async function publishExamples(options: { store: Store; gateway: Gateway;
     return id;
   }
 
-  const weights = await publishOnce('model-weights', new Uint8Array(readFileSync(weightsPath)), [
-    { name: 'Content-Type', value: 'application/octet-stream' },
-    { name: 'Data-Protocol', value: DATA_PROTOCOL },
-    { name: 'Type', value: 'Data' },
-    { name: 'Name', value: 'model.weights' },
-  ]);
+  const weights = await publishOnce('model-weights', new Uint8Array(readFileSync(weightsPath)), dataTags([{ name: 'Name', value: 'model.weights' }]));
   const ids: Record<string, string> = {};
   for (const [name, path] of Object.entries(built)) {
     const extra: Tag[] = [{ name: 'Name', value: name }];

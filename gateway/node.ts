@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { openStore, type Store } from '../engine/store.ts';
 import { Modules } from '../engine/modules.ts';
-import { Gateway } from '../arweave/gateway.ts';
+import { ArweaveGateway } from '../arweave/gateway.ts';
 import { startArlocal, type EmbeddedGateway } from '../arweave/arlocal.ts';
 import { loadOrCreateWallet, walletAddress } from '../arweave/wallet.ts';
 import { loadOrCreateNodeKey, publicKeyB64, type NodeKey } from '../attest/node-key.ts';
@@ -16,12 +16,12 @@ import { Attester } from '../attest/attester.ts';
 import { signCheckpoint } from '../attest/checkpoint.ts';
 import { StatelessCompute } from '../engine/compute.ts';
 import { Ledger } from '../engine/ledger.ts';
-import { DEFAULT_GUARD_MS, Sandbox } from '../engine/sandbox.ts';
-import { DEFAULT_GAS_LIMIT } from '../engine/gas.ts';
-import type { Rates } from '../engine/pricing.ts';
-import type { ReceiptStatement } from '../attest/statement.ts';
+import { DEFAULT_GUARD_MS, Sandbox } from '../engine/wasm/sandbox/index.ts';
+import { DEFAULT_GAS_LIMIT } from '../engine/wasm/gas.ts';
+import type { Rates } from '../engine/protocol/pricing.ts';
+import type { ReceiptStatement } from '../engine/protocol/statement.ts';
 import type { Attestation } from '../attest/attester.ts';
-import { ed25519Signer } from '../engine/data-item.ts';
+import { ed25519Signer } from '../engine/protocol/ans104/data-item.ts';
 import { Publisher } from '../arweave/publisher.ts';
 import { BlockHeight } from '../arweave/block-height.ts';
 import { buildServer } from './server.ts';
@@ -67,7 +67,7 @@ export interface NodeOptions {
 export interface Node {
   store: Store;
   modules: Modules;
-  gateway: Gateway;
+  gateway: ArweaveGateway;
   key: NodeKey;
   scheduler: Scheduler;
   processes: Processes;
@@ -103,7 +103,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const stops: (() => Promise<void>)[] = [];
   try {
     if (!options.gateway) embedded = await startArlocal({ dir: join(data, 'arlocal'), port: options.arlocalPort ?? DEFAULT_ARLOCAL_PORT });
-    const gateway = new Gateway(options.gateway ?? embedded!.url);
+    const gateway = new ArweaveGateway(options.gateway ?? embedded!.url);
     const wallet = await loadOrCreateWallet(join(data, 'wallet.json'));
     const walletAddr = await walletAddress(wallet);
     const examples = options.examples ?? embedded !== undefined ? await publishExamples({ store, gateway, wallet, log }) : {};

@@ -6,13 +6,13 @@
 //                                              answer with an attested receipt
 //   GET  /~p4@1.0/balance?address=             a balance
 //   POST /~p4@1.0/topup                        an operator-signed top-up item
-import { HyperError, badRequest } from '../engine/errors.ts';
+import { HyperError, badRequest } from '../engine/protocol/errors.ts';
 import { readSigned } from '../engine/scheduler.ts';
-import { tagValue } from '../engine/assignment.ts';
-import { isPriced, modulePrice, price, type Rates } from '../engine/pricing.ts';
+import { isPriced, modulePrice, price, type Rates } from '../engine/protocol/pricing.ts';
 import { planCompute, type ComputeAnswer, type ComputePlan } from '../engine/compute.ts';
-import { ENGINE, type ReceiptStatement } from '../attest/statement.ts';
+import { ENGINE, type ReceiptStatement } from '../engine/protocol/statement.ts';
 import type { Node } from './node.ts';
+import { tagValue } from '../engine/protocol/vocabulary.ts';
 
 const record = (answer: ComputeAnswer) => JSON.parse(new TextDecoder().decode(answer.body)) as Record<string, any>;
 const rates = (r: Rates) => ({ flat: String(r.flat), 'per-kgas': String(r.perKgas) });
@@ -21,7 +21,7 @@ const rates = (r: Rates) => ({ flat: String(r.flat), 'per-kgas': String(r.perKga
 export async function requireFree(node: Node, plan: ComputePlan): Promise<void> {
   const declared = modulePrice((await node.modules.meta(plan.module)).tags);
   if (!isPriced(declared, node.prices)) return;
-  throw new HyperError(401, 'signature-required', `module ${plan.module} is priced (${declared.flat} per call + ${declared.perKgas} per 1000 gas, plus this node's fee ${node.prices.flat} + ${node.prices.perKgas} per 1000 gas): POST a signed request item to /${plan.module}/compute; add &cost-only to this URL for the exact price`, {
+  throw new HyperError('unauthenticated', 'signature-required', `module ${plan.module} is priced (${declared.flat} per call + ${declared.perKgas} per 1000 gas, plus this node's fee ${node.prices.flat} + ${node.prices.perKgas} per 1000 gas): POST a signed request item to /${plan.module}/compute; add &cost-only to this URL for the exact price`, {
     prices: { module: { ...rates(declared), 'owner-share': String(declared.ownerShare) }, node: rates(node.prices) },
   });
 }
@@ -74,7 +74,7 @@ export async function paidCall(node: Node, module: string, raw: Uint8Array): Pro
 
 export async function topup(node: Node, raw: Uint8Array) {
   const item = readSigned(raw);
-  if (item.ownerAddress !== node.ledger.operator) throw new HyperError(403, 'forbidden', `top-ups must be signed by this node's operator ${node.ledger.operator}, not ${item.ownerAddress}`);
+  if (item.ownerAddress !== node.ledger.operator) throw new HyperError('forbidden', 'forbidden', `top-ups must be signed by this node's operator ${node.ledger.operator}, not ${item.ownerAddress}`);
   const recipient = tagValue(item.tags, 'Recipient');
   const quantity = tagValue(item.tags, 'Quantity');
   if (!recipient || !quantity || !/^\d{1,30}$/.test(quantity)) throw badRequest('a top-up needs a Recipient tag and a whole-number Quantity tag');

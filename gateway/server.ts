@@ -7,13 +7,14 @@
 //   POST /~scheduler@1.0/schedule                         schedule a signed data item
 //   GET  /~scheduler@1.0/slot?target=, /schedule?target=&from=&to=&limit=
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { HyperError, badRequest, notFound } from '../engine/errors.ts';
-import { b64url, isId } from '../engine/encoding.ts';
-import { assignmentJson } from '../engine/assignment.ts';
+import { HyperError, badRequest, notFound } from '../engine/protocol/errors.ts';
+import { b64url, isId } from '../engine/protocol/encoding.ts';
+import { assignmentJson } from '../engine/protocol/assignment.ts';
 import { readSigned } from '../engine/scheduler.ts';
 import { planCompute, type ComputeAnswer, type ComputePlan } from '../engine/compute.ts';
 import { parse, SingletonError, type Message } from './singleton.ts';
 import type { Node } from './node.ts';
+import { statusOf } from './errors.ts';
 import { costOnly, paidCall, requireFree, topup } from './p4.ts';
 
 export function buildServer(node: Node, options: { logger?: boolean } = {}): FastifyInstance {
@@ -189,5 +190,5 @@ function sendError(reply: FastifyReply, error: HyperError) {
   const retry = error.details.retryAfterSeconds;
   if (typeof retry === 'number') reply.header('retry-after', String(retry));
   if (typeof error.details.location === 'string') reply.header('location', error.details.location);
-  return reply.status(error.status).send({ error: error.code, message: error.message, ...error.details });
+  return reply.status(statusOf(error)).send({ error: error.code, message: error.message, ...error.details });
 }

@@ -1,10 +1,10 @@
 // model: a small int8 character-level language model (bytes ABI: JSON in, JSON out).
 //
 // The weights are not in the module: they are a separate data item (written by
-// modules/model/weights.ts, format documented there) that the engine exposes as data import 0
+// modules/tools/model/weights.ts, format documented there) that the engine exposes as data import 0
 // through `data.size` / `data.read`. The integer linear algebra runs in the host's `gpu.*`
 // kernels (on a GPU or on their bit-identical CPU references), so the module itself only
-// gathers embeddings and moves tokens around. modules/model/reference.ts is the same
+// gathers embeddings and moves tokens around. modules/tools/model/reference.ts is the same
 // inference in TypeScript; the two must agree character for character.
 //
 // Per generated character: C embedding rows → x int8[C·D] → matmul_i8 (x·W1) → add_i32 (+b1)

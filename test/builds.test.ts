@@ -3,11 +3,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { inspect, WasmFormatError } from '../engine/wasm-binary.ts';
-import { compileModule } from '../engine/modules.ts';
-import { callFunction } from '../engine/call.ts';
-import { HyperError } from '../engine/errors.ts';
-import { buildModules } from '../modules/build.ts';
+import { inspect, WasmFormatError } from '../engine/wasm/binary.ts';
+import { compileModule } from '../engine/wasm/compile.ts';
+import { callFunction } from '../engine/wasm/call.ts';
+import { HyperError } from '../engine/protocol/errors.ts';
+import { buildModules } from '../modules/tools/build.ts';
 
 const test = suite('builds');
 const ID = 'A'.repeat(43);
@@ -38,7 +38,7 @@ test('calls are deterministic: same module and inputs, same bytes', async () => 
   const fac = await compileModule(ID, new Uint8Array(readFileSync(built.fac)));
   assert.is(callFunction(fac, 'fac', [5.0]).value, 120);
   assert.is(new TextDecoder().decode(callFunction(fac, 'fac', [5]).bytes), '120');
-  assert.throws(() => callFunction(fac, 'hw_alloc', [1]), (e: HyperError) => e.status === 404);
+  assert.throws(() => callFunction(fac, 'hw_alloc', [1]), (e: HyperError) => e.kind === 'not-found');
 });
 
 test('module builds are reproducible', async () => {

@@ -13,12 +13,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NodeClient, signItem, messageTags, type Signer } from '../gateway/client.ts';
-import { ed25519Signer, parseDataItem, verifyDataItem } from '../engine/data-item.ts';
-import { readAssignment } from '../engine/assignment.ts';
-import { chain } from '../engine/hash-chain.ts';
-import { fromB64url } from '../engine/encoding.ts';
+import { NodeClient, signItem, type Signer } from '../client/node-client.ts';
+import { ed25519Signer, parseDataItem, verifyDataItem } from '../engine/protocol/ans104/data-item.ts';
+import { readAssignment } from '../engine/protocol/assignment.ts';
+import { chain } from '../engine/protocol/hash-chain.ts';
+import { fromB64url } from '../engine/protocol/encoding.ts';
 import { tempDir } from './helpers.ts';
+import { messageTags } from '../engine/protocol/vocabulary.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CYCLES = 5; // kill/restart cycles on the same data folder

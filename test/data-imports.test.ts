@@ -4,13 +4,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import wabtInit from 'wabt';
-import { compileModule } from '../engine/modules.ts';
-import { callFunction } from '../engine/call.ts';
-import { instrument, closeMeter } from '../engine/meter.ts';
-import { DATA_IMPORT_TAG } from '../engine/data-imports.ts';
-import { HyperError } from '../engine/errors.ts';
+import { compileModule } from '../engine/wasm/compile.ts';
+import { callFunction } from '../engine/wasm/call.ts';
+import { instrument, closeMeter } from '../engine/wasm/meter/index.ts';
+import { DATA_IMPORT_TAG } from '../engine/wasm/host/data.ts';
+import { HyperError } from '../engine/protocol/errors.ts';
 import { upload } from '../arweave/upload.ts';
-import { moduleTags } from '../arweave/tags.ts';
+import { moduleTags } from '../engine/protocol/vocabulary.ts';
 import { loadOrCreateWallet } from '../arweave/wallet.ts';
 import { getJson, tempDir, testNode } from './helpers.ts';
 import type { RunningNode } from '../gateway/node.ts';
@@ -62,7 +62,7 @@ test('a module reads its data imports by index; a missing index has size -1', as
 test('reads outside the data or the memory trap with the reason', async () => {
   const loaded = { ...(await compileModule(ID, bytes)), data: [DATA] };
   const trap = (params: number[], pattern: RegExp) =>
-    assert.throws(() => callFunction(loaded, 'sum', params), (e: HyperError) => e.status === 422 && pattern.test(e.message));
+    assert.throws(() => callFunction(loaded, 'sum', params), (e: HyperError) => e.kind === 'trap' && pattern.test(e.message));
   trap([0, 2990, 20], /bytes 2990\.\.3010 are outside data import 0 of 3000 bytes/);
   trap([1, 0, 1], /there is no index 1/);
   const big = { ...loaded, data: [new Uint8Array(70_000)] };

@@ -1,4 +1,4 @@
-// The ANS-104 codec on node:crypto (engine/data-item.ts, engine/deep-hash.ts) against
+// The ANS-104 codec on node:crypto (engine/protocol/ans104/data-item.ts, engine/protocol/ans104/deep-hash.ts) against
 // arbundles and arweave-js, the implementations the rest of the Arweave world uses: same
 // deep hash, same Avro tags, same bytes for the same ed25519 key, each other's items
 // accepted, and no byte of a signed item changeable without detection.
@@ -9,7 +9,7 @@ import Arweave from 'arweave';
 import { ArweaveSigner, DataItem as ArDataItem, SolanaSigner, createData, deepHash as arbundlesDeepHash, deserializeTags, serializeTags } from 'arbundles';
 import * as arweaveDeepHashModule from 'arweave/node/lib/deepHash.js';
 import type { JWKInterface } from 'arweave/node/lib/wallet.js';
-import { deepHash, deepHashFold, deepHashListStart, type DeepHashChunk } from '../engine/deep-hash.ts';
+import { deepHash, deepHashFold, deepHashListStart, type DeepHashChunk } from '../engine/protocol/ans104/deep-hash.ts';
 import {
   DataItemError,
   SIGNATURE_TYPES,
@@ -23,9 +23,9 @@ import {
   type DataItem,
   type DataItemFields,
   type Tag,
-} from '../engine/data-item.ts';
-import { POOL_THRESHOLD, verifyItems, verifyRaw } from '../attest/verify-pool.ts';
-import { b64url, fromB64url, utf8 } from '../engine/encoding.ts';
+} from '../engine/protocol/ans104/data-item.ts';
+import { POOL_THRESHOLD, verifyItems, verifyRaw } from '../attest/verify/pool.ts';
+import { b64url, fromB64url, utf8 } from '../engine/protocol/encoding.ts';
 
 const test = suite('data items');
 

@@ -3,13 +3,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import wabtInit from 'wabt';
-import { compileModule } from '../engine/modules.ts';
-import { callFunction, instantiate } from '../engine/call.ts';
-import { instrument, closeMeter } from '../engine/meter.ts';
+import { compileModule } from '../engine/wasm/compile.ts';
+import { callFunction, instantiate } from '../engine/wasm/call.ts';
+import { instrument, closeMeter } from '../engine/wasm/meter/index.ts';
 import { kernelGas, runReference } from '../engine/gpu/index.ts';
 import { KernelClient, startGpuBridge, useKernelClient, kernelClient } from '../engine/gpu/bridge.ts';
-import { Sandbox } from '../engine/sandbox.ts';
-import { HyperError } from '../engine/errors.ts';
+import { Sandbox } from '../engine/wasm/sandbox/index.ts';
+import { HyperError } from '../engine/protocol/errors.ts';
 
 const test = suite('gpu host module');
 const ID = 'G'.repeat(43);
@@ -82,7 +82,7 @@ test('the kernel\'s gas is exactly its kernelGas, taken before the work, and too
 
 test('operands outside memory trap with the reason', async () => {
   const loaded = await compileModule(ID, bytes);
-  assert.throws(() => callFunction(loaded, 'outside', []), (e: HyperError) => e.status === 422 && /outside the module's 65536-byte memory/.test(e.message));
+  assert.throws(() => callFunction(loaded, 'outside', []), (e: HyperError) => e.kind === 'trap' && /outside the module's 65536-byte memory/.test(e.message));
   assert.ok(instantiate(loaded));
 });
 

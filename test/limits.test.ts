@@ -2,14 +2,15 @@
 // engine keeps working for everyone else.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { statusOf } from '../gateway/errors.ts';
 import wabtInit from 'wabt';
-import { compileModule } from '../engine/modules.ts';
-import { callFunction } from '../engine/call.ts';
-import { checkLimits, DEFAULT_LIMITS } from '../engine/limits.ts';
-import { inspect } from '../engine/wasm-binary.ts';
-import { HyperError } from '../engine/errors.ts';
-import { instrument, closeMeter } from '../engine/meter.ts';
-import { isOutOfGas } from '../engine/gas.ts';
+import { compileModule } from '../engine/wasm/compile.ts';
+import { callFunction } from '../engine/wasm/call.ts';
+import { checkLimits, DEFAULT_LIMITS } from '../engine/wasm/limits.ts';
+import { inspect } from '../engine/wasm/binary.ts';
+import { HyperError } from '../engine/protocol/errors.ts';
+import { instrument, closeMeter } from '../engine/wasm/meter/index.ts';
+import { isOutOfGas } from '../engine/wasm/gas.ts';
 
 const test = suite('limits');
 const ID = 'H'.repeat(43);
@@ -25,7 +26,7 @@ async function refused(promise: Promise<unknown> | (() => unknown), status: numb
     await (typeof promise === 'function' ? promise() : promise);
   } catch (error) {
     assert.instance(error, HyperError, String(error));
-    assert.is((error as HyperError).status, status, (error as Error).message);
+    assert.is(statusOf(error), status, (error as Error).message);
     assert.match((error as Error).message, message);
     return;
   }
@@ -49,7 +50,7 @@ test('an infinite loop runs out of gas, deterministically, at the same count eve
     } catch (error) {
       assert.ok(isOutOfGas(error), String(error));
       assert.match((error as Error).message, /spin ran out of gas: its budget of 1000000 was used up/);
-      assert.is((error as HyperError).status, 422);
+      assert.is((error as HyperError).kind, 'out-of-gas');
     }
   }
   const fine = await compileModule(ID, await instrument(wat('(module (func (export "one") (result i32) (i32.const 1)))')));

@@ -1,4 +1,4 @@
-// The metering pass (engine/meter.ts): instrumented modules compute what the originals
+// The metering pass (engine/wasm/meter/index.ts): instrumented modules compute what the originals
 // compute, count gas identically on every run and every V8 tier, stop at their budget, pay
 // for bulk memory work by size, and give canonical NaN bits.
 import { suite } from 'uvu';
@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import wabtInit from 'wabt';
-import { closeMeter, gasLeft, GAS_COSTS, instrument, MeterError, METER_VERSION, outOfGas, setGas, START_GAS } from '../engine/meter.ts';
-import { callBytes } from '../engine/call.ts';
-import { inspect } from '../engine/wasm-binary.ts';
-import { buildModules } from '../modules/build.ts';
+import { closeMeter, gasLeft, GAS_COSTS, instrument, MeterError, METER_VERSION, outOfGas, setGas, START_GAS } from '../engine/wasm/meter/index.ts';
+import { callBytes } from '../engine/wasm/call.ts';
+import { inspect } from '../engine/wasm/binary.ts';
+import { buildModules } from '../modules/tools/build.ts';
 
 const test = suite('meter');
 const run = promisify(execFile);

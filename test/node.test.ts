@@ -3,9 +3,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { buildModules } from '../modules/build.ts';
-import { hashpath } from '../engine/hashpath.ts';
-import { messageId } from '../engine/message.ts';
+import { buildModules } from '../modules/tools/build.ts';
+import { hashpath } from '../engine/protocol/hashpath.ts';
+import { messageId } from '../engine/protocol/message.ts';
 import { cli, getJson, lastLine, tempDir, testNode } from './helpers.ts';
 import type { RunningNode } from '../gateway/node.ts';
 

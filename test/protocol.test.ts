@@ -2,10 +2,10 @@
 // message IDs and hashpaths. Milliseconds: nothing here builds or runs a module.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { b64url, canonicalJson, fromB64url, isId } from '../engine/encoding.ts';
-import { messageId } from '../engine/message.ts';
-import { hashpath, requestId } from '../engine/hashpath.ts';
-import { sha256 } from '../engine/hash.ts';
+import { b64url, canonicalJson, fromB64url, isId } from '../engine/protocol/encoding.ts';
+import { messageId } from '../engine/protocol/message.ts';
+import { hashpath, requestId } from '../engine/protocol/hashpath.ts';
+import { sha256 } from '../engine/protocol/hash.ts';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 
 const test = suite('protocol');

@@ -1,5 +1,5 @@
 // The outbox publisher on the real parts: arbundles-signed items in an LMDB outbox, bundled by
-// arweave/bundle.ts (checked byte for byte against arbundles), uploaded to a live arlocal, and
+// engine/protocol/ans104/bundle.ts (checked byte for byte against arbundles), uploaded to a live arlocal, and
 // found again there through GraphQL, by bundle and by the items' own tags.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -7,19 +7,19 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { ArweaveSigner, Curve25519, DataItem, bundleAndSignData, createData, type Signer } from 'arbundles';
-import { BundleError, bundleSize, decodeBundle, encodeBundle, itemId } from '../arweave/bundle.ts';
+import { BundleError, bundleSize, decodeBundle, encodeBundle, itemId } from '../engine/protocol/ans104/bundle.ts';
 import { Publisher } from '../arweave/publisher.ts';
-import { Gateway } from '../arweave/gateway.ts';
+import { ArweaveGateway } from '../arweave/gateway.ts';
 import { startArlocal, type EmbeddedGateway } from '../arweave/arlocal.ts';
 import { loadOrCreateWallet, type JWKInterface } from '../arweave/wallet.ts';
 import { openStore, type OutboxKey, type Store } from '../engine/store.ts';
-import { b64url } from '../engine/encoding.ts';
+import { b64url } from '../engine/protocol/encoding.ts';
 import { tempDir } from './helpers.ts';
 
 const test = suite('publisher');
 const dir = tempDir();
 let arlocal: EmbeddedGateway;
-let gateway: Gateway;
+let gateway: ArweaveGateway;
 let wallet: JWKInterface;
 let signer: ArweaveSigner;
 let storeCount = 0;
@@ -38,7 +38,7 @@ function newStore(path = join(dir.path, `store-${++storeCount}`)): Store {
 
 test.before(async () => {
   arlocal = await startArlocal({ dir: join(dir.path, 'arlocal'), port: 0 });
-  gateway = new Gateway(arlocal.url);
+  gateway = new ArweaveGateway(arlocal.url);
   wallet = await loadOrCreateWallet(join(dir.path, 'wallet.json'));
   signer = new ArweaveSigner(wallet);
 });
@@ -228,7 +228,7 @@ test('a gateway that is down: flush throws, entries stay; after a restart they a
   const entries = await makeItems(group, 5);
   await fill(local, entries);
   const lines: string[] = [];
-  const down = new Publisher({ store: local, gateway: new Gateway(`http://127.0.0.1:${await closedPort()}`), wallet, log: (line) => lines.push(line) });
+  const down = new Publisher({ store: local, gateway: new ArweaveGateway(`http://127.0.0.1:${await closedPort()}`), wallet, log: (line) => lines.push(line) });
 
   try {
     await down.flush();
@@ -324,7 +324,7 @@ test('the background loop survives a gateway that is down and backs off', async 
   const local = newStore();
   await fill(local, await makeItems(newGroup(), 1));
   const lines: string[] = [];
-  const publisher = new Publisher({ store: local, gateway: new Gateway(`http://127.0.0.1:${await closedPort()}`), wallet, log: (line) => lines.push(line), minBackoffMs: 20, maxBackoffMs: 80 });
+  const publisher = new Publisher({ store: local, gateway: new ArweaveGateway(`http://127.0.0.1:${await closedPort()}`), wallet, log: (line) => lines.push(line), minBackoffMs: 20, maxBackoffMs: 80 });
   publisher.start();
   await new Promise((resolve) => setTimeout(resolve, 400));
   await publisher.stop();

@@ -6,12 +6,12 @@ import * as assert from 'uvu/assert';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildModules } from '../modules/build.ts';
+import { buildModules } from '../modules/tools/build.ts';
 import { upload } from '../arweave/upload.ts';
-import { moduleTags } from '../arweave/tags.ts';
+import { moduleTags } from '../engine/protocol/vocabulary.ts';
 import { loadOrCreateWallet } from '../arweave/wallet.ts';
-import { ed25519Signer } from '../engine/data-item.ts';
-import { NodeClient, type Signer } from '../gateway/client.ts';
+import { ed25519Signer } from '../engine/protocol/ans104/data-item.ts';
+import { NodeClient, type Signer } from '../client/node-client.ts';
 import { cli, tempDir, testNode } from './helpers.ts';
 import type { RunningNode } from '../gateway/node.ts';
 

@@ -8,23 +8,23 @@ import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildModules } from '../modules/build.ts';
+import { buildModules } from '../modules/tools/build.ts';
 import { upload } from '../arweave/upload.ts';
-import { moduleTags } from '../arweave/tags.ts';
+import { assignmentTags, bundleTags, messageTags, moduleTags } from '../engine/protocol/vocabulary.ts';
 import { loadOrCreateWallet, type JWKInterface } from '../arweave/wallet.ts';
-import { encodeBundle } from '../arweave/bundle.ts';
-import { Gateway } from '../arweave/gateway.ts';
-import { createDataItem, ed25519Signer, parseDataItem } from '../engine/data-item.ts';
-import { assignmentTags, readAssignment } from '../engine/assignment.ts';
+import { encodeBundle } from '../engine/protocol/ans104/bundle.ts';
+import { ArweaveGateway } from '../arweave/gateway.ts';
+import { createDataItem, ed25519Signer, parseDataItem } from '../engine/protocol/ans104/data-item.ts';
+import { readAssignment } from '../engine/protocol/assignment.ts';
 import { loadOrCreateNodeKey } from '../attest/node-key.ts';
 import { signBatch } from '../attest/attester.ts';
-import { fetchHistory, readHistory, type FaultKind } from '../attest/history.ts';
-import { verifyProcess } from '../attest/replay.ts';
-import { NodeClient, messageTags, type Signer } from '../gateway/client.ts';
+import { fetchHistory, readHistory, type FaultKind } from '../attest/verify/history.ts';
+import { verifyProcess } from '../attest/verify/replay.ts';
+import { NodeClient, type Signer } from '../client/node-client.ts';
 import { cli, tempDir, testNode } from './helpers.ts';
 import type { RunningNode } from '../gateway/node.ts';
-import type { OutboxKey } from '../engine/store.ts';
-import type { ProcessStatement } from '../attest/statement.ts';
+import { OutboxKind, type OutboxKey } from '../engine/store.ts';
+import type { ProcessStatement } from '../engine/protocol/statement.ts';
 
 const test = suite('verify');
 const dir = tempDir();
@@ -55,8 +55,7 @@ async function publish(pid: string, raws: Uint8Array[], extra: { name: string; v
     gateway: node.node.gateway,
     wallet,
     tags: [
-      { name: 'Bundle-Format', value: 'binary' }, { name: 'Bundle-Version', value: '2.0.0' },
-      { name: 'Data-Protocol', value: 'hyperwasm' }, { name: 'Type', value: 'Bundle' }, { name: 'Process', value: pid }, ...extra,
+      ...bundleTags({ group: pid, seqFrom: 0, seqTo: raws.length - 1, attestations: [] }), ...extra,
     ],
   });
 }
@@ -77,8 +76,8 @@ async function tampered(mutate: (entries: Entry[], pid: string) => Entry[], slot
 }
 
 const nodeSigner = () => ed25519Signer(loadOrCreateNodeKey(join(dir.path, 'data', 'node-key.pem')).privateKey);
-const at = (entries: Entry[], seq: number, kind: number) => entries.findIndex((e) => e.key[1] === seq && e.key[2] === kind);
-const attestationOf = (entries: Entry[]) => entries.findIndex((e) => e.key[2] === 2);
+const at = (entries: Entry[], seq: number, kind: OutboxKind) => entries.findIndex((e) => e.key[1] === seq && e.key[2] === kind);
+const attestationOf = (entries: Entry[]) => entries.findIndex((e) => e.key[2] === OutboxKind.Attestation);
 
 test.before(async () => {
   const built = await buildModules();
@@ -140,7 +139,7 @@ test('a forged attestation (valid signature over a wrong result) → result-mism
 
 test('an assignment with a bad signature → assignment-bad-signature', async () => {
   await tampered((entries) => {
-    const i = at(entries, 3, 1);
+    const i = at(entries, 3, OutboxKind.Assignment);
     const raw = entries[i].raw.slice();
     raw[20] ^= 1; // inside the signature
     entries[i] = { ...entries[i], raw };
@@ -154,7 +153,7 @@ test('a missing slot → missing-slot', async () => {
 
 test('a message whose bytes differ from its ID → message-tampered', async () => {
   await tampered((entries) => {
-    const i = at(entries, 3, 0);
+    const i = at(entries, 3, OutboxKind.Message);
     const raw = entries[i].raw.slice();
     raw[raw.length - 1] ^= 1; // the data: the signature (and so the ID) stay
     entries[i] = { ...entries[i], raw };
@@ -164,7 +163,7 @@ test('a message whose bytes differ from its ID → message-tampered', async () =
 
 test('two assignments claiming the same slot → duplicate-slot', async () => {
   await tampered((entries, pid) => {
-    const original = readAssignment(parseDataItem(entries[at(entries, 3, 1)].raw));
+    const original = readAssignment(parseDataItem(entries[at(entries, 3, OutboxKind.Assignment)].raw));
     const other = createDataItem(alice.ed25519, { target: pid, tags: messageTags(), data: 'a rival message' });
     const rival = createDataItem(nodeSigner(), { target: pid, data: '', tags: assignmentTags({ ...original, message: other.id }) });
     return [...entries, { key: [pid, 3, 0], raw: other.raw }, { key: [pid, 3, 1], raw: rival.raw }];
@@ -192,7 +191,7 @@ test('a module whose bytes differ from its ID → module-mismatch', async () => 
   });
   await new Promise<void>((r) => liar.listen(0, '127.0.0.1', () => r()));
   try {
-    const report = await verify(honest, new Gateway(`http://127.0.0.1:${(liar.address() as AddressInfo).port}`));
+    const report = await verify(honest, new ArweaveGateway(`http://127.0.0.1:${(liar.address() as AddressInfo).port}`));
     assert.is(report.faults[0].kind, 'module-mismatch');
     assert.is(report.faults[0].slot, 0);
     assert.match(report.faults[0].message, /does not match its signed ID/);

@@ -18,7 +18,7 @@
 // exact, with multiplier ∈ [0, 2^31), shift ∈ [0, 63], zeroPoint ∈ [-128, 127] (reference.ts
 // `requantizeOne` has the proof). add_i32 without bLength is a plain elementwise add; with
 // bLength dividing length it adds a bias row to every row.
-import { unprocessable } from '../errors.ts';
+import { unprocessable } from '../protocol/errors.ts';
 import { acquireGpu, cpuDescription, noGpuReason, type AcquireOptions, type Gpu, type GpuDescription } from './adapter.ts';
 import { GpuKernels } from './kernels.ts';
 import * as ref from './reference.ts';

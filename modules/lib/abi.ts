@@ -1,4 +1,4 @@
-// The module side of hyperwasm's bytes ABI (the host side is engine/abi.ts).
+// The module side of hyperwasm's bytes ABI (the host side is engine/wasm/abi.ts).
 //
 // The engine writes a call's UTF-8 input into a buffer it got from `hw_alloc`, calls
 // `fn(ptr, len) -> i64`, and reads the output at the (len << 32) | ptr the function returns.

@@ -1,0 +1,203 @@
+// A process's history as Arweave holds it: the bundles the node published (found by GraphQL
+// on Process and Type tags), their items parsed and checked one by one. Everything here
+// trusts nothing: every signature is verified, every assignment's signer must be the
+// process's scheduler, slots must be contiguous and single, messages must match their IDs,
+// and the hash-chain is recomputed. What fails becomes a fault naming its slot and kind.
+import { decodeBundle } from '../../engine/protocol/ans104/bundle.ts';
+import { findByTags } from '../../arweave/graphql.ts';
+import type { ArweaveGateway } from '../../arweave/gateway.ts';
+import { parseDataItem, verifyDataItem, type DataItem } from '../../engine/protocol/ans104/data-item.ts';
+import { verifyItems } from './pool.ts';
+import { readAssignment, type SignedAssignment } from '../../engine/protocol/assignment.ts';
+import { nextLink } from '../../engine/protocol/hash-chain.ts';
+import { b64url } from '../../engine/protocol/encoding.ts';
+import type { ProcessSpawn } from '../../engine/store.ts';
+import { leafHash, merkleTree } from '../../engine/protocol/merkle.ts';
+import { statementBytes, type ProcessStatement } from '../../engine/protocol/statement.ts';
+import { tagValue } from '../../engine/protocol/vocabulary.ts';
+
+export type FaultKind =
+  | 'malformed-item'
+  | 'missing-process'
+  | 'process-tampered'
+  | 'assignment-bad-signature'
+  | 'assignment-wrong-signer'
+  | 'duplicate-slot'
+  | 'missing-slot'
+  | 'missing-message'
+  | 'message-tampered'
+  | 'hash-chain'
+  | 'module-mismatch'
+  | 'attestation-bad-signature'
+  | 'attestation-wrong-signer'
+  | 'attestation-root'
+  | 'checkpoint-bad-signature'
+  | 'result-mismatch';
+
+export interface Fault {
+  slot: number | null;
+  kind: FaultKind;
+  message: string;
+  field?: string;
+  claimed?: string;
+  replayed?: string;
+  attestation?: string;
+  assignment?: string;
+  item?: string;
+}
+
+export interface AttestedStatement {
+  statement: ProcessStatement;
+  attestation: string;
+}
+
+export interface ProcessHistory {
+  pid: string;
+  record?: ProcessSpawn;
+  /** The valid assignment of each slot, up to the first structural fault. */
+  assignments: Map<number, SignedAssignment>;
+  messages: Map<string, Uint8Array>;
+  /** Statements of valid attestations, by slot. */
+  statements: Map<number, AttestedStatement[]>;
+  checkpoints: DataItem[];
+  faults: Fault[];
+  items: number;
+}
+
+/** The raw items of every bundle published for the process. */
+export async function fetchHistory(gateway: ArweaveGateway, pid: string, progress?: (line: string) => void): Promise<Uint8Array[]> {
+  const bundles = await findByTags(gateway, { Process: pid, Type: 'Bundle' });
+  progress?.(`found ${bundles.length} bundle${bundles.length === 1 ? '' : 's'} for ${pid}`);
+  const raws: Uint8Array[] = [];
+  for (const [i, bundle] of bundles.entries()) {
+    for (const item of decodeBundle(await gateway.data(bundle.id))) raws.push(item.raw);
+    progress?.(`  bundle ${i + 1}/${bundles.length}: ${raws.length} items`);
+  }
+  return raws;
+}
+
+/** readHistory with the signatures checked on every core (attest/verify/pool.ts). */
+export async function checkHistory(pid: string, raws: Uint8Array[]): Promise<ProcessHistory> {
+  return readHistory(pid, raws, await verifyItems(raws));
+}
+
+/** Checks a process's items; `valid` (whether each raw item's signature verifies) when already known. */
+export function readHistory(pid: string, raws: Uint8Array[], valid?: boolean[]): ProcessHistory {
+  const faults: Fault[] = [];
+  const items: { item: DataItem; valid: boolean }[] = [];
+  for (const [i, raw] of raws.entries()) {
+    try {
+      const item = parseDataItem(raw);
+      items.push({ item, valid: valid ? valid[i] : verifyDataItem(item) });
+    } catch (error) {
+      faults.push({ slot: null, kind: 'malformed-item', message: `an item in the process's bundles does not parse: ${(error as Error).message}` });
+    }
+  }
+  const history: ProcessHistory = { pid, assignments: new Map(), messages: new Map(), statements: new Map(), checkpoints: [], faults, items: raws.length };
+
+  const spawn = items.find(({ item }) => item.id === pid);
+  if (!spawn) {
+    faults.push({ slot: 0, kind: 'missing-process', message: `the process message ${pid} is not on Arweave` });
+    return history;
+  }
+  if (!spawn.valid) {
+    faults.push({ slot: 0, kind: 'process-tampered', message: `the process message's bytes do not match its ID ${pid} (signature fails)`, item: pid });
+    return history;
+  }
+  const scheduler = tagValue(spawn.item.tags, 'Scheduler') ?? '';
+  history.record = { id: pid, module: tagValue(spawn.item.tags, 'Module') ?? '', scheduler, owner: spawn.item.ownerAddress, tags: spawn.item.tags };
+
+  // Messages by ID: a valid item wins over a tampered copy with the same ID.
+  const byId = new Map<string, { item: DataItem; valid: boolean }>();
+  for (const entry of items) if (!byId.get(entry.item.id)?.valid) byId.set(entry.item.id, entry);
+
+  const claims = new Map<number, SignedAssignment[]>();
+  for (const { item, valid } of items) {
+    if (tagValue(item.tags, 'Type') !== 'Assignment' || tagValue(item.tags, 'Process') !== pid) continue;
+    const slot = Number(tagValue(item.tags, 'Slot'));
+    if (!valid) {
+      faults.push({ slot, kind: 'assignment-bad-signature', message: `the assignment ${item.id} for slot ${slot} has a signature that does not verify`, assignment: item.id });
+      continue;
+    }
+    if (item.ownerAddress !== scheduler) {
+      faults.push({ slot, kind: 'assignment-wrong-signer', message: `the assignment ${item.id} for slot ${slot} is signed by ${item.ownerAddress}, not by the process's scheduler ${scheduler}`, assignment: item.id });
+      continue;
+    }
+    const assignment = readAssignment(item);
+    const same = claims.get(slot) ?? [];
+    if (!same.some((a) => a.message === assignment.message)) same.push(assignment);
+    claims.set(slot, same);
+  }
+
+  const last = Math.max(-1, ...claims.keys());
+  let link: Uint8Array | undefined;
+  for (let slot = 0; slot <= last; slot++) {
+    const claim = claims.get(slot);
+    if (!claim) {
+      faults.push({ slot, kind: 'missing-slot', message: `no assignment for slot ${slot}, though slot ${last} is assigned` });
+      break;
+    }
+    if (claim.length > 1) {
+      faults.push({ slot, kind: 'duplicate-slot', message: `${claim.length} assignments claim slot ${slot}: messages ${claim.map((a) => a.message).join(' and ')}`, assignment: claim.map((a) => a.id).join(',') });
+      break;
+    }
+    const [assignment] = claim;
+    const message = byId.get(assignment.message);
+    if (!message) {
+      faults.push({ slot, kind: 'missing-message', message: `the message ${assignment.message} of slot ${slot} is not on Arweave`, assignment: assignment.id });
+      break;
+    }
+    if (!message.valid) {
+      faults.push({ slot, kind: 'message-tampered', message: `the message at slot ${slot} does not match its ID ${assignment.message} (signature fails)`, assignment: assignment.id, item: assignment.message });
+      break;
+    }
+    link = nextLink(link, assignment.message);
+    if (b64url(link) !== assignment['hash-chain']) {
+      faults.push({ slot, kind: 'hash-chain', message: `the hash-chain breaks at slot ${slot}`, claimed: assignment['hash-chain'], replayed: b64url(link), assignment: assignment.id });
+      break;
+    }
+    history.assignments.set(slot, assignment);
+    history.messages.set(assignment.message, message.item.raw);
+  }
+
+  const claimed = new Set([...claims.values()].flat().map((a) => a.message));
+  for (const { item, valid } of items) {
+    const type = tagValue(item.tags, 'Type');
+    if (type === 'Checkpoint') {
+      if (!valid) faults.push({ slot: Number(tagValue(item.tags, 'Slot')), kind: 'checkpoint-bad-signature', message: `the checkpoint ${item.id} has a signature that does not verify`, item: item.id });
+      else if (item.ownerAddress === scheduler && tagValue(item.tags, 'Process') === pid) history.checkpoints.push(item);
+      continue;
+    }
+    // A message whose signature fails is reported at its slot above, if one assigns it;
+    // one that no assignment names is still a tampered item in the process's history.
+    if (!valid && type !== 'Assignment' && type !== 'Attestation' && !claimed.has(item.id)) {
+      faults.push({ slot: null, kind: 'malformed-item', message: `item ${item.id} in the process's bundles has a signature that does not verify`, item: item.id });
+      continue;
+    }
+    if (type !== 'Attestation' || tagValue(item.tags, 'Process') !== pid) continue;
+    const from = Number(tagValue(item.tags, 'Slot-From'));
+    if (!valid) {
+      faults.push({ slot: from, kind: 'attestation-bad-signature', message: `the attestation ${item.id} has a signature that does not verify`, attestation: item.id });
+      continue;
+    }
+    if (item.ownerAddress !== scheduler) {
+      faults.push({ slot: from, kind: 'attestation-wrong-signer', message: `the attestation ${item.id} is signed by ${item.ownerAddress}, not by the process's scheduler ${scheduler}`, attestation: item.id });
+      continue;
+    }
+    let statements: ProcessStatement[];
+    try {
+      statements = JSON.parse(new TextDecoder().decode(item.data));
+      const root = merkleTree(statements.map((s) => leafHash(statementBytes(s)))).root;
+      if (root !== tagValue(item.tags, 'Merkle-Root')) throw new Error(`its statements hash to ${root}, its Merkle-Root tag says ${tagValue(item.tags, 'Merkle-Root')}`);
+    } catch (error) {
+      faults.push({ slot: from, kind: 'attestation-root', message: `the attestation ${item.id} is inconsistent: ${(error as Error).message}`, attestation: item.id });
+      continue;
+    }
+    for (const statement of statements) {
+      const list = history.statements.get(statement.slot) ?? [];
+      list.push({ statement, attestation: item.id });
+      history.statements.set(statement.slot, list);
+    }
+  }
+  return history;
+}

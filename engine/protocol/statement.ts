@@ -1,0 +1,61 @@
+// What a node attests: one statement per result, canonical JSON, so a verifier who
+// recomputes the result can rebuild the statement byte for byte (docs/PROTOCOL.md §14).
+import { canonicalJson, utf8 } from './encoding.ts';
+import type { Message } from './message.ts';
+
+/** Names the code that produced a result: changes when results could change. */
+export const ENGINE = 'hyperwasm-engine/1';
+
+export interface ComputeStatement {
+  kind: 'compute';
+  node: string;
+  module: string;
+  request: Message;
+  hashpath: string;
+  'result-hash': string;
+  gas: number;
+  engine: string;
+  /** Which backend served the module's kernel calls: informational, the bytes are the same (absent: no kernels). */
+  kernels?: { gpu: number; cpu: number };
+}
+
+export interface ProcessStatement {
+  kind: 'process';
+  node: string;
+  process: string;
+  module: string;
+  slot: number;
+  message: string;
+  assignment: string;
+  hashpath: string;
+  'result-hash': string;
+  'state-hash': string;
+  gas: number;
+  engine: string;
+  /** As in ComputeStatement: informational, absent when the slot made no kernel calls. */
+  kernels?: { gpu: number; cpu: number };
+}
+
+/** A paid call's receipt: who paid what for which result, and the prices that made the amount. */
+export interface ReceiptStatement {
+  kind: 'receipt';
+  node: string;
+  payer: string;
+  /** The ID of the signed request item: a request is charged once. */
+  request: string;
+  module: string;
+  /** The computation message (§5), so anyone can recompute result, gas and price. */
+  computation: Message;
+  owner: string;
+  hashpath: string;
+  'result-hash': string;
+  gas: string;
+  amount: string;
+  split: { node: string; owner: string };
+  prices: { module: { flat: string; 'per-kgas': string; 'owner-share': string }; node: { flat: string; 'per-kgas': string } };
+  engine: string;
+}
+
+export type Statement = ComputeStatement | ProcessStatement | ReceiptStatement;
+
+export const statementBytes = (statement: Statement): Uint8Array => utf8(canonicalJson(statement as unknown as Message));

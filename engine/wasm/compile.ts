@@ -1,0 +1,40 @@
+// Compiling a module the engine will run: size, magic, structure and limits checked, imports
+// refused unless granted, memory capped, compiled by V8. Synchronous checks, no I/O: the same
+// on the node, in the sandbox worker and in the verifier.
+import { unprocessable } from '../protocol/errors.ts';
+import { GRANTED_IMPORTS } from './abi.ts';
+import { describeStart, hasWasmMagic, inspect, WasmFormatError, type WasmInfo } from './binary.ts';
+import { capMemory, checkLimits, checkSize, DEFAULT_LIMITS } from './limits.ts';
+
+export interface LoadedModule {
+  id: string;
+  module: WebAssembly.Module;
+  info: WasmInfo;
+  /** The data items its Data-Import tags name, in order (engine/wasm/host/data.ts), when it imports `data`. */
+  data?: Uint8Array[];
+}
+
+/** Checks that bytes are a module the engine will run, and compiles them. */
+export async function compileModule(id: string, bytes: Uint8Array): Promise<LoadedModule> {
+  checkSize(id, bytes.length);
+  if (!hasWasmMagic(bytes)) throw unprocessable(`data ${id} is not a WebAssembly module: it ${describeStart(bytes)}`);
+  let info: WasmInfo;
+  try {
+    info = inspect(bytes);
+  } catch (error) {
+    if (error instanceof WasmFormatError) throw unprocessable(`module ${id} is malformed: ${error.message}`);
+    throw error;
+  }
+  checkLimits(id, info);
+  const refused = info.imports.filter((i) => !GRANTED_IMPORTS.has(`${i.module}.${i.name}`));
+  if (refused.length > 0) {
+    const names = refused.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ');
+    throw unprocessable(`module ${id} imports what this node does not grant: ${names}; only env.abort, the gpu kernels (gpu.matmul_i32, …) and data.size/data.read are granted`);
+  }
+  try {
+    const capped = capMemory(bytes, info, DEFAULT_LIMITS.memoryPages);
+    return { id, module: await WebAssembly.compile(capped as Uint8Array<ArrayBuffer>), info };
+  } catch (error) {
+    throw unprocessable(`module ${id} does not compile: ${(error as Error).message}`);
+  }
+}

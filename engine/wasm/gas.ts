@@ -1,0 +1,56 @@
+// Gas: a metered module (engine/wasm/meter/index.ts) counts its own gas in an internal global and
+// exports hw_gas_set / hw_gas_get. The engine sets a budget before a call and reads what
+// is left after; a module that runs out traps, recognisably (the count is below zero), and
+// that outcome is as deterministic as any result. Unmetered modules report gas 0.
+import { HyperError, Trap } from '../protocol/errors.ts';
+
+/** The budget of a call or a process message when neither request, process nor module sets one. */
+export const DEFAULT_GAS_LIMIT = 10_000_000_000;
+
+export interface Metered<T> {
+  value: T;
+  gas: number;
+}
+
+export const isOutOfGas = (error: unknown) => error instanceof HyperError && error.code === 'out-of-gas';
+
+export function withGas<T>(instance: WebAssembly.Instance, limit: number, what: string, run: () => T): Metered<T> {
+  const exports = instance.exports as Record<string, any>;
+  if (typeof exports.hw_gas_set !== 'function') return { value: run(), gas: 0 };
+  exports.hw_gas_set(BigInt(limit));
+  try {
+    const value = run();
+    return { value, gas: limit - Number(exports.hw_gas_get()) };
+  } catch (error) {
+    const left = Number(exports.hw_gas_get());
+    if (left < 0) throw new HyperError('out-of-gas', 'out-of-gas', `${what} ran out of gas: its budget of ${limit} was used up`, { gas: limit, 'gas-limit': limit });
+    // A trap's gas is deterministic too, except where the stack overflowed: V8's tiers differ in
+    // how deep they get, so such a trap is charged the whole budget.
+    if (error instanceof HyperError) error.details.gas = error.details.trap === 'stack overflow' ? limit : limit - left;
+    throw error;
+  }
+}
+
+/**
+ * Takes host work (a kernel, a data read) from a metered module's counter before it is done;
+ * when that leaves the counter below zero the call traps there, as out of gas, and the work is
+ * never done. (The meter writes the module's counter back before such imports and reads it after.)
+ */
+export function chargeGas(instance: WebAssembly.Instance | undefined, gas: bigint): void {
+  const exports = instance?.exports as Record<string, any> | undefined;
+  if (typeof exports?.hw_gas_set !== 'function') return;
+  const left = BigInt(exports.hw_gas_get()) - gas;
+  exports.hw_gas_set(left);
+  if (left < 0n) throw new Trap(`out of gas: a host call needed ${gas}`);
+}
+
+/** The effective budget: the first of request, process and module that declares one, capped by the node. */
+export function gasLimit(declared: (string | number | undefined)[], nodeMax: number): number {
+  for (const value of declared) {
+    if (value === undefined) continue;
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new HyperError('invalid', 'bad-request', `a gas limit must be a positive whole number, got ${JSON.stringify(value)}`);
+    return Math.min(n, nodeMax);
+  }
+  return Math.min(DEFAULT_GAS_LIMIT, nodeMax);
+}
