@@ -6,7 +6,8 @@
 // Run alone: `node --import tsx bench/meter.ts` (BENCH_REPS sets the repetitions, default 7).
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { closeMeter, gasLeft, instrument, METER_VERSION, setGas } from '../engine/wasm/meter/index.ts';
+import { closeMeter, instrument, METER_VERSION } from '../engine/wasm/meter/index.ts';
+import { gasLeft, setGas } from '../engine/wasm/gas.ts';
 import { buildModules } from '../modules/tools/build.ts';
 import { printTable, ratio, type Figure } from './report.ts';
 

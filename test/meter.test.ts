@@ -10,7 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import wabtInit from 'wabt';
-import { closeMeter, gasLeft, GAS_COSTS, instrument, MeterError, METER_VERSION, outOfGas, setGas, START_GAS } from '../engine/wasm/meter/index.ts';
+import { closeMeter, GAS_COSTS, instrument, MeterError, METER_VERSION, START_GAS } from '../engine/wasm/meter/index.ts';
+import { gasLeft, setGas } from '../engine/wasm/gas.ts';
+import { meterSection } from '../engine/wasm/meter/contract.ts';
+import { exportGlobals, stateGlobals } from '../engine/wasm/snapshot.ts';
+import { WorkerLine } from '../engine/worker.ts';
 import { callBytes } from '../engine/wasm/call.ts';
 import { inspect } from '../engine/wasm/binary.ts';
 import { buildModules } from '../modules/tools/build.ts';
@@ -149,7 +153,7 @@ test('every accepted feature keeps its meaning', () => {
   assert.is(g[2] - g[1], g[1] - g[0]);
   assert.ok(g[1] > g[0]);
   const stop = meteredCall(mi, 1_000n, () => m.countdown(1_000_000, 0));
-  assert.ok(outOfGas(mi) && stop.trap !== undefined);
+  assert.ok(gasLeft(mi) < 0n && stop.trap !== undefined);
 });
 
 test('process modules keep their state across messages, metered', () => {
@@ -193,6 +197,39 @@ test('the module keeps its imports, exports, memory limits, data and start funct
     const memory = (i: WebAssembly.Instance) => i.exports.memory as WebAssembly.Memory | undefined;
     if (memory(pInst)) assert.ok(Buffer.from(memory(pInst)!.buffer).equals(Buffer.from(memory(mInst)!.buffer)), `${name} memory after instantiation`);
   }
+});
+
+test('the counter is found from the custom section: snapshots hold every other mutable global', () => {
+  for (const name of ['kernel', 'text', 'counter', 'token', 'loop', 'bulk', 'start', 'features']) {
+    const mi = inspect(metered[name]);
+    assert.equal(meterSection(metered[name], mi), { version: METER_VERSION, gasGlobal: mi.globals.length - 1 }, name);
+    assert.is(meterSection(plain[name], inspect(plain[name])), undefined, `${name} unmetered`);
+    const own = mi.globals.flatMap((g, i) => (g.mutable && !g.imported && i !== mi.globals.length - 1 ? [i] : []));
+    assert.equal(stateGlobals(inspect(exportGlobals(metered[name], mi))), own, `${name} state globals`);
+  }
+});
+
+test('the worker line: a dead worker fails the request it died on, the rest go to a new one; close fails what waits', async () => {
+  const module = new URL('./fixtures/meter/line-worker.mjs', import.meta.url);
+  const line = new WorkerLine<{ x: number; die?: boolean; fail?: boolean; fatal?: boolean }, { echo: number; thread: number }>({ module, attempts: 2 });
+  const first = await line.request({ x: 1 });
+  assert.is(first.echo, 1);
+  const [failed, after] = await Promise.allSettled([line.request({ x: 2, fail: true }), line.request({ x: 3 })]);
+  assert.match(String((failed as PromiseRejectedResult).reason), /failed on 2/);
+  assert.is((after as PromiseFulfilledResult<{ thread: number }>).value.thread, first.thread, 'an error is not a crash: same worker');
+  const [died, moved, also] = await Promise.allSettled([line.request({ x: 4, die: true }), line.request({ x: 5 }), line.request({ x: 6 })]);
+  assert.match(String((died as PromiseRejectedResult).reason), /exited \(code 3\)/);
+  assert.is((moved as PromiseFulfilledResult<{ echo: number }>).value.echo, 5);
+  assert.is((also as PromiseFulfilledResult<{ echo: number; thread: number }>).value.echo, 6);
+  assert.is.not((also as PromiseFulfilledResult<{ thread: number }>).value.thread, first.thread, 'a new worker');
+  const [fatal, resent] = await Promise.allSettled([line.request({ x: 7, fatal: true }), line.request({ x: 8 })]);
+  assert.match(String((fatal as PromiseRejectedResult).reason), /failed on 7/);
+  assert.is((resent as PromiseFulfilledResult<{ echo: number }>).value.echo, 8);
+  const waiting = line.request({ x: 9 }).then(() => 'answered', (error: Error) => error.message);
+  await line.close();
+  assert.is(await waiting, 'the worker was closed');
+  assert.is((await line.request({ x: 10 })).echo, 10, 'a later request starts a fresh worker');
+  await line.close();
 });
 
 test('the start function is metered from START_GAS', () => {
@@ -262,11 +299,11 @@ test('counted loops are charged up front: the same gas, and no loop runs past it
   c.reset();
   const big = meteredCall(ci, 10_000n, () => c.counted_s(0, 1_000_000));
   assert.match(big.trap!.message, /unreachable/);
-  assert.ok(outOfGas(ci));
+  assert.ok(gasLeft(ci) < 0n);
   assert.is(meteredCall(ci, 1000n, () => c.work()).value, 0);
   // The per-iteration twin stops partway.
   meteredCall(ci, 10_000n, () => c.uncounted_s(0, 1_000_000));
-  assert.ok(outOfGas(ci));
+  assert.ok(gasLeft(ci) < 0n);
   const partway = meteredCall(ci, 1000n, () => c.work()).value as number;
   assert.ok(partway > 0 && partway < 1_000_000);
 
@@ -274,7 +311,7 @@ test('counted loops are charged up front: the same gas, and no loop runs past it
   // would run ~1e9 iterations, and stops at a budget of 1e6.
   for (const fn of ['skips_increment', 'resets_counter', 'raises_bound']) {
     const r = meteredCall(ci, 1_000_000n, () => c[fn](10));
-    assert.ok(r.trap && outOfGas(ci), `${fn} stopped by the budget`);
+    assert.ok(r.trap && gasLeft(ci) < 0n, `${fn} stopped by the budget`);
   }
   // An early exit is not charged for the iterations it skips.
   const early = meteredCall(ci, 1_000_000n, () => c.early_exit(2147483647));
@@ -290,7 +327,7 @@ test('an infinite loop stops at its budget, deterministically', () => {
     const r = meteredCall(li, 100_000n, () => (li.exports as Exports).spin());
     assert.instance(r.trap, WebAssembly.RuntimeError);
     assert.match(r.trap!.message, /unreachable/);
-    assert.ok(outOfGas(li));
+    assert.ok(gasLeft(li) < 0n);
     assert.ok(r.left < 0n && r.left > -100n, `overshoot ${r.left}`);
     lefts.add(r.left);
     spins.add(meteredCall(li, 1000n, () => (li.exports as Exports).spins()).value as number);
@@ -302,10 +339,10 @@ test('an infinite loop stops at its budget, deterministically', () => {
   // The same instance runs again after its budget is reset.
   const li = instance(metered.loop);
   meteredCall(li, 5_000n, () => (li.exports as Exports).spin());
-  assert.ok(outOfGas(li));
+  assert.ok(gasLeft(li) < 0n);
   const r = meteredCall(li, 1_000_000n, () => (li.exports as Exports).sum(10));
   assert.is(r.value, 45);
-  assert.not.ok(outOfGas(li));
+  assert.not.ok(gasLeft(li) < 0n);
   assert.ok(r.left >= 0n);
 
   // Unbounded recursion stops at the budget too (long before the stack would overflow).
@@ -319,14 +356,14 @@ test('other traps are not out of gas', () => {
   const li = instance(metered.loop);
   const div = meteredCall(li, 1_000_000n, () => (li.exports as Exports).divzero(3));
   assert.match(div.trap!.message, /divide by zero/);
-  assert.not.ok(outOfGas(li));
+  assert.not.ok(gasLeft(li) < 0n);
   const abort = meteredCall(li, 1_000_000n, () => (li.exports as Exports).abort());
   assert.match(abort.trap!.message, /abort/);
-  assert.not.ok(outOfGas(li));
+  assert.not.ok(gasLeft(li) < 0n);
   // A budget too small for the entry charge is out of gas before anything runs.
   const none = meteredCall(li, 0n, () => (li.exports as Exports).divzero(3));
   assert.match(none.trap!.message, /unreachable/);
-  assert.ok(outOfGas(li));
+  assert.ok(gasLeft(li) < 0n);
 });
 
 test('memory.grow, memory.fill, memory.copy and memory.init charge by size', () => {
@@ -349,7 +386,7 @@ test('memory.grow, memory.fill, memory.copy and memory.init charge by size', () 
   // Charged before it runs: a fill far beyond both budget and memory is out of gas, not out of bounds.
   const big = meteredCall(bi, 10_000n, () => b.fill(0x7fffffff));
   assert.match(big.trap!.message, /unreachable/);
-  assert.ok(outOfGas(bi));
+  assert.ok(gasLeft(bi) < 0n);
   const bigGrow = meteredCall(bi, 10_000n, () => b.grow(50));
   assert.match(bigGrow.trap!.message, /unreachable/);
   assert.is((bi.exports.memory as WebAssembly.Memory).buffer.byteLength, 4 * 65536, 'the grow did not happen');

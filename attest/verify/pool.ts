@@ -3,8 +3,8 @@
 // and the checks are independent. The answers are the same as verifyDataItem's in order; only
 // the wall time changes. Small histories are checked on this thread: starting workers costs more.
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { parseDataItem, verifyDataItem } from '../../engine/protocol/ans104/data-item.ts';
+import { WorkerLine } from '../../engine/worker.ts';
 
 /** Below this many items the checks stay on this thread. */
 export const POOL_THRESHOLD = 1024;
@@ -24,17 +24,14 @@ export async function verifyItems(raws: Uint8Array[], threads = Math.min(8, avai
   const size = Math.ceil(raws.length / threads);
   const chunks = Array.from({ length: threads }, (_, i) => raws.slice(i * size, (i + 1) * size));
   const [own, ...others] = chunks;
-  const pending = others.map(
-    (chunk) =>
-      new Promise<boolean[]>((resolve, reject) => {
-        const worker = new Worker(new URL('./worker.mjs', import.meta.url), { workerData: chunk, execArgv: [] });
-        worker.once('message', (valid: Uint8Array) => {
-          resolve(Array.from(valid, Boolean));
-          void worker.terminate();
-        });
-        worker.once('error', reject);
-      }),
-  );
+  const pending = others.map(async (chunk) => {
+    const line = new WorkerLine<Uint8Array[], Uint8Array>({ module: new URL('./worker.ts', import.meta.url), tsx: true });
+    try {
+      return Array.from(await line.request(chunk), Boolean);
+    } finally {
+      void line.close();
+    }
+  });
   const mine = own.map(verifyRaw);
   return [...mine, ...(await Promise.all(pending)).flat()];
 }

@@ -16,6 +16,9 @@ import { DATA_IMPORTS, dataImports } from './host/data.ts';
 
 export const GRANTED_IMPORTS = new Set(['env.abort', ...GPU_IMPORTS, ...DATA_IMPORTS]);
 
+/** The host modules whose imports take gas from the module's own counter: the meter writes the counter back before calls to them and reads it after. */
+export const CHARGING_MODULES = ['gpu', 'data'];
+
 export { Trap } from '../protocol/errors.ts';
 
 export function isBytesFunction(info: WasmInfo, type: FuncType): boolean {

@@ -5,25 +5,32 @@
 import { canonicalJson, utf8 } from '../protocol/encoding.ts';
 import { sha256b64 } from '../protocol/hash.ts';
 import { encodeLeb, type WasmInfo } from './binary.ts';
+import { meterSection } from './meter/contract.ts';
 
 const EXPORT = 7;
 const AFTER_EXPORTS = new Set([8, 9, 10, 11, 12]);
 
 /**
  * The indexes of the globals a snapshot holds: the module's own mutable ones, except the gas
- * counter the meter adds (always the last global): it is set before every call, and holding it
- * would tie a state hash to a budget.
+ * counter the meter adds (its index is in the meter's custom section): it is set before every
+ * call, and holding it would tie a state hash to a budget.
  */
-export const stateGlobals = (info: WasmInfo) => {
-  const gasCounter = info.exports.has('hw_gas_get') ? info.globals.length - 1 : -1;
+function ownMutableGlobals(bytes: Uint8Array, info: WasmInfo): number[] {
+  const gasCounter = meterSection(bytes, info)?.gasGlobal;
   return info.globals.flatMap((g, index) => (g.mutable && !g.imported && index !== gasCounter ? [index] : []));
-};
+}
+
+const exportName = (index: number) => `hw_global_${index}`;
+
+/** The globals of a rewritten module that a snapshot holds: those exportGlobals exported, in index order. */
+export const stateGlobals = (info: WasmInfo): number[] =>
+  [...info.exports.values()].filter((e) => e.kind === 'global' && e.name === exportName(e.index)).map((e) => e.index).sort((a, b) => a - b);
 
 export function exportGlobals(bytes: Uint8Array, info: WasmInfo): Uint8Array {
   const added: number[] = [];
-  const indexes = stateGlobals(info);
+  const indexes = ownMutableGlobals(bytes, info);
   for (const index of indexes) {
-    const name = utf8(`hw_global_${index}`);
+    const name = utf8(exportName(index));
     added.push(...encodeLeb(name.length), ...name, 3, ...encodeLeb(index));
   }
   const count = info.exports.size + indexes.length;
@@ -51,7 +58,7 @@ type GlobalValue = number | string;
 
 function readGlobals(instance: WebAssembly.Instance, info: WasmInfo): GlobalValue[] {
   return stateGlobals(info).map((index) => {
-    const value = (instance.exports[`hw_global_${index}`] as WebAssembly.Global).value as number | bigint;
+    const value = (instance.exports[exportName(index)] as WebAssembly.Global).value as number | bigint;
     return typeof value === 'bigint' || !Number.isFinite(value) ? String(value) : value;
   });
 }
@@ -93,7 +100,7 @@ export function restoreSnapshot(instance: WebAssembly.Instance, info: WasmInfo, 
   if (grow > 0) memory.grow(grow);
   new Uint8Array(memory.buffer).set(bytes);
   stateGlobals(info).forEach((index, i) => {
-    const global = instance.exports[`hw_global_${index}`] as WebAssembly.Global;
+    const global = instance.exports[exportName(index)] as WebAssembly.Global;
     const value = header.globals[i];
     global.value = info.globals[index].type === 'i64' ? BigInt(value) : Number(value);
   });

@@ -1,18 +1,20 @@
 // Gas metering and NaN canonicalisation: a pass that rewrites a module once, so that it counts
 // its own gas and computes bit-identical floats on any CPU.
 //
-// The pass runs on binaryen.js in a worker thread (engine/wasm/meter/worker.mjs): binaryen's 13 MB
-// index.js takes ~8 s to load under the tsx loader, ~1 s under plain Node. The worker is
-// started WITHOUT the tsx hooks (`execArgv: []`), on the first `instrument` call, then reused;
-// it holds the process open only while a request is pending, so a process that is done can
-// exit. `closeMeter()` stops it.
+// The pass runs on binaryen.js in a worker thread (engine/wasm/meter/worker.mjs, through
+// engine/worker.ts): binaryen's 13 MB index.js takes ~8 s to load under the tsx loader, ~1 s
+// under plain Node. The worker is started WITHOUT the tsx hooks, on the first `instrument`
+// call, then reused; it holds the process open only while a request is pending, so a process
+// that is done can exit. `closeMeter()` stops it. The pass itself is plain JavaScript under
+// `// @ts-check` (tsc checks it): pass.mjs is the one traversal; costs.mjs, nan.mjs and
+// fields.mjs the tables it reads; counted-loop.mjs and blind-locals.mjs its two analyses.
 //
 // ## What an instrumented module does
 //
 // - **Gas counter.** An internal (not exported: exported mutable globals are boxed in V8)
-//   mutable i64 global holds the gas remaining; it is the module's last global. Two exports
-//   reach it: `hw_gas_set(gas: i64)` sets it, `hw_gas_get() -> i64` reads it (both
-//   unmetered). Set the budget before a call, read what remains after: gas used = budget −
+//   mutable i64 global holds the gas remaining (its index is in the custom section below). Two
+//   exports reach it: `hw_gas_set(gas: i64)` sets it, `hw_gas_get() -> i64` reads it (both
+//   unmetered; engine/wasm/gas.ts is the one place that calls them). Set the budget before a call, read what remains after: gas used = budget −
 //   remaining.
 // - **Charges.** The code is cut into straight-line segments: a function body, a loop body
 //   (each iteration), each arm of an `if`, and the statements after a statement that may
@@ -85,18 +87,19 @@
 // ```ts
 // const metered = await instrument(bytes);   // once per module; cache under (module ID, METER_VERSION)
 // const instance = new WebAssembly.Instance(new WebAssembly.Module(metered), imports); // start runs on START_GAS
-// setGas(instance, 10_000_000n);              // before each call (or each hw_alloc/fn/hw_free sequence)
-// try { fn(...) } catch (trap) { if (outOfGas(instance)) … out of gas … else … a trap … }
-// const used = 10_000_000n - gasLeft(instance);
+// setGas(instance, 10_000_000n);              // engine/wasm/gas.ts; before each call (or each hw_alloc/fn/hw_free sequence)
+// try { fn(...) } catch (trap) { if (gasLeft(instance) < 0n) … out of gas … else … a trap … }
+// const used = 10_000_000n - gasLeft(instance);  // withGas (engine/wasm/gas.ts) does all of this
 // ```
-import { Worker } from 'node:worker_threads';
+import { WorkerLine } from '../../worker.ts';
+import { CHARGING_MODULES } from '../abi.ts';
+// The names the pass gives what it adds (engine/wasm/gas.ts and snapshot.ts read them there).
+import { GAS_GET_EXPORT, GAS_SET_EXPORT, METER_SECTION } from './contract.ts';
+import type { MeterConfig } from './pass.mjs';
 
 /** Bump whenever the pass, GAS_COSTS or START_GAS change: instrumented binaries are cached under it. */
 export const METER_VERSION = 'hw-meter-3';
 
-/** The exports the pass adds. */
-export const GAS_SET_EXPORT = 'hw_gas_set';
-export const GAS_GET_EXPORT = 'hw_gas_get';
 
 /** The counter's initial value: the budget of the start function, which runs at instantiation. */
 export const START_GAS = 100_000_000n;
@@ -153,89 +156,25 @@ export class MeterError extends Error {
   override name = 'MeterError';
 }
 
-interface Pending {
-  /** The caller's bytes (a copy), kept to resend should the worker die. */
-  bytes: Uint8Array<ArrayBuffer>;
-  attempts: number;
-  resolve: (bytes: Uint8Array<ArrayBuffer>) => void;
-  reject: (error: Error) => void;
-}
+/** What the pass is given: with it, this file and engine/wasm/meter/*.mjs define the pass. */
+const CONFIG: MeterConfig = {
+  costs: GAS_COSTS,
+  startGas: START_GAS,
+  version: METER_VERSION,
+  names: { set: GAS_SET_EXPORT, get: GAS_GET_EXPORT, section: METER_SECTION },
+  charging: CHARGING_MODULES,
+};
 
-interface Reply {
-  id: number;
-  ok: boolean;
-  /** binaryen aborted: the worker is unusable. */
-  fatal?: boolean;
-  bytes?: Uint8Array<ArrayBuffer>;
-  error?: string;
-}
-
-/** A worker that dies (binaryen aborts on some inputs; the worker then ends itself) is replaced and its other requests resent, each at most this many times in all. */
-const MAX_ATTEMPTS = 3;
-
-let worker: Worker | undefined;
-let nextId = 1;
-const pending = new Map<number, Pending>();
-
-function send(w: Worker, id: number, p: Pending): void {
-  p.attempts++;
-  const copy = new Uint8Array(p.bytes); // moved to the worker; p.bytes stays for a resend
-  w.postMessage({ id, bytes: copy }, [copy.buffer]);
-}
-
-function startWorker(): Worker {
-  const w = new Worker(new URL('./worker.mjs', import.meta.url), {
-    // Plain Node: no tsx hooks (they make loading binaryen ~8× slower), whatever the parent runs with.
-    execArgv: [],
-    workerData: { costs: GAS_COSTS, startGas: START_GAS, version: METER_VERSION, names: { set: GAS_SET_EXPORT, get: GAS_GET_EXPORT } },
-  });
-  // Held (ref'd) only while a request is pending, so an idle worker never keeps the process alive.
-  w.unref();
-  let failure: Error | undefined;
-  w.on('message', (reply: Reply) => {
-    const p = pending.get(reply.id);
-    if (!p) return;
-    pending.delete(reply.id);
-    if (reply.ok && reply.bytes) p.resolve(reply.bytes);
-    else p.reject(new MeterError(reply.error ?? 'the metering pass failed'));
-    if (reply.fatal) {
-      // binaryen aborted: it is unusable in this worker. The rest goes to a new one.
-      replace(w, `the metering worker's binaryen aborted`, false);
-      void w.terminate();
-    } else if (pending.size === 0) {
-      w.unref();
-    }
-  });
-  w.on('error', (error) => {
-    failure = error;
-  });
-  w.on('exit', (code) => {
-    replace(w, `the metering worker ${failure ? `failed: ${failure.message}` : `exited (code ${code})`}`, true);
-  });
-  return w;
-}
-
-/**
- * Moves the pending requests of a dead worker to a new one. When it died without answering,
- * the oldest pending request is what it died on (it takes requests in order): that one fails.
- */
-function replace(w: Worker, reason: string, culpritFirst: boolean): void {
-  if (worker !== w) return; // closed, or already replaced
-  worker = undefined;
-  let culprit = culpritFirst;
-  let next: Worker | undefined;
-  for (const [id, p] of pending) {
-    if (culprit || p.attempts >= MAX_ATTEMPTS) {
-      culprit = false;
-      pending.delete(id);
-      p.reject(new MeterError(reason));
-      continue;
-    }
-    next ??= worker = startWorker();
-    send(next, id, p);
-  }
-  next?.ref();
-}
+const line = new WorkerLine<Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>>({
+  module: new URL('./worker.mjs', import.meta.url),
+  // Plain Node: no tsx hooks (they make loading binaryen ~8× slower), whatever the parent runs with.
+  tsx: false,
+  start: () => ({ workerData: CONFIG }),
+  // binaryen aborts on some inputs and the worker ends itself: its other requests go to a new one.
+  attempts: 3,
+  error: ({ message }) => new MeterError(message),
+  lost: (reason) => new MeterError(`the metering worker ${reason}`),
+});
 
 /**
  * The module rewritten to meter its gas and canonicalise its NaNs (see the top of this
@@ -243,50 +182,11 @@ function replace(w: Worker, reason: string, culpritFirst: boolean): void {
  * a MeterError for a module the pass refuses. The caller's bytes are copied, never moved.
  */
 export function instrument(bytes: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
-  worker ??= startWorker();
-  const w = worker;
-  const id = nextId++;
-  return new Promise<Uint8Array<ArrayBuffer>>((resolve, reject) => {
-    if (pending.size === 0) w.ref(); // keep the process alive until the answer arrives
-    // A copy of exactly these bytes (a view's whole buffer is not ours to move: Buffer#slice,
-    // readFileSync's pool).
-    const p: Pending = { bytes: new Uint8Array(bytes), attempts: 0, resolve, reject };
-    pending.set(id, p);
-    send(w, id, p);
-  });
+  // A copy of exactly these bytes (a view's whole buffer would be cloned: Buffer#slice, readFileSync's pool).
+  return line.request(new Uint8Array(bytes));
 }
 
 /** Stops the worker; pending requests are rejected (a later `instrument` starts a new one). */
 export async function closeMeter(): Promise<void> {
-  const w = worker;
-  worker = undefined;
-  const waiting = [...pending.values()];
-  pending.clear();
-  for (const p of waiting) p.reject(new MeterError('the metering worker was closed'));
-  if (w) await w.terminate();
-}
-
-type GasExports = { [GAS_SET_EXPORT]: (gas: bigint) => void; [GAS_GET_EXPORT]: () => bigint };
-
-function gasExports(instance: WebAssembly.Instance): GasExports {
-  const exports = instance.exports as unknown as Partial<GasExports>;
-  if (typeof exports[GAS_SET_EXPORT] !== 'function' || typeof exports[GAS_GET_EXPORT] !== 'function') {
-    throw new Error(`not a metered instance (no ${GAS_SET_EXPORT}/${GAS_GET_EXPORT} exports)`);
-  }
-  return exports as GasExports;
-}
-
-/** Sets the gas remaining (the next call's budget). */
-export function setGas(instance: WebAssembly.Instance, gas: bigint): void {
-  gasExports(instance)[GAS_SET_EXPORT](gas);
-}
-
-/** The gas remaining; negative after an out-of-gas trap. */
-export function gasLeft(instance: WebAssembly.Instance): bigint {
-  return gasExports(instance)[GAS_GET_EXPORT]();
-}
-
-/** Whether the last call ran out of gas (its trap, if any, was the meter's). */
-export function outOfGas(instance: WebAssembly.Instance): boolean {
-  return gasLeft(instance) < 0n;
+  await line.close();
 }

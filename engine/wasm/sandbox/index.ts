@@ -1,82 +1,57 @@
 // The wall-clock guard: stateless calls run in a worker thread that the node terminates when a
 // call outlives the guard. It only protects the node (gas already bounds every call's work):
 // a stopped call is a 503, never a result, never cached, never attested.
-import { Worker } from 'node:worker_threads';
 import { HyperError } from '../../protocol/errors.ts';
 import type { CallResult } from '../call.ts';
-import { gpuBridge, kernelClient } from '../../gpu/bridge.ts';
+import type { GpuRuntime } from '../../gpu/runtime.ts';
 import type { Json } from '../../protocol/message.ts';
+import { WorkerLine } from '../../worker.ts';
+import type { SandboxReply, SandboxRequest } from './worker.ts';
 
 export const DEFAULT_GUARD_MS = 10_000;
 
-interface Pending { resolve: (r: CallResult) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }
+const unavailable = (message: string) => new HyperError('unavailable', 'timeout', message, { retryAfterSeconds: 1 });
 
 export class Sandbox {
-  private worker?: Worker;
-  private ready?: Promise<void>;
-  private readonly pending = new Map<number, Pending>();
-  private next = 0;
+  private readonly line = new WorkerLine<SandboxRequest, SandboxReply>({
+    module: new URL('./worker.ts', import.meta.url),
+    tsx: true,
+    start: () => {
+      // Each worker gets its own line to the node's GPU worker, when the node has one.
+      const gpu = this.gpu?.connect();
+      return { workerData: { gpuPort: gpu?.port, minWork: gpu?.minWork }, transferList: gpu ? [gpu.port] : [] };
+    },
+    lost: (reason) => unavailable(`the sandbox worker ${reason}; try again`),
+  });
 
-  constructor(private readonly guardMs = DEFAULT_GUARD_MS) {}
-
-  private start(): Promise<void> {
-    if (this.ready) return this.ready;
-    // The worker gets its own line to this process's GPU worker, when there is one.
-    const gpuPort = gpuBridge()?.connect();
-    const minWork = kernelClient()?.minWork;
-    const worker = new Worker(new URL('./worker.mjs', import.meta.url), { execArgv: [], workerData: { gpuPort, minWork }, transferList: gpuPort ? [gpuPort] : [] });
-    this.worker = worker;
-    worker.unref();
-    this.ready = new Promise((resolve, reject) => {
-      worker.once('error', reject);
-      worker.on('message', (message) => {
-        if (message.ready) return resolve();
-        const entry = this.pending.get(message.id);
-        if (!entry) return;
-        this.pending.delete(message.id);
-        clearTimeout(entry.timer);
-        if (this.pending.size === 0) worker.unref();
-        if (message.error) entry.reject(message.error.kind === 'internal' ? new Error(message.error.message) : new HyperError(message.error.kind, message.error.code, message.error.message, message.error.details));
-        else entry.resolve({ ...message.result, bytes: new Uint8Array(message.result.bytes) });
-      });
-    });
-    return this.ready;
-  }
+  /** `gpu`: the node's GPU runtime, whose worker the sandbox's kernel calls go to (absent: the CPU references). */
+  constructor(private readonly guardMs = DEFAULT_GUARD_MS, private readonly gpu?: GpuRuntime) {}
 
   /** Runs one call in the worker; past the guard the worker is terminated (and replaced later). */
   async call(module: string, bytes: Uint8Array, fn: string, params: Json[], gasLimit?: number, data?: Uint8Array[]): Promise<CallResult> {
-    await this.start();
-    const worker = this.worker!;
-    const id = this.next++;
-    worker.ref();
+    await this.line.ready(); // the guard counts the call, not the worker's start
     return new Promise<CallResult>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new HyperError('unavailable', 'timeout', `${fn} ran past this node's wall-clock guard of ${this.guardMs} ms and was stopped; that is not a result (not cached, not attested): try again, or with a smaller gas-limit`, { retryAfterSeconds: 1 }));
-        void this.reset(worker);
+        reject(unavailable(`${fn} ran past this node's wall-clock guard of ${this.guardMs} ms and was stopped; that is not a result (not cached, not attested): try again, or with a smaller gas-limit`));
+        // A stuck worker cannot be interrupted, only ended; calls still waiting on it fail, the next call starts a fresh one.
+        void this.line.close(unavailable('another call on the same worker ran past the wall-clock guard; try again'));
       }, this.guardMs);
-      this.pending.set(id, { resolve, reject, timer });
-      worker.postMessage({ id, module, bytes, fn, params, gasLimit, data });
+      this.line.request({ module, bytes, fn, params, gasLimit, data }).then(
+        (reply) => {
+          clearTimeout(timer);
+          if (!reply.error) return resolve({ ...reply.result, bytes: new Uint8Array(reply.result.bytes) });
+          const { kind, code, message, details } = reply.error;
+          reject(kind === 'internal' ? new Error(message) : new HyperError(kind, code, message, details));
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
     });
   }
 
-  /** Ends a stuck worker; calls still waiting on it fail, the next call starts a fresh one. */
-  private async reset(worker: Worker): Promise<void> {
-    if (this.worker !== worker) return;
-    this.worker = undefined;
-    this.ready = undefined;
-    for (const [id, entry] of this.pending) {
-      clearTimeout(entry.timer);
-      entry.reject(new HyperError('unavailable', 'timeout', 'another call on the same worker ran past the wall-clock guard; try again', { retryAfterSeconds: 1 }));
-      this.pending.delete(id);
-    }
-    await worker.terminate();
-  }
-
   async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    this.ready = undefined;
-    await worker?.terminate();
+    await this.line.close();
   }
 }
