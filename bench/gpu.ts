@@ -9,7 +9,12 @@
 // Options (environment): BENCH_GPU_SIZES (default 128,256,512), BENCH_GPU_REPS (default 3).
 import { readFileSync } from 'node:fs';
 import { compileModule } from '../engine/wasm/compile.ts';
-import { closeGpu, gpuDescription, initGpu, type GpuDescription } from '../engine/gpu/index.ts';
+import { GPU_MODES, type GpuMode } from '../engine/gpu/adapter.ts';
+import { openGpuDevice, type GpuDevice } from '../engine/gpu/device.ts';
+import { KERNELS } from '../engine/gpu/table.ts';
+import { warmKernels } from '../engine/gpu/run.ts';
+import { bytes } from '../engine/gpu/kernel.ts';
+import type { Requantization } from '../engine/gpu/reference.ts';
 import * as ref from '../engine/gpu/reference.ts';
 import { buildModules } from '../modules/tools/build.ts';
 import { medianMs, printTable, type Figure } from './report.ts';
@@ -56,6 +61,14 @@ function randomI8(n: number, seed: number): Int8Array {
 
 const same = (x: ArrayBufferView, y: ArrayBufferView) => Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)) === 0;
 
+// The kernels on the device over typed arrays (square products).
+const matmulI32 = async (d: GpuDevice, a: Int32Array, b: Int32Array, n: number) => {
+  const c = await d.run(KERNELS.matmul_i32, [bytes(a), bytes(b)], { m: n, k: n, n });
+  return new Int32Array(c.buffer, c.byteOffset, c.byteLength / 4);
+};
+const matmulI8 = (d: GpuDevice, a: Int8Array, b: Int8Array, n: number) => d.run(KERNELS.matmul_i8, [bytes(a), bytes(b)], { m: n, k: n, n });
+const requantize = (d: GpuDevice, x: Int32Array, q: Requantization) => d.run(KERNELS.requantize, [bytes(x)], { length: x.length, ...q });
+
 export interface GpuBenchOptions {
   sizes?: number[];
   reps?: number;
@@ -68,8 +81,9 @@ export interface GpuBenchOptions {
 export async function gpuFigures(log: (line: string) => void, options: GpuBenchOptions = {}): Promise<Figure[]> {
   const sizes = options.sizes ?? (process.env.BENCH_GPU_SIZES ?? '128,256,512').split(',').map(Number);
   const reps = options.reps ?? Number(process.env.BENCH_GPU_REPS ?? 3);
-  const kernels = await initGpu();
-  const info: GpuDescription = await gpuDescription();
+  // The bench is an edge: it reads HYPERWASM_GPU itself, as the CLI does.
+  const mode = GPU_MODES.find((m) => m === process.env.HYPERWASM_GPU);
+  const { device: kernels, description: info } = await openGpuDevice({ mode });
   if (!kernels) {
     log(`gpu: no adapter (${info.reason}); no GPU figures`);
     return [];
@@ -79,7 +93,7 @@ export async function gpuFigures(log: (line: string) => void, options: GpuBenchO
   const figures: Figure[] = [];
   try {
     const t = performance.now();
-    await kernels.warm();
+    await warmKernels(kernels);
     log(`gpu: pipelines ready in ${(performance.now() - t).toFixed(0)} ms`);
 
     const built = await buildModules();
@@ -91,11 +105,11 @@ export async function gpuFigures(log: (line: string) => void, options: GpuBenchO
       log(`gpu: i32 matmul ${n}×${n}×${n}…`);
       const seed = 7;
       const [a, b] = xorshiftMatrices(n, seed);
-      const gpuC = await kernels.matmulI32(a, b, n, n, n);
+      const gpuC = await matmulI32(kernels, a, b, n);
       const cpuC = ref.matmulI32(a, b, n, n, n);
       if (!same(gpuC, cpuC)) throw new Error(`gpu bench: i32 matmul ${n}: GPU and CPU bytes differ`);
       if (checksum(gpuC) !== wasmMatmul(n, seed)) throw new Error(`gpu bench: i32 matmul ${n}: GPU checksum differs from the WASM module's`);
-      const gpuMs = await medianMs(() => kernels.matmulI32(a, b, n, n, n), reps);
+      const gpuMs = await medianMs(() => matmulI32(kernels, a, b, n), reps);
       const cpuMs = await medianMs(() => ref.matmulI32(a, b, n, n, n), reps);
       const wasmMs = await medianMs(() => wasmMatmul(n, seed), reps);
       const name = `GPU i32 matmul ${n}³ [${device}]`;
@@ -105,8 +119,8 @@ export async function gpuFigures(log: (line: string) => void, options: GpuBenchO
       log(`gpu: int8 matmul ${n}×${n}×${n}…`);
       const a8 = randomI8(n * n, 11);
       const b8 = randomI8(n * n, 13);
-      if (!same(await kernels.matmulI8(a8, b8, n, n, n), ref.matmulI8(a8, b8, n, n, n))) throw new Error(`gpu bench: int8 matmul ${n}: GPU and CPU bytes differ`);
-      const gpu8 = await medianMs(() => kernels.matmulI8(a8, b8, n, n, n), reps);
+      if (!same(await matmulI8(kernels, a8, b8, n), ref.matmulI8(a8, b8, n, n, n))) throw new Error(`gpu bench: int8 matmul ${n}: GPU and CPU bytes differ`);
+      const gpu8 = await medianMs(() => matmulI8(kernels, a8, b8, n), reps);
       const cpu8 = await medianMs(() => ref.matmulI8(a8, b8, n, n, n), reps);
       figures.push({ name: `GPU int8 matmul ${n}³${kernels.packedDot ? ' (dot4I8Packed)' : ''} [${device}]`, value: gpu8, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: cpu8, better: 'lower' });
     }
@@ -115,13 +129,13 @@ export async function gpuFigures(log: (line: string) => void, options: GpuBenchO
     log(`gpu: requantize ${length} elements…`);
     const x = xorshiftMatrices(1024, 3)[0];
     const q = { multiplier: 1_518_500_250, shift: 40, zeroPoint: -3 };
-    if (!same(await kernels.requantize(x, q), ref.requantize(x, q))) throw new Error('gpu bench: requantize: GPU and CPU bytes differ');
-    const gpuQ = await medianMs(() => kernels.requantize(x, q), reps);
+    if (!same(await requantize(kernels, x, q), ref.requantize(x, q))) throw new Error('gpu bench: requantize: GPU and CPU bytes differ');
+    const gpuQ = await medianMs(() => requantize(kernels, x, q), reps);
     const cpuQ = await medianMs(() => ref.requantize(x, q), reps);
     figures.push({ name: `GPU requantize 2^20 i32→int8 [${device}]`, value: gpuQ, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: cpuQ, better: 'lower' });
     log(`gpu: buffers created ${kernels.pool.stats.created}, reused ${kernels.pool.stats.reused}`);
   } finally {
-    await closeGpu();
+    kernels.close();
   }
   return figures;
 }

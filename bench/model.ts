@@ -10,8 +10,10 @@ import { pathToFileURL } from 'node:url';
 import { compileModule } from '../engine/wasm/compile.ts';
 import { callFunction } from '../engine/wasm/call.ts';
 import { instrument } from '../engine/wasm/meter/index.ts';
-import { runReference } from '../engine/gpu/index.ts';
-import { KernelClient, kernelClient, startGpuBridge, useKernelClient } from '../engine/gpu/bridge.ts';
+import { runReference } from '../engine/gpu/run.ts';
+import { GPU_MODES } from '../engine/gpu/adapter.ts';
+import { KernelClient } from '../engine/gpu/client.ts';
+import { GpuRuntime } from '../engine/gpu/runtime.ts';
 import { buildModules, buildWeights } from '../modules/tools/build.ts';
 import { medianMs, printTable, type Figure } from './report.ts';
 
@@ -22,23 +24,23 @@ export async function modelFigures(log: (line: string) => void, options: { token
   const weights = new Uint8Array(readFileSync(weightsPath));
   const model = { ...(await compileModule('M'.repeat(43), await instrument(new Uint8Array(readFileSync(built.model))))), data: [weights] };
   const params = [{ prompt: 'Hello', tokens }];
-  const generate = () => callFunction(model, 'generateText', params);
-
-  const bridge = startGpuBridge();
-  const described = bridge ? await bridge.description : undefined;
-  if (!bridge || described?.backend !== 'gpu') {
-    log(`model: no GPU adapter (${described?.reason ?? 'HYPERWASM_GPU=off'}); no GPU-worker figures`);
+  // The bench is an edge: it reads HYPERWASM_GPU itself, as the CLI does. Every call to the worker.
+  const gpu = new GpuRuntime({ mode: GPU_MODES.find((m) => m === process.env.HYPERWASM_GPU), minWork: 0 });
+  const described = await gpu.description;
+  if (!gpu.client || described.backend !== 'gpu') {
+    log(`model: no GPU adapter (${described.reason}); no GPU-worker figures`);
+    await gpu.close();
     return [];
   }
+  const client: KernelClient = gpu.client;
+  let line: KernelClient | undefined; // undefined: the CPU references
+  const generate = () => callFunction(model, 'generateText', params, undefined, line);
   const device = `${described.vendor} ${described.device}`.trim() + (described.isFallbackAdapter ? ' (software)' : '');
-  const before = kernelClient();
   const figures: Figure[] = [];
   try {
-    useKernelClient(undefined);
     const onCpu = generate();
     const cpuMs = await medianMs(generate, reps);
-    const client = new KernelClient(bridge.connect(), 0);
-    useKernelClient(client);
+    line = client;
     const onGpu = generate();
     if (onGpu.kernels?.gpu !== tokens * 7) throw new Error(`model bench: expected ${tokens * 7} kernel calls on the GPU, got ${JSON.stringify(onGpu.kernels)}`);
     if (JSON.stringify(onGpu.value) !== JSON.stringify(onCpu.value) || onGpu.gas !== onCpu.gas) throw new Error('model bench: the GPU path gave other text or gas than the CPU path');
@@ -73,7 +75,7 @@ export async function modelFigures(log: (line: string) => void, options: { token
     const reference = await medianMs(() => runReference('matmul_i8', { m: n, k: n, n }, inputs), reps);
     figures.push({ name: `int8 matmul ${n}³ from a module's thread via the GPU worker [${device}]`, value: viaWorker, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: reference, better: 'lower' });
   } finally {
-    useKernelClient(before);
+    await gpu.close();
   }
   return figures;
 }

@@ -1,12 +1,22 @@
 // `hyperwasm serve`: run a node until interrupted.
-import { DEFAULT_ARLOCAL_PORT, DEFAULT_PORT, startNode } from '../gateway/node.ts';
+import { startNode } from '../gateway/node.ts';
+import { DEFAULT_ARLOCAL_PORT, DEFAULT_PORT } from './defaults.ts';
 import { parseTags, UsageError, type Command } from './command.ts';
-import { DEFAULT_MIN_WORK } from '../engine/gpu/bridge.ts';
+import { DEFAULT_MIN_WORK } from '../engine/gpu/client.ts';
+import { GPU_MODES, type GpuMode } from '../engine/gpu/adapter.ts';
 
-const GPU_MODES = ['auto', 'lavapipe', 'hardware', 'off'] as const;
-function gpuMode(value: string | undefined): (typeof GPU_MODES)[number] | undefined {
-  if (value === undefined || (GPU_MODES as readonly string[]).includes(value)) return value as (typeof GPU_MODES)[number] | undefined;
-  throw new UsageError(`--gpu must be one of ${GPU_MODES.join(', ')}, got ${JSON.stringify(value)}`);
+const isGpuMode = (value: string): value is GpuMode => (GPU_MODES as readonly string[]).includes(value);
+
+/** The node's GPU options, read here once: --gpu, else HYPERWASM_GPU; --gpu-min-work, else HYPERWASM_GPU_MIN_WORK. */
+function gpuOptions(flags: { gpu?: string; minWork?: string }, env: NodeJS.ProcessEnv): { gpu?: GpuMode; gpuMinWork?: number } {
+  if (flags.gpu !== undefined && !isGpuMode(flags.gpu)) throw new UsageError(`--gpu must be one of ${GPU_MODES.join(', ')}, got ${JSON.stringify(flags.gpu)}`);
+  // the environment's values are taken when valid and otherwise ignored, as they always were
+  const fromEnv = env.HYPERWASM_GPU !== undefined && isGpuMode(env.HYPERWASM_GPU) ? env.HYPERWASM_GPU : undefined;
+  const envMinWork = env.HYPERWASM_GPU_MIN_WORK === undefined ? NaN : Number(env.HYPERWASM_GPU_MIN_WORK);
+  return {
+    gpu: flags.gpu ?? fromEnv,
+    gpuMinWork: flags.minWork !== undefined ? Number(flags.minWork) : Number.isSafeInteger(envMinWork) && envMinWork >= 0 ? envMinWork : undefined,
+  };
 }
 
 export const serve: Command = {
@@ -31,10 +41,12 @@ Options:
   --price-per-kgas <n> the node's fee per 1000 gas of a priced call (default 0)
   --max-gas <n>       the largest gas budget of a stateless call (default 100000000000)
   --call-guard-ms <n> stop a stateless call after this many ms (a 503, never a result; default 10000)
-  --gpu <mode>        which adapter serves module kernel calls: auto (default: hardware, then
-                      the project's lavapipe, then the CPU references), lavapipe, hardware, off
+  --gpu <mode>        which adapter serves module kernel calls: auto (hardware, then the
+                      project's lavapipe, then the CPU references), lavapipe, hardware, off
+                      (default: HYPERWASM_GPU, else auto)
   --gpu-min-work <n>  kernel calls with less work (gas) than this run on the CPU reference, where
-                      a GPU round trip costs more (default ${DEFAULT_MIN_WORK}; 0: all to the GPU)
+                      a GPU round trip costs more (default: HYPERWASM_GPU_MIN_WORK, else
+                      ${DEFAULT_MIN_WORK}; 0: all to the GPU)
   --no-examples       do not build and upload the example modules
   --examples          upload the example modules even to a --gateway (costs AR on a real one)
   --verbose           log every request`,
@@ -71,8 +83,7 @@ Options:
       prices: { flat: BigInt(values['price-flat'] ?? 0), perKgas: BigInt(values['price-per-kgas'] ?? 0) },
       maxGas: values['max-gas'] === undefined ? undefined : Number(values['max-gas']),
       callGuardMs: values['call-guard-ms'] === undefined ? undefined : Number(values['call-guard-ms']),
-      gpu: gpuMode(values.gpu),
-      gpuMinWork: values['gpu-min-work'] === undefined ? undefined : Number(values['gpu-min-work']),
+      ...gpuOptions({ gpu: values.gpu, minWork: values['gpu-min-work'] }, process.env),
       log,
     });
     console.log(`hyperwasm node listening on ${running.url}`);

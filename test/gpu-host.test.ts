@@ -6,8 +6,9 @@ import wabtInit from 'wabt';
 import { compileModule } from '../engine/wasm/compile.ts';
 import { callFunction, instantiate } from '../engine/wasm/call.ts';
 import { instrument, closeMeter } from '../engine/wasm/meter/index.ts';
-import { kernelGas, runReference } from '../engine/gpu/index.ts';
-import { KernelClient, startGpuBridge, useKernelClient, kernelClient } from '../engine/gpu/bridge.ts';
+import { kernelGas, runReference } from '../engine/gpu/run.ts';
+import { KernelClient } from '../engine/gpu/client.ts';
+import { GpuRuntime } from '../engine/gpu/runtime.ts';
 import { Sandbox } from '../engine/wasm/sandbox/index.ts';
 import { HyperError } from '../engine/protocol/errors.ts';
 
@@ -35,11 +36,20 @@ const MODULE = `(module
   (func (export "outside") (result i32) (call $matmul (i32.const 65000) (i32.const 0) (i32.const 0) (i32.const 64) (i32.const 64) (i32.const 64))))`;
 
 let bytes: Uint8Array;
+// This file's GPU, as a node has its own: every kernel call to the worker (min work 0).
+let gpu: GpuRuntime;
 test.before(async () => {
   const wabt = await wabtInit();
   bytes = new Uint8Array(wabt.parseWat('gpu.wat', MODULE, {}).toBinary({}).buffer);
+  gpu = new GpuRuntime({ minWork: 0 });
 });
-test.after(() => closeMeter());
+test.after(async () => {
+  await gpu.close();
+  await closeMeter();
+});
+
+/** Another line to the runtime's worker, with its own threshold. */
+const line = (minWork: number) => new KernelClient(gpu.connect()!.port, minWork);
 
 function expected(m: number, k: number, n: number): number {
   const a = Int32Array.from({ length: m * k }, (_, i) => i - 7);
@@ -89,30 +99,42 @@ test('operands outside memory trap with the reason', async () => {
 // ---- through the GPU worker (engine/gpu/bridge.ts) ------------------------------------------
 
 test('through the GPU worker a module gets the same value and gas, and the call says which backend served it', async () => {
-  const bridge = startGpuBridge()!;
-  const described = await bridge.description;
+  const described = await gpu.description;
   if (described.backend !== 'gpu') console.log(`gpu host: the GPU worker has no adapter (${described.reason}), so these calls are served by the CPU references; run scripts/install-lavapipe.sh`);
   const metered = await compileModule(ID, await instrument(bytes));
-  const before = kernelClient();
-  try {
-    useKernelClient(undefined);
-    const plain = callFunction(metered, 'run', [8, 16, 4]);
-    assert.equal(plain.kernels, { gpu: 0, cpu: 1 });
-    useKernelClient(new KernelClient(bridge.connect(), 0)); // every call to the worker
-    const viaWorker = callFunction(metered, 'run', [8, 16, 4]);
-    assert.is(viaWorker.value, plain.value);
-    assert.is(viaWorker.gas, plain.gas, 'gas does not depend on the backend');
-    assert.equal(viaWorker.kernels, described.backend === 'gpu' ? { gpu: 1, cpu: 0 } : { gpu: 0, cpu: 1 });
-    useKernelClient(new KernelClient(bridge.connect(), Number(kernelGas('matmul_i32', { m: 8, k: 16, n: 4 })) + 1));
-    assert.equal(callFunction(metered, 'run', [8, 16, 4]).kernels, { gpu: 0, cpu: 1 }, 'small work stays on the CPU');
-  } finally {
-    useKernelClient(before);
-  }
+  const plain = callFunction(metered, 'run', [8, 16, 4]); // no line: the CPU references
+  assert.equal(plain.kernels, { gpu: 0, cpu: 1 });
+  const viaWorker = callFunction(metered, 'run', [8, 16, 4], undefined, gpu.client); // every call to the worker
+  assert.is(viaWorker.value, plain.value);
+  assert.is(viaWorker.gas, plain.gas, 'gas does not depend on the backend');
+  assert.equal(viaWorker.kernels, described.backend === 'gpu' ? { gpu: 1, cpu: 0 } : { gpu: 0, cpu: 1 });
+  const threshold = line(Number(kernelGas('matmul_i32', { m: 8, k: 16, n: 4 })) + 1);
+  assert.equal(callFunction(metered, 'run', [8, 16, 4], undefined, threshold).kernels, { gpu: 0, cpu: 1 }, 'small work stays on the CPU');
+});
+
+test('a CPU-only runtime starts no worker and hands out no lines', async () => {
+  const none = GpuRuntime.cpu();
+  assert.is(none.client, undefined);
+  assert.is(none.connect(), undefined);
+  assert.is((await none.description).backend, 'cpu');
+  await none.close();
+});
+
+test('after its runtime closes, a client computes on the references at once', async () => {
+  const closing = new GpuRuntime({ minWork: 0 });
+  await closing.description;
+  await closing.close();
+  assert.is(closing.connect(), undefined, 'no new lines');
+  const loaded = await compileModule(ID, bytes);
+  const started = Date.now();
+  const result = callFunction(loaded, 'run', [3, 5, 7], undefined, closing.client);
+  assert.is(result.value, expected(3, 5, 7));
+  assert.equal(result.kernels, { gpu: 0, cpu: 1 });
+  assert.ok(Date.now() - started < 5_000, 'no wait for the closed worker');
 });
 
 test('the GPU worker answers many shapes with the references\' bytes, from several clients', async () => {
-  const bridge = startGpuBridge()!;
-  const clients = [new KernelClient(bridge.connect(), 0), new KernelClient(bridge.connect(), 0)];
+  const clients = [gpu.client!, line(0)];
   let seed = 7;
   const random = (n: number) => new Uint8Array(n).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
   for (const [i, [m, k, n]] of [[1, 1, 1], [3, 5, 7], [17, 33, 65], [64, 100, 3], [130, 9, 257]].entries()) {
@@ -131,11 +153,8 @@ test('the GPU worker answers many shapes with the references\' bytes, from sever
 });
 
 test('stateless calls in the sandbox worker reach the GPU worker too', async () => {
-  const bridge = startGpuBridge()!;
-  const described = await bridge.description;
-  const before = kernelClient();
-  useKernelClient(new KernelClient(bridge.connect(), 0)); // the sandbox takes its threshold from this thread's client
-  const sandbox = new Sandbox(60_000);
+  const described = await gpu.description;
+  const sandbox = new Sandbox(60_000, gpu); // its worker gets a line to the runtime's worker, with its threshold
   try {
     const metered = await instrument(bytes);
     const result = await sandbox.call(ID, metered, 'run', [3, 5, 7]);
@@ -144,7 +163,6 @@ test('stateless calls in the sandbox worker reach the GPU worker too', async () 
     assert.is(result.gas, callFunction(await compileModule(ID, metered), 'run', [3, 5, 7]).gas);
   } finally {
     await sandbox.close();
-    useKernelClient(before);
   }
 });
 

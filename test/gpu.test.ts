@@ -4,8 +4,10 @@
 // reason printed otherwise).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GpuKernels, closeGpu, gpuDescription, initGpu, kernelGas, kernelLayout, runKernel, runReference } from '../engine/gpu/index.ts';
-import { noGpuReason } from '../engine/gpu/adapter.ts';
+import { statusOf } from '../gateway/errors.ts';
+import { GpuDevice, KERNELS, KERNEL_NAMES, kernelGas, kernelLayout, openGpuDevice, runKernel, runReference, warmKernels } from '../engine/gpu/index.ts';
+import { planMatmul } from '../engine/gpu/kernels/matmul.ts';
+import type { Requantization } from '../engine/gpu/reference.ts';
 import * as ref from '../engine/gpu/reference.ts';
 
 const I32_MIN = -(2 ** 31);
@@ -164,7 +166,7 @@ cpu('add, relu and argmax: known answers', () => {
 cpu('runKernel on bytes, gas from shapes only, malformed calls refused', async () => {
   const a = bytes(Int32Array.of(1, 2, 3, 4, 5, 6));
   const b = bytes(Int32Array.of(7, 8, 9, 10, 11, 12));
-  const result = await runKernel('matmul_i32', { m: 2, k: 3, n: 2 }, [a, b], { backend: 'cpu' });
+  const result = await runKernel(undefined, 'matmul_i32', { m: 2, k: 3, n: 2 }, [a, b]);
   assert.is(result.backend, 'cpu');
   sameBytes(result.output, Int32Array.of(58, 64, 139, 154), 'runKernel bytes');
   // an unaligned input (a pointer into a module's memory need not be 4-byte aligned)
@@ -185,7 +187,7 @@ cpu('runKernel on bytes, gas from shapes only, malformed calls refused', async (
       fn();
     } catch (error) {
       assert.match((error as Error).message, pattern);
-      assert.is((error as { status?: number }).status, 422);
+      assert.is(statusOf(error), 422);
       return;
     }
     assert.unreachable(`expected ${pattern}`);
@@ -203,30 +205,53 @@ cpu('runKernel on bytes, gas from shapes only, malformed calls refused', async (
   refuses(() => kernelGas('nope' as 'relu_i32', { length: 1 }), /unknown kernel/);
 });
 
+cpu('one record per kernel: the table\'s names are the records\' names, the sample calls are valid', () => {
+  assert.equal(KERNEL_NAMES, ['matmul_i32', 'matmul_i8', 'requantize', 'add_i32', 'relu_i32', 'argmax_i32']);
+  for (const name of KERNEL_NAMES) {
+    const kernel = KERNELS[name];
+    assert.is(kernel.name, name);
+    assert.is(kernel.signature.split(kernel.signature.params.map((_, i) => i)).inputs.length, kernelLayout(name, kernel.sample.shapes).inputs.length, name);
+    assert.ok(runReference(name, kernel.sample.shapes, kernel.sample.inputs) instanceof Uint8Array, name);
+  }
+});
+
 cpu.run();
 
 // ---- GPU vs CPU --------------------------------------------------------------------------------
 
-const kernels = await initGpu();
+// This file's own device (tests make their own GPU, as a node does: no process-wide state).
+const opened = await openGpuDevice();
+const kernels = opened.device;
 const gpuTest = suite('gpu: WebGPU kernels equal the CPU references byte for byte');
 const test = kernels ? gpuTest : gpuTest.skip;
-if (!kernels) console.log(`gpu: skipped: no WebGPU adapter (${noGpuReason()}); run scripts/install-lavapipe.sh`);
+if (!kernels) console.log(`gpu: skipped: no WebGPU adapter (${opened.description.reason}); run scripts/install-lavapipe.sh`);
 /** Small limits, so that modest shapes exercise every split path. */
-const tiny = kernels && new GpuKernels(kernels.gpu, { limits: { maxStorageBindingBytes: 64 * 1024, maxWorkgroupsPerDimension: 3 } });
+const tiny = kernels && new GpuDevice(kernels.gpu, { limits: { maxStorageBindingBytes: 64 * 1024, maxWorkgroupsPerDimension: 3 } });
+
+// The kernels on a device, over typed arrays (the records take and give bytes).
+const matmulI32 = (d: GpuDevice, a: Int32Array, b: Int32Array, m: number, k: number, n: number) => d.run(KERNELS.matmul_i32, [bytes(a), bytes(b)], { m, k, n });
+const matmulI8 = (d: GpuDevice, a: Int8Array, b: Int8Array, m: number, k: number, n: number) => d.run(KERNELS.matmul_i8, [bytes(a), bytes(b)], { m, k, n });
+const requantize = async (d: GpuDevice, x: Int32Array, q: Requantization) => {
+  const out = await d.run(KERNELS.requantize, [bytes(x)], { length: x.length, ...q });
+  return new Int8Array(out.buffer, out.byteOffset, out.byteLength);
+};
+const addI32 = (d: GpuDevice, a: Int32Array, b: Int32Array) => d.run(KERNELS.add_i32, [bytes(a), bytes(b)], { length: a.length, bLength: b.length });
+const reluI32 = (d: GpuDevice, x: Int32Array) => d.run(KERNELS.relu_i32, [bytes(x)], { length: x.length });
+const argmaxI32 = (d: GpuDevice, x: Int32Array, rows: number, cols: number) => d.run(KERNELS.argmax_i32, [bytes(x)], { rows, cols });
 
 gpuTest.before(async () => {
   if (!kernels) return;
-  const d = await gpuDescription();
+  const d = opened.description;
   console.log(`gpu: ${d.source} adapter: ${d.vendor} / ${d.architecture} / ${d.device} (${d.description}), fallback ${d.isFallbackAdapter}, features [${d.features.join(', ')}]`);
   const t = performance.now();
-  await kernels.warm();
-  await tiny!.warm();
+  await warmKernels(kernels);
+  await warmKernels(tiny!);
   console.log(`gpu: pipelines compiled and warmed in ${(performance.now() - t).toFixed(0)} ms`);
 });
 
 gpuTest.after(async () => {
   tiny?.dispose();
-  await closeGpu(); // destroys the device and drops Dawn's instance, so the process can exit
+  kernels?.close(); // destroys the device and drops Dawn's instance, so the process can exit
 });
 
 const SHAPES: [number, number, number][] = [
@@ -234,7 +259,7 @@ const SHAPES: [number, number, number][] = [
 ];
 
 test('device description', async () => {
-  const d = await gpuDescription();
+  const d = opened.description;
   assert.is(d.backend, 'gpu');
   assert.type(d.vendor, 'string');
   assert.type(d.isFallbackAdapter, 'boolean');
@@ -245,33 +270,33 @@ test('i32 matmul over many shapes, full-range inputs that wrap', async () => {
   for (const [m, k, n] of SHAPES) {
     const a = r.i32s(m * k);
     const b = r.i32s(k * n);
-    sameBytes(await kernels!.matmulI32(a, b, m, k, n), ref.matmulI32(a, b, m, k, n), `i32 ${m}×${k}×${n}`);
+    sameBytes(await matmulI32(kernels!, a, b, m, k, n), ref.matmulI32(a, b, m, k, n), `i32 ${m}×${k}×${n}`);
   }
   const extremes = Int32Array.from({ length: 40 * 37 }, (_, i) => [I32_MIN, I32_MAX, -1, 1, 0][i % 5]);
-  sameBytes(await kernels!.matmulI32(extremes, extremes, 40, 37, 40), ref.matmulI32(extremes, extremes, 40, 37, 40), 'i32 extremes');
+  sameBytes(await matmulI32(kernels!, extremes, extremes, 40, 37, 40), ref.matmulI32(extremes, extremes, 40, 37, 40), 'i32 extremes');
 });
 
 test('int8 matmul over many shapes (K not a multiple of 4), extremes, packed and by hand', async () => {
   const r = prng(2);
-  const manual = new GpuKernels(kernels!.gpu, { packedDot: false });
+  const manual = new GpuDevice(kernels!.gpu, { packedDot: false });
   const variants = kernels!.packedDot ? [kernels!, manual] : [manual];
   for (const [m, k, n] of [...SHAPES, [5, 2, 3], [9, 3, 8], [33, 5, 17], [8, 257, 8]] as [number, number, number][]) {
     const a = r.i8s(m * k);
     const b = r.i8s(k * n);
     const expected = ref.matmulI8(a, b, m, k, n);
-    for (const g of variants) sameBytes(await g.matmulI8(a, b, m, k, n), expected, `int8 ${m}×${k}×${n}${g === manual ? ' (by hand)' : ''}`);
+    for (const g of variants) sameBytes(await matmulI8(g, a, b, m, k, n), expected, `int8 ${m}×${k}×${n}${g === manual ? ' (by hand)' : ''}`);
   }
   const ext = Int8Array.from({ length: 70 * 71 }, (_, i) => [-128, 127, -1, 0, 1][i % 5]);
-  for (const g of variants) sameBytes(await g.matmulI8(ext, ext, 70, 71, 70), ref.matmulI8(ext, ext, 70, 71, 70), 'int8 extremes');
+  for (const g of variants) sameBytes(await matmulI8(g, ext, ext, 70, 71, 70), ref.matmulI8(ext, ext, 70, 71, 70), 'int8 extremes');
   const k = 131072; // i32 accumulation wraps: 2^17 · (-128)² = 2^31
   const column = new Int8Array(k).fill(-128);
-  for (const g of variants) sameBytes(await g.matmulI8(column, column, 1, k, 1), Int32Array.of(I32_MIN), 'int8 accumulation wraps');
+  for (const g of variants) sameBytes(await matmulI8(g, column, column, 1, k, 1), Int32Array.of(I32_MIN), 'int8 accumulation wraps');
   manual.dispose();
 });
 
 test('requantisation: hand vectors, random inputs and parameters, lengths not a multiple of 4', async () => {
   for (const [x, multiplier, shift, zeroPoint, expected] of REQUANT_VECTORS) {
-    const out = await kernels!.requantize(Int32Array.of(x), { multiplier, shift, zeroPoint });
+    const out = await requantize(kernels!, Int32Array.of(x), { multiplier, shift, zeroPoint });
     assert.is(out[0], expected, `${x}·${multiplier}/2^${shift}+${zeroPoint}`);
   }
   const r = prng(3);
@@ -279,14 +304,14 @@ test('requantisation: hand vectors, random inputs and parameters, lengths not a 
     for (let trial = 0; trial < 6; trial++) {
       const q = { multiplier: r.u32() >>> 1 >>> (r.u32() % 31), shift: r.int(0, 63), zeroPoint: r.int(-128, 127) };
       const x = trial % 2 ? r.i32s(length) : Int32Array.from({ length }, () => r.i32() >> r.int(0, 31));
-      sameBytes(await kernels!.requantize(x, q), ref.requantize(x, q), `requantize ${length} ${JSON.stringify(q)}`);
+      sameBytes(await requantize(kernels!, x, q), ref.requantize(x, q), `requantize ${length} ${JSON.stringify(q)}`);
     }
   }
   // exact ties at every shift: x·M = (2j+1)·2^(s-1)
   for (let shift = 1; shift <= 31; shift++) {
     const x = Int32Array.from({ length: 64 }, (_, j) => (j % 2 ? -1 : 1) * (2 * (j >> 1) + 1) * 2 ** (shift - 1));
     const q = { multiplier: 1, shift, zeroPoint: 0 };
-    sameBytes(await kernels!.requantize(x, q), ref.requantize(x, q), `ties at shift ${shift}`);
+    sameBytes(await requantize(kernels!, x, q), ref.requantize(x, q), `ties at shift ${shift}`);
   }
 });
 
@@ -295,15 +320,15 @@ test('add (plain and bias rows), relu', async () => {
   for (const length of [1, 3, 255, 256, 257, 65537]) {
     const a = r.i32s(length);
     const b = r.i32s(length);
-    sameBytes(await kernels!.addI32(a, b), ref.addI32(a, b), `add ${length}`);
-    sameBytes(await kernels!.reluI32(a), ref.reluI32(a), `relu ${length}`);
+    sameBytes(await addI32(kernels!, a, b), ref.addI32(a, b), `add ${length}`);
+    sameBytes(await reluI32(kernels!, a), ref.reluI32(a), `relu ${length}`);
   }
   const a = Int32Array.of(I32_MAX, I32_MIN, -1, 0);
-  sameBytes(await kernels!.addI32(a, Int32Array.of(1, -1, I32_MIN, I32_MAX)), Int32Array.of(I32_MIN, I32_MAX, I32_MAX, I32_MAX), 'add wraps');
+  sameBytes(await addI32(kernels!, a, Int32Array.of(1, -1, I32_MIN, I32_MAX)), Int32Array.of(I32_MIN, I32_MAX, I32_MAX, I32_MAX), 'add wraps');
   for (const [rows, cols] of [[1, 1], [7, 3], [300, 65], [2, 1000]]) {
     const x = r.i32s(rows * cols);
     const bias = r.i32s(cols);
-    sameBytes(await kernels!.addI32(x, bias), ref.addI32(x, bias), `bias ${rows}×${cols}`);
+    sameBytes(await addI32(kernels!, x, bias), ref.addI32(x, bias), `bias ${rows}×${cols}`);
   }
 });
 
@@ -312,54 +337,54 @@ test('argmax with many ties', async () => {
   for (const [rows, cols] of [[1, 1], [1, 1000], [300, 7], [1000, 3], [3, 10000], [65, 64], [17, 65]]) {
     for (const range of [2, 5, 2 ** 31]) {
       const x = range === 2 ** 31 ? r.i32s(rows * cols) : r.small(rows * cols, range);
-      sameBytes(await kernels!.argmaxI32(x, rows, cols), ref.argmaxI32(x, rows, cols), `argmax ${rows}×${cols} range ${range}`);
+      sameBytes(await argmaxI32(kernels!, x, rows, cols), ref.argmaxI32(x, rows, cols), `argmax ${rows}×${cols} range ${range}`);
     }
   }
   const same = new Int32Array(5 * 100).fill(I32_MIN);
-  sameBytes(await kernels!.argmaxI32(same, 5, 100), new Uint32Array(5), 'all equal → index 0');
+  sameBytes(await argmaxI32(kernels!, same, 5, 100), new Uint32Array(5), 'all equal → index 0');
 });
 
 test('operands larger than one binding or one dispatch are split (small limits)', async () => {
   const r = prng(6);
-  const plan = tiny!.plan(200, 300, 190, false);
+  const plan = planMatmul(200, 300, 190, false, tiny!.limits);
   assert.ok(plan.mt < 200 && plan.kt < 300 && plan.nt < 190, `plan splits every dimension: ${JSON.stringify(plan)}`);
   for (const [m, k, n] of [[200, 300, 190], [1, 20000, 1], [300, 1, 300], [65, 5000, 3]]) {
     const a = r.i32s(m * k);
     const b = r.i32s(k * n);
-    sameBytes(await tiny!.matmulI32(a, b, m, k, n), ref.matmulI32(a, b, m, k, n), `split i32 ${m}×${k}×${n}`);
+    sameBytes(await matmulI32(tiny!, a, b, m, k, n), ref.matmulI32(a, b, m, k, n), `split i32 ${m}×${k}×${n}`);
     const a8 = r.i8s(m * k);
     const b8 = r.i8s(k * n);
-    sameBytes(await tiny!.matmulI8(a8, b8, m, k, n), ref.matmulI8(a8, b8, m, k, n), `split int8 ${m}×${k}×${n}`);
+    sameBytes(await matmulI8(tiny!, a8, b8, m, k, n), ref.matmulI8(a8, b8, m, k, n), `split int8 ${m}×${k}×${n}`);
   }
   const x = r.i32s(100_003);
   const y = r.i32s(100_003);
-  sameBytes(await tiny!.reluI32(x), ref.reluI32(x), 'split relu');
-  sameBytes(await tiny!.addI32(x, y), ref.addI32(x, y), 'split add');
+  sameBytes(await reluI32(tiny!, x), ref.reluI32(x), 'split relu');
+  sameBytes(await addI32(tiny!, x, y), ref.addI32(x, y), 'split add');
   const big = r.i32s(40_000);
   const bias = r.i32s(20_000); // b itself exceeds one binding
-  sameBytes(await tiny!.addI32(big, bias), ref.addI32(big, bias), 'split add, large bias');
+  sameBytes(await addI32(tiny!, big, bias), ref.addI32(big, bias), 'split add, large bias');
   const bias2 = r.i32s(1000);
-  sameBytes(await tiny!.addI32(x.subarray(0, 100_000), bias2), ref.addI32(x.subarray(0, 100_000), bias2), 'split add, bias across chunks');
+  sameBytes(await addI32(tiny!, x.subarray(0, 100_000), bias2), ref.addI32(x.subarray(0, 100_000), bias2), 'split add, bias across chunks');
   const q = { multiplier: 1_500_000_001, shift: 45, zeroPoint: -9 };
-  sameBytes(await tiny!.requantize(x, q), ref.requantize(x, q), 'split requantize');
+  sameBytes(await requantize(tiny!, x, q), ref.requantize(x, q), 'split requantize');
   for (const [rows, cols] of [[2000, 5], [3, 20_000], [4, 17_000]]) {
     const v = r.small(rows * cols, 7);
-    sameBytes(await tiny!.argmaxI32(v, rows, cols), ref.argmaxI32(v, rows, cols), `split argmax ${rows}×${cols}`);
+    sameBytes(await argmaxI32(tiny!, v, rows, cols), ref.argmaxI32(v, rows, cols), `split argmax ${rows}×${cols}`);
   }
 });
 
 test('more elements than one dispatch of the real device', async () => {
   const n = kernels!.limits.maxWorkgroupsPerDimension * 256 + 1001; // 256 invocations per workgroup
   const x = Int32Array.from({ length: n }, (_, i) => (i * 2654435761) | 0);
-  sameBytes(await kernels!.reluI32(x), ref.reluI32(x), `relu over ${n} elements`);
+  sameBytes(await reluI32(kernels!, x), ref.reluI32(x), `relu over ${n} elements`);
 });
 
 test('buffers and pipelines are reused across calls', async () => {
   const r = prng(8);
   const a = r.i32s(128 * 128);
-  await kernels!.matmulI32(a, a, 128, 128, 128);
+  await matmulI32(kernels!, a, a, 128, 128, 128);
   const created = kernels!.pool.stats.created;
-  for (let i = 0; i < 3; i++) await kernels!.matmulI32(a, a, 128, 128, 128);
+  for (let i = 0; i < 3; i++) await matmulI32(kernels!, a, a, 128, 128, 128);
   assert.is(kernels!.pool.stats.created, created, 'no new buffers for repeated calls of one shape');
 });
 
@@ -368,20 +393,20 @@ test('runKernel takes the GPU and returns the reference bytes', async () => {
   const a = r.i8s(33 * 47);
   const b = r.i8s(47 * 29);
   const shapes = { m: 33, k: 47, n: 29 };
-  const gpu = await runKernel('matmul_i8', shapes, [bytes(a), bytes(b)]);
-  const cpuResult = await runKernel('matmul_i8', shapes, [bytes(a), bytes(b)], { backend: 'cpu' });
+  const gpu = await runKernel(kernels, 'matmul_i8', shapes, [bytes(a), bytes(b)]);
+  const cpuResult = await runKernel(undefined, 'matmul_i8', shapes, [bytes(a), bytes(b)]);
   assert.is(gpu.backend, 'gpu');
   assert.is(cpuResult.backend, 'cpu');
   sameBytes(gpu.output, cpuResult.output, 'runKernel gpu vs cpu');
   // operands at odd byte offsets (pointers into a module's memory need not be aligned)
   const memory = new Uint8Array(1 + 5 * 8 + 8 * 3).map((_, i) => (i * 37) & 0xff);
   const [ua, ub] = [memory.subarray(1, 41), memory.subarray(41)];
-  const unaligned = await runKernel('matmul_i8', { m: 5, k: 8, n: 3 }, [ua, ub]);
+  const unaligned = await runKernel(kernels, 'matmul_i8', { m: 5, k: 8, n: 3 }, [ua, ub]);
   assert.is(unaligned.backend, 'gpu');
   sameBytes(unaligned.output, runReference('matmul_i8', { m: 5, k: 8, n: 3 }, [ua, ub]), 'unaligned int8 operands');
   const x = r.i32s(1001);
   const rq = { length: 1001, multiplier: 1 << 30, shift: 38, zeroPoint: 3 };
-  sameBytes((await runKernel('requantize', rq, [bytes(x)])).output, runReference('requantize', rq, [bytes(x)]), 'runKernel requantize');
+  sameBytes((await runKernel(kernels, 'requantize', rq, [bytes(x)])).output, runReference('requantize', rq, [bytes(x)]), 'runKernel requantize');
 });
 
 gpuTest.run();

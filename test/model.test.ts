@@ -13,7 +13,6 @@ import { generate } from '../modules/tools/model/reference.ts';
 import { compileModule } from '../engine/wasm/compile.ts';
 import { callFunction } from '../engine/wasm/call.ts';
 import { instrument, closeMeter } from '../engine/wasm/meter/index.ts';
-import { DEFAULT_MIN_WORK, startGpuBridge } from '../engine/gpu/bridge.ts';
 import { cli, getJson, tempDir, testNode } from './helpers.ts';
 import { generateKeyPairSync } from 'node:crypto';
 import wabtInit from 'wabt';
@@ -43,8 +42,7 @@ test.before(async () => {
   node = await testNode(join(dir.path, 'data'), { examples: true, gpuMinWork: 0 });
 });
 test.after(async () => {
-  await node?.close();
-  startGpuBridge({ minWork: DEFAULT_MIN_WORK });
+  await node?.close(); // closes the node's GPU runtime too
   dir.remove();
   await closeMeter();
 });

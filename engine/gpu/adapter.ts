@@ -40,9 +40,13 @@ export interface GpuLimits {
   maxWorkgroupsPerDimension: number;
 }
 
+/** Which adapter serves the kernels: 'auto' (hardware, then lavapipe, then none), 'lavapipe' (only the project's lavapipe), 'hardware', 'off' (none). */
+export type GpuMode = 'auto' | 'lavapipe' | 'hardware' | 'off';
+export const GPU_MODES: readonly GpuMode[] = ['auto', 'lavapipe', 'hardware', 'off'];
+
 export interface AcquireOptions {
-  /** 'auto' (default): hardware, then lavapipe, then none. 'lavapipe': only the project's lavapipe. 'off': none. */
-  mode?: 'auto' | 'lavapipe' | 'hardware' | 'off';
+  /** Default 'auto'. */
+  mode?: GpuMode;
   /** Extra strings for Dawn's create() (e.g. 'enable-dawn-features=…'). */
   dawnOptions?: string[];
   /** The ICD json to use for lavapipe (default: <project>/.lavapipe/lvp_icd.json). */
@@ -116,7 +120,7 @@ export class Gpu {
   readonly limits: GpuLimits;
   /** Whether WGSL's dot4I8Packed is available (the packed_4x8_integer_dot_product language feature). */
   readonly packedDot: boolean;
-  /** Compiled pipelines by kernel and variant, shared by every GpuKernels on this device. */
+  /** Compiled pipelines by kernel and variant, shared by every GpuDevice on this Gpu. */
   readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
 
   constructor(instance: GPU, adapter: GPUAdapter, device: GPUDevice, source: GpuDescription['source']) {
@@ -179,9 +183,8 @@ export function cpuDescription(reason: string): GpuDescription {
   return { vendor: '', architecture: '', device: '', description: 'CPU reference kernels', isFallbackAdapter: false, backend: 'cpu', source: 'none', features: [], reason };
 }
 
-let lastReason = 'not tried';
-/** Why the last acquireGpu() returned undefined. */
-export const noGpuReason = () => lastReason;
+/** A device for the kernels, or why there is none. */
+export type Acquired = { gpu: Gpu; reason?: undefined } | { gpu?: undefined; reason: string };
 
 async function tryInstance(module: DawnModule, options: string[]): Promise<{ instance: GPU; adapter: GPUAdapter } | undefined> {
   const instance = module.create(options);
@@ -205,20 +208,15 @@ const isFallback = (adapter: GPUAdapter) =>
   Boolean((adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter) || adapter.info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(adapter.info.device + adapter.info.description);
 
 /**
- * A WebGPU device for the kernels, or undefined (then `noGpuReason()` says why). The caller owns
- * the result and must `close()` it. Environment: HYPERWASM_GPU=off|lavapipe|hardware|auto.
+ * A WebGPU device for the kernels, or why there is none. The caller owns the device and must
+ * `close()` it. The mode comes from the caller (the node's `gpu` option, `serve --gpu`, or
+ * HYPERWASM_GPU read once by the CLI); default 'auto'.
  */
-export async function acquireGpu(options: AcquireOptions = {}): Promise<Gpu | undefined> {
-  const mode = options.mode ?? (process.env.HYPERWASM_GPU as AcquireOptions['mode']) ?? 'auto';
-  if (mode === 'off') {
-    lastReason = 'disabled (HYPERWASM_GPU=off)';
-    return undefined;
-  }
+export async function acquireGpu(options: AcquireOptions = {}): Promise<Acquired> {
+  const mode = options.mode ?? 'auto';
+  if (mode === 'off') return { reason: 'disabled (gpu: off)' };
   const module = await loadDawn();
-  if (!module) {
-    lastReason = `no dawn.node for ${process.platform}-${process.arch} in the webgpu package`;
-    return undefined;
-  }
+  if (!module) return { reason: `no dawn.node for ${process.platform}-${process.arch} in the webgpu package` };
   // Without the loader Dawn finds no Vulkan adapter; tried anyway (it may sit where we do not look).
   const noLoader = vulkanLoaderPresent() ? '' : ' (no Vulkan loader libvulkan.so.1 found: install libvulkan1)';
   const dawnOptions = options.dawnOptions ?? [];
@@ -228,13 +226,10 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<Gpu | un
   //    Dawn would only log that it found no driver).
   if (mode !== 'lavapipe' && systemVulkanDrivers().length > 0) {
     const found = await tryInstance(module, dawnOptions);
-    if (found && !isFallback(found.adapter)) return openDevice(found, 'hardware');
+    if (found && !isFallback(found.adapter)) return { gpu: await openDevice(found, 'hardware') };
     fallback = found; // a software adapter the system offers, if the project's lavapipe is absent
   }
-  if (mode === 'hardware') {
-    lastReason = (fallback ? 'only a software adapter is available' : 'no hardware adapter') + noLoader;
-    return undefined;
-  }
+  if (mode === 'hardware') return { reason: (fallback ? 'only a software adapter is available' : 'no hardware adapter') + noLoader };
 
   // 2. The project's lavapipe (scripts/install-lavapipe.sh). The Vulkan loader reads
   //    VK_ICD_FILENAMES when Dawn creates its Vulkan instance, so it is set before create().
@@ -245,15 +240,13 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<Gpu | un
     process.env.VK_ICD_FILENAMES = icd;
     try {
       const found = await tryInstance(module, ['backend=vulkan', ...dawnOptions]);
-      if (found) return await openDevice(found, 'lavapipe');
-      lastReason = `lavapipe at ${icd} offered no adapter${noLoader || ' (Dawn rejects Mesa before 25; rerun scripts/install-lavapipe.sh)'}`;
+      if (found) return { gpu: await openDevice(found, 'lavapipe') };
+      return { reason: `lavapipe at ${icd} offered no adapter${noLoader || ' (Dawn rejects Mesa before 25; rerun scripts/install-lavapipe.sh)'}` };
     } finally {
       if (previous === undefined) delete process.env.VK_ICD_FILENAMES;
       else process.env.VK_ICD_FILENAMES = previous;
     }
-    return undefined;
   }
-  if (fallback) return openDevice(fallback, 'system-fallback');
-  lastReason = 'no hardware Vulkan driver and no lavapipe in .lavapipe/' + noLoader;
-  return undefined;
+  if (fallback) return { gpu: await openDevice(fallback, 'system-fallback') };
+  return { reason: 'no hardware Vulkan driver and no lavapipe in .lavapipe/' + noLoader };
 }

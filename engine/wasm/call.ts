@@ -8,6 +8,7 @@ import type { Json } from '../protocol/message.ts';
 import type { LoadedModule } from './compile.ts';
 import { DEFAULT_GAS_LIMIT, withGas } from './gas.ts';
 import type { InstanceView, KernelCounts } from './host/gpu.ts';
+import type { KernelLine } from '../gpu/client.ts';
 
 export type Encoding = 'json' | 'text' | 'base64url';
 
@@ -22,10 +23,11 @@ export interface CallResult {
   kernels?: KernelCounts;
 }
 
-export function callFunction(loaded: LoadedModule, fn: string, params: Json[], gasLimit = DEFAULT_GAS_LIMIT): CallResult {
+/** `gpu`: where the call's kernel calls go (the runtime's line for this thread); absent, the CPU references. */
+export function callFunction(loaded: LoadedModule, fn: string, params: Json[], gasLimit = DEFAULT_GAS_LIMIT, gpu?: KernelLine): CallResult {
   const type = fn.startsWith('hw_') ? undefined : loaded.info.exportedFunction(fn);
   if (!type) throw unknownFunction(loaded.id, fn, loaded.info);
-  const view: InstanceView = {};
+  const view: InstanceView = { gpu };
   const instance = instantiate(loaded, view);
   const kernels = () => (view.kernels ? { kernels: view.kernels } : {});
 

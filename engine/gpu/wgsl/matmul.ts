@@ -6,7 +6,7 @@
 // equals the CPU reference (engine/gpu/reference.ts) bit for bit.
 //
 // `accumulate` ≠ 0 adds the product to what C already holds: the host splits K into several
-// dispatches when operands exceed one binding (engine/gpu/kernels.ts).
+// dispatches when operands exceed one binding (engine/gpu/kernels/matmul.ts).
 //
 // The K step sizes are small because lavapipe (the CI's software Vulkan) compiles a shader at
 // its first dispatch, and LLVM's time grows quickly with the unrolled inner loop (4 → ~1.5 s,

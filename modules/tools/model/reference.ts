@@ -2,7 +2,7 @@
 // in modules/tools/model/weights.ts): the same steps, each kernel step done by the engine's CPU
 // reference of that kernel (runReference), so its output is the wasm module's output character
 // for character. Used to check the module and by the tests.
-import { runReference } from '../../../engine/gpu/index.ts';
+import { runReference } from '../../../engine/gpu/run.ts';
 
 export interface ModelWeights {
   V: number;
