@@ -5,13 +5,13 @@ import { createDataItem, type DataItem, type Ed25519Signer } from '../engine/pro
 import { instantiate } from '../engine/wasm/call.ts';
 import { restoreSnapshot, stateHash } from '../engine/wasm/snapshot.ts';
 import type { LoadedModule } from '../engine/wasm/compile.ts';
-import type { Json } from '../engine/protocol/message.ts';
+import type { SlotRecord } from '../engine/protocol/record.ts';
 import { checkpointTags, tagValue } from '../engine/protocol/vocabulary.ts';
 
-export function signCheckpoint(signer: Ed25519Signer, record: Record<string, Json>, snapshot: Uint8Array): DataItem {
+export function signCheckpoint(signer: Ed25519Signer, record: SlotRecord, snapshot: Uint8Array): DataItem {
   return createDataItem(signer, {
-    target: record.process as string,
-    tags: checkpointTags({ process: record.process as string, module: record.module as string, slot: record.slot as number, hashpath: record.hashpath as string, stateHash: record['state-hash'] as string }),
+    target: record.process,
+    tags: checkpointTags({ process: record.process, module: record.module, slot: record.slot, hashpath: record.hashpath, stateHash: record['state-hash'] }),
     data: snapshot,
   });
 }

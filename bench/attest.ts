@@ -11,9 +11,8 @@ import autocannon from 'autocannon';
 import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MAX_BATCH, signBatch } from '../attest/attester.ts';
-import { statementBytes, type ProcessStatement } from '../engine/protocol/statement.ts';
-import { processStatement } from '../engine/process.ts';
+import { MAX_BATCH, signBatch } from '../engine/protocol/attestation.ts';
+import { processStatement, statementBytes, type ProcessStatement } from '../engine/protocol/statement.ts';
 import { checkHistory, fetchHistory } from '../attest/verify/history.ts';
 import { verifyProcess } from '../attest/verify/replay.ts';
 import { dispute } from '../attest/verify/dispute.ts';
@@ -99,7 +98,7 @@ async function signingFigures(log: Log): Promise<Figure[]> {
     const message = id();
     hashpath = `${pid}/${sha256b64(utf8(hashpath + message))}`.slice(0, 87);
     // The node's own builder, from a result record like the process device's.
-    return processStatement(node, { process: pid, module, slot: 1000 + i, message, assignment: id(), hashpath, 'result-hash': id(), 'state-hash': id(), gas: 48_213 });
+    return processStatement({ process: pid, module, slot: 1000 + i, message, assignment: id(), hashpath, output: null, messages: [], 'result-bytes': '', 'result-hash': id(), 'state-hash': id(), gas: 48_213 }, node);
   });
   const one = [statements[0]];
   const bytes = statementBytes(statements[0]);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { openStore, type Store } from '../engine/store.ts';
 import { Scheduler } from '../engine/scheduler.ts';
-import { Processes, handleInput } from '../engine/process.ts';
+import { Processes, handleInput } from '../engine/processes/index.ts';
 import { Modules } from '../engine/modules.ts';
 import { compileModule } from '../engine/wasm/compile.ts';
 import { callBytes, instantiate } from '../engine/wasm/call.ts';

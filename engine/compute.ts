@@ -2,33 +2,23 @@
 // to a canonical computation message whose ID, chained onto the module ID, is the
 // hashpath; the result record is cached under that hashpath, so the same computation is
 // never run twice and a result can only ever be stored under the inputs that produced it.
-import { canonicalJson, utf8 } from './protocol/encoding.ts';
+import { b64url, canonicalJson, utf8 } from './protocol/encoding.ts';
 import { badRequest } from './protocol/errors.ts';
 import { sha256b64 } from './protocol/hash.ts';
 import { hashpath } from './protocol/hashpath.ts';
-import { callFunction, type Encoding } from './wasm/call.ts';
+import { isBytesFunction } from './wasm/abi.ts';
+import { callFunction } from './wasm/call.ts';
 import { gasLimit } from './wasm/gas.ts';
 import type { Sandbox } from './wasm/sandbox/index.ts';
-import type { KernelCounts } from './wasm/host/gpu.ts';
+import type { KernelLine } from './gpu/client.ts';
 import type { Json, Message } from './protocol/message.ts';
+import type { ComputeRecord } from './protocol/record.ts';
+import { computationMessage, computeStatement } from './protocol/statement.ts';
+import type { Attestations } from './attestations.ts';
 import type { Modules } from './modules.ts';
 import type { Store } from './store.ts';
-import { ENGINE, type ComputeStatement } from './protocol/statement.ts';
-import type { Attestation } from '../attest/attester.ts';
 
-export interface ComputeRecord {
-  module: string;
-  function: string;
-  params: Json[];
-  result: Json;
-  'result-encoding': Encoding;
-  'result-hash': string;
-  gas: number;
-  hashpath: string;
-  /** Kernel calls by the backend that served them (never changes the bytes); absent when none. */
-  kernels?: KernelCounts;
-  attestation?: Attestation;
-}
+export type { ComputeRecord } from './protocol/record.ts';
 
 export interface ComputeAnswer {
   cache: 'hit' | 'miss';
@@ -40,7 +30,7 @@ export interface ComputeAnswer {
 export function computeMessage(request: Record<string, unknown>): Message {
   const fn = request['wasm-function'];
   if (typeof fn !== 'string' || fn.length === 0) throw badRequest('compute needs wasm-function=<name of an exported function>');
-  return { path: 'compute', 'wasm-function': fn, 'wasm-params': parseParams(request['wasm-params']) };
+  return computationMessage(fn, parseParams(request['wasm-params']));
 }
 
 function parseParams(raw: unknown): Json[] {
@@ -72,20 +62,11 @@ export function planCompute(moduleId: string, request: Record<string, unknown>, 
   return { module: moduleId, message, hashpath: hashpath(moduleId, message), gasLimit: gasLimit([limit as string | undefined], nodeMaxGas) };
 }
 
-/** The statement a node signs about a stateless result; `node` is filled in by the attester. */
-export function computeStatement(node: string, plan: ComputePlan, resultHash: string, gas: number, kernels?: KernelCounts): ComputeStatement {
-  const statement: ComputeStatement = { kind: 'compute', node, module: plan.module, request: plan.message, hashpath: plan.hashpath, 'result-hash': resultHash, gas, engine: ENGINE };
-  if (kernels) statement.kernels = kernels;
-  return statement;
-}
-
-/** Signs a statement about a result (attest/attester.ts); absent, results are unattested. */
-export type Attest = (statement: ComputeStatement) => Promise<Attestation>;
-
 /**
  * Stateless Compute over the LMDB result cache. Identical requests in flight share one
- * execution, and a record is readable from memory until LMDB has committed it, so a
- * repeated request never runs (or attests) the same computation twice.
+ * execution, so a repeated request never runs (or attests) the same computation twice. An
+ * attested record is committed with its attestation before it is answered; an unattested one
+ * is readable from memory until LMDB has committed it.
  */
 export class StatelessCompute {
   private readonly inFlight = new Map<string, Promise<ComputeAnswer>>();
@@ -94,9 +75,12 @@ export class StatelessCompute {
   constructor(
     private readonly store: Store,
     private readonly modules: Modules,
-    private readonly attest?: Attest,
+    /** Attests every result, in the transaction that stores it; absent, results are unattested (verifiers). */
+    private readonly attestations?: Attestations,
     /** Where calls run under a wall-clock guard; without one they run on this thread. */
     private readonly sandbox?: Sandbox,
+    /** Where calls run on this thread send their kernel calls (the GPU runtime's line); absent, the CPU references. */
+    private readonly gpu?: KernelLine,
   ) {}
 
   /** The cached answer for a plan, if this node computed it before. */
@@ -122,22 +106,36 @@ export class StatelessCompute {
     const params = plan.message['wasm-params'] as Json[];
     const result = this.sandbox
       ? await this.sandbox.call(plan.module, await this.modules.meteredBytes(plan.module), fn, params, plan.gasLimit, loaded.data)
-      : callFunction(loaded, fn, params, plan.gasLimit);
+      : callFunction(loaded, fn, params, plan.gasLimit, this.gpu);
+    const type = loaded.info.exportedFunction(fn);
     const record: ComputeRecord = {
       module: plan.module,
       function: fn,
+      'function-type': type && isBytesFunction(loaded.info, type) ? 'bytes' : 'numeric',
       params,
       result: result.value,
       'result-encoding': result.encoding,
+      'result-bytes': b64url(result.bytes),
       'result-hash': sha256b64(result.bytes),
       gas: result.gas,
       hashpath: plan.hashpath,
       ...(result.kernels ? { kernels: result.kernels } : {}),
     };
-    if (this.attest) record.attestation = await this.attest(computeStatement('', plan, record['result-hash'], result.gas, result.kernels));
-    const body = utf8(canonicalJson(record as unknown as Json));
+    if (this.attestations) {
+      // The record is stored with its attestation, in the batch's transaction: durable once answered.
+      let body!: Uint8Array;
+      await this.attestations.attest(computeStatement(record, this.attestations.address), (attestation) => {
+        record.attestation = attestation;
+        body = encode(record);
+        this.store.results.put(plan.hashpath, body);
+      });
+      return { cache: 'miss', body };
+    }
+    const body = encode(record);
     this.committing.set(plan.hashpath, body);
     void this.store.results.put(plan.hashpath, body).finally(() => this.committing.delete(plan.hashpath));
     return { cache: 'miss', body };
   }
 }
+
+const encode = (record: ComputeRecord): Uint8Array => utf8(canonicalJson(record));

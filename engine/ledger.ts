@@ -1,7 +1,8 @@
 // The ledger: balances per signer address in LMDB, operator top-ups, and charges for paid
 // calls. Balances are decided in memory, synchronously (so concurrent calls see each other
-// and none can drive a balance below zero), then the new values are committed before the
-// caller is answered; a request item is charged at most once.
+// and none can drive a balance below zero), then the new values are committed, with what the
+// charge writes (the receipt and its attestation, engine/payments.ts), before the caller is
+// answered; a request item is charged at most once.
 import { badRequest, HyperError } from './protocol/errors.ts';
 import type { Charge } from './protocol/pricing.ts';
 import type { Store } from './store.ts';
@@ -18,19 +19,27 @@ export class Ledger {
     return balance;
   }
 
-  /** Debits the payer and credits node and owner; 402 if the balance does not cover it. */
-  async charge(payer: string, owner: string, charge: Charge, receiptKey: string, receipt: unknown): Promise<void> {
-    const amount = BigInt(charge.amount);
+  /** Refuses (402) a payer whose balance does not cover `amount`. */
+  requireBalance(payer: string, amount: bigint): void {
     const balance = this.balance(payer);
     if (balance < amount) {
-      throw new HyperError('payment-required', 'payment-required', `this call costs ${amount} and ${payer} has ${balance}; top up first`, { price: charge.amount, balance: String(balance), address: payer });
+      throw new HyperError('payment-required', 'payment-required', `this call costs ${amount} and ${payer} has ${balance}; top up first`, { price: String(amount), balance: String(balance), address: payer });
     }
+  }
+
+  /**
+   * Debits the payer and credits node and owner (402 if the balance does not cover it), and runs
+   * `write` (the receipt and its attestation) in the same transaction as the new balances.
+   */
+  async charge(payer: string, owner: string, charge: Charge, write: () => void): Promise<void> {
+    const amount = BigInt(charge.amount);
+    this.requireBalance(payer, amount);
     const deltas = new Map<string, bigint>();
     const add = (address: string, delta: bigint) => deltas.set(address, (deltas.get(address) ?? 0n) + delta);
     add(payer, -amount);
     add(this.operator, BigInt(charge.split.node));
     add(owner || this.operator, BigInt(charge.split.owner));
-    await this.apply(deltas, () => this.store.receipts.put(receiptKey, receipt));
+    await this.apply(deltas, write);
   }
 
   /** Credits an address once per top-up item. */

@@ -1,6 +1,7 @@
 // The node's LMDB environment and its named databases. One environment per data folder;
 // each concept gets its own sub-database so keys never collide.
 import { open, type Database, type RootDatabase } from 'lmdb';
+import type { SignedBatch } from './protocol/attestation.ts';
 
 /**
  * What an outbox entry is, the third part of its key: within one seq (a process's slot) a
@@ -15,6 +16,9 @@ export enum OutboxKind {
 }
 
 export type OutboxKey = [group: string, seq: number, kind: OutboxKind];
+
+/** The outbox group of stateless Compute attestations and paid-call receipts (a process's group is its ID). */
+export const COMPUTE_GROUP = '~compute@1.0';
 export type SlotKey = [process: string, slot: number];
 
 export interface ModuleMeta {
@@ -70,6 +74,12 @@ export interface Store {
   /** Runs fn in one write transaction; resolves once it is committed and flushed. */
   transaction<T>(fn: () => T): Promise<T>;
   close(): Promise<void>;
+}
+
+/** Keeps a signed attestation batch and queues it for Arweave; call inside a store transaction. */
+export function keepBatch(store: Store, batch: SignedBatch, group: string, seq: number): void {
+  store.attestations.put(batch.item.id, batch.item.raw);
+  store.outbox.put([group, seq, OutboxKind.Attestation], batch.item.raw);
 }
 
 export function openStore(path: string): Store {

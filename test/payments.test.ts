@@ -1,6 +1,7 @@
 // Priced modules and paid calls: 401 without a signature, exact cost-only estimates, 402
 // without balance, operator top-ups, exact charges split between node and module owner,
-// attested receipts that verify, one charge per request, no overdraft under concurrency.
+// attested receipts that verify and are kept with their attestation, one charge per request,
+// no overdraft under concurrency.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateKeyPairSync } from 'node:crypto';
@@ -110,6 +111,49 @@ test('the same signed request is charged once', async () => {
   assert.is(again.status, 200);
   assert.is(again.body.receipt.amount, first.body.receipt.amount);
   assert.is(await balance(payerAddress), after);
+});
+
+test('the same signed request sent twice at once is charged once', async () => {
+  const item = createDataItem(payer, { tags: [{ name: 'Wasm-Function', value: 'primes' }], data: '[2550]', anchor: crypto.getRandomValues(new Uint8Array(32)) });
+  const before = await balance(payerAddress);
+  const [first, second] = await Promise.all([post(`/${kernel}/compute`, item.raw), post(`/${kernel}/compute`, item.raw)]);
+  assert.is(first.status, 200, JSON.stringify(first.body));
+  assert.equal(second.body, first.body);
+  assert.is(await balance(payerAddress), before - BigInt(first.body.receipt.amount));
+});
+
+test('the stored receipt carries its attestation, kept in the same transaction; a retry returns the same one', async () => {
+  const item = createDataItem(payer, { tags: [{ name: 'Wasm-Function', value: 'primes' }], data: '[2600]', anchor: crypto.getRandomValues(new Uint8Array(32)) });
+  const first = await post(`/${kernel}/compute`, item.raw);
+  assert.is(first.status, 200, JSON.stringify(first.body));
+  const attestation = first.body['receipt-attestation'];
+  const stored = node.node.store.receipts.get(`call:${item.id}`) as any;
+  assert.equal(stored['receipt-attestation'], attestation);
+  assert.ok(node.node.store.attestations.get(attestation.id), 'the attestation item is kept with the receipt');
+  const again = await post(`/${kernel}/compute`, item.raw);
+  assert.equal(again.body['receipt-attestation'], attestation);
+  assert.equal(again.body.receipt, first.body.receipt);
+});
+
+test('a charge whose commit fails leaves no receipt and no debit; the retry is charged once, attested', async () => {
+  const item = createDataItem(payer, { tags: [{ name: 'Wasm-Function', value: 'primes' }], data: '[2700]', anchor: crypto.getRandomValues(new Uint8Array(32)) });
+  const cost = await getJson(`${node.url}/${kernel}/compute?wasm-function=primes&wasm-params=[2700]&cost-only`);
+  assert.is(cost.status, 200, 'computed and cached: the next transaction is the charge\'s');
+  const before = await balance(payerAddress);
+  const { store } = node.node;
+  const transaction = store.transaction;
+  store.transaction = async () => {
+    store.transaction = transaction;
+    throw new Error('disk full');
+  };
+  const failed = await post(`/${kernel}/compute`, item.raw).finally(() => (store.transaction = transaction));
+  assert.is(failed.status, 500, JSON.stringify(failed.body));
+  assert.is(store.receipts.get(`call:${item.id}`), undefined);
+  assert.is(await balance(payerAddress), before);
+  const retried = await post(`/${kernel}/compute`, item.raw);
+  assert.is(retried.status, 200, JSON.stringify(retried.body));
+  assert.is(await balance(payerAddress), before - BigInt(retried.body.receipt.amount));
+  assert.equal((store.receipts.get(`call:${item.id}`) as any)['receipt-attestation'], retried.body['receipt-attestation']);
 });
 
 test('parallel calls never drive a balance below zero', async () => {
