@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArweaveGateway } from '../arweave/gateway.ts';
-import { DEFAULT_ARLOCAL_PORT } from '../gateway/node.ts';
+import { DEFAULT_ARLOCAL_PORT } from './defaults.ts';
 import { dispute } from '../attest/verify/dispute.ts';
 import { UsageError, type Command } from './command.ts';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArweaveGateway } from '../arweave/gateway.ts';
-import { DEFAULT_ARLOCAL_PORT } from '../gateway/node.ts';
+import { DEFAULT_ARLOCAL_PORT } from './defaults.ts';
 import { checkHistory, fetchHistory, type Fault } from '../attest/verify/history.ts';
 import { verifyProcess, type SlotStatus } from '../attest/verify/replay.ts';
 import { verifyAttestation } from '../attest/verify/single.ts';

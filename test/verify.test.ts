@@ -17,7 +17,7 @@ import { ArweaveGateway } from '../arweave/gateway.ts';
 import { createDataItem, ed25519Signer, parseDataItem } from '../engine/protocol/ans104/data-item.ts';
 import { readAssignment } from '../engine/protocol/assignment.ts';
 import { loadOrCreateNodeKey } from '../attest/node-key.ts';
-import { signBatch } from '../attest/attester.ts';
+import { signBatch } from '../engine/protocol/attestation.ts';
 import { fetchHistory, readHistory, type FaultKind } from '../attest/verify/history.ts';
 import { verifyProcess } from '../attest/verify/replay.ts';
 import { NodeClient, type Signer } from '../client/node-client.ts';

@@ -3,17 +3,12 @@
 // O(log n) comparisons; then only that slot (from the nearest checkpoint whose bytes hash
 // to a state both sides agree on) is re-executed, to say which side the replay supports.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import type { ArweaveGateway } from '../../arweave/gateway.ts';
-import { parseDataItem, verifyDataItem } from '../../engine/protocol/ans104/data-item.ts';
+import { parseDataItem, verifyDataItem, type DataItem } from '../../engine/protocol/ans104/data-item.ts';
 import { badRequest } from '../../engine/protocol/errors.ts';
-import { openStore } from '../../engine/store.ts';
-import { Modules } from '../../engine/modules.ts';
-import { Processes } from '../../engine/process.ts';
-import { trustedCheckpoint } from '../checkpoint.ts';
 import { checkHistory, fetchHistory } from './history.ts';
-import { historyReader } from './replay.ts';
-import { fetchItem } from './single.ts';
+import { replay } from './replayer.ts';
+import { fetchItem, processStatements, readAttestationItem } from './attestation.ts';
 import type { ProcessStatement } from '../../engine/protocol/statement.ts';
 import { tagValue } from '../../engine/protocol/vocabulary.ts';
 
@@ -33,14 +28,16 @@ export interface DisputeResult {
   from: number;
 }
 
-/** Every state hash a signer attested for a process, by slot. */
+/** Every state hash a signer attested for a process, by slot: from its signed, consistent attestations, about slots that can exist. */
 function claimsBy(signer: string, pid: string, raws: Uint8Array[]): Map<number, ProcessStatement> {
   const claims = new Map<number, ProcessStatement>();
   for (const raw of raws) {
-    let item;
+    let item: DataItem;
     try { item = parseDataItem(raw); } catch { continue; }
-    if (tagValue(item.tags, 'Type') !== 'Attestation' || tagValue(item.tags, 'Process') !== pid || item.ownerAddress !== signer || !verifyDataItem(item)) continue;
-    for (const statement of JSON.parse(new TextDecoder().decode(item.data)) as ProcessStatement[]) claims.set(statement.slot, statement);
+    if (tagValue(item.tags, 'Type') !== 'Attestation' || tagValue(item.tags, 'Process') !== pid || item.ownerAddress !== signer) continue;
+    const attestation = readAttestationItem(item);
+    if (!attestation.signed || attestation.inconsistent) continue;
+    for (const statement of processStatements(attestation.statements)) if (Number.isSafeInteger(statement.slot) && statement.slot >= 0) claims.set(statement.slot, statement);
   }
   return claims;
 }
@@ -83,26 +80,13 @@ export async function dispute(gateway: ArweaveGateway, a: string, b: string, opt
 
   const history = await checkHistory(pid, raws);
   result.message = history.assignments.get(slot)?.message;
-  mkdirSync(options.dir, { recursive: true });
-  const store = openStore(join(options.dir, 'lmdb'));
-  try {
-    const modules = new Modules(store, gateway);
-    const loaded = await modules.getForProcess(history.record!.module);
-    // The latest checkpoint before the slot whose bytes hash to a state both sides attested.
-    const agreedHashes = new Map(agreed.map((s) => [s, claimsA.get(s)!['state-hash']]));
-    const checkpoint = trustedCheckpoint(history.checkpoints, loaded, slot, (at) => agreedHashes.get(at));
-    if (checkpoint) {
-      await store.snapshots.put([pid, checkpoint.slot], checkpoint.data);
-      result.from = checkpoint.slot;
-    }
-    const processes = new Processes({ store, modules, scheduler: historyReader(history) });
-    const before = processes.stats().steps;
-    const record = JSON.parse(new TextDecoder().decode((await processes.compute(pid, slot)).body)) as Record<string, string>;
-    result.executions = processes.stats().steps - before;
-    result.replayed = record['state-hash'];
-    result.supports = result.replayed === result.a.claim ? 'a' : result.replayed === result.b.claim ? 'b' : 'neither';
-    return result;
-  } finally {
-    await store.close();
-  }
+  // From the latest checkpoint before the slot whose bytes hash to a state both sides attested.
+  const agreedHashes = new Map(agreed.map((s) => [s, claimsA.get(s)!['state-hash']]));
+  const replayed = await replay(history, { store: join(options.dir, 'lmdb'), source: gateway, to: slot, trusted: (at) => agreedHashes.get(at) });
+  if ('unusable' in replayed) throw replayed.unusable;
+  result.from = replayed.from;
+  result.executions = replayed.executions;
+  result.replayed = replayed.record!['state-hash']; // claims are about slots ≥ 0
+  result.supports = result.replayed === result.a.claim ? 'a' : result.replayed === result.b.claim ? 'b' : 'neither';
+  return result;
 }

@@ -12,8 +12,8 @@ import { readAssignment, type SignedAssignment } from '../../engine/protocol/ass
 import { nextLink } from '../../engine/protocol/hash-chain.ts';
 import { b64url } from '../../engine/protocol/encoding.ts';
 import type { ProcessSpawn } from '../../engine/store.ts';
-import { leafHash, merkleTree } from '../../engine/protocol/merkle.ts';
-import { statementBytes, type ProcessStatement } from '../../engine/protocol/statement.ts';
+import type { ProcessStatement } from '../../engine/protocol/statement.ts';
+import { processStatements, readAttestationItem } from './attestation.ts';
 import { tagValue } from '../../engine/protocol/vocabulary.ts';
 
 export type FaultKind =
@@ -184,16 +184,12 @@ export function readHistory(pid: string, raws: Uint8Array[], valid?: boolean[]):
       faults.push({ slot: from, kind: 'attestation-wrong-signer', message: `the attestation ${item.id} is signed by ${item.ownerAddress}, not by the process's scheduler ${scheduler}`, attestation: item.id });
       continue;
     }
-    let statements: ProcessStatement[];
-    try {
-      statements = JSON.parse(new TextDecoder().decode(item.data));
-      const root = merkleTree(statements.map((s) => leafHash(statementBytes(s)))).root;
-      if (root !== tagValue(item.tags, 'Merkle-Root')) throw new Error(`its statements hash to ${root}, its Merkle-Root tag says ${tagValue(item.tags, 'Merkle-Root')}`);
-    } catch (error) {
-      faults.push({ slot: from, kind: 'attestation-root', message: `the attestation ${item.id} is inconsistent: ${(error as Error).message}`, attestation: item.id });
+    const attestation = readAttestationItem(item, valid);
+    if (attestation.inconsistent) {
+      faults.push({ slot: from, kind: 'attestation-root', message: `the attestation ${item.id} is inconsistent: ${attestation.inconsistent.message}`, attestation: item.id });
       continue;
     }
-    for (const statement of statements) {
+    for (const statement of processStatements(attestation.statements)) {
       const list = history.statements.get(statement.slot) ?? [];
       list.push({ statement, attestation: item.id });
       history.statements.set(statement.slot, list);

@@ -1,14 +1,12 @@
-// The replay verifier: re-executes a process from its Arweave history alone, with the same
-// engine code path as a node (engine/process.ts) but its own empty LMDB, and compares every
+// The replay verifier: re-executes a whole process from its Arweave history alone (through
+// ./replayer.ts: the node's own fold, in the verifier's own empty LMDB), and compares every
 // slot's hashpath, result hash and state hash with what the node attested.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
-import { HyperError } from '../../engine/protocol/errors.ts';
-import { openStore } from '../../engine/store.ts';
-import { Modules, type ModuleSource } from '../../engine/modules.ts';
-import { Processes, type ScheduleReader } from '../../engine/process.ts';
+import type { ModuleSource } from '../../engine/modules.ts';
 import type { Fault, ProcessHistory } from './history.ts';
-import type { ProcessStatement } from '../../engine/protocol/statement.ts';
+import type { SlotRecord } from '../../engine/protocol/record.ts';
+import { replay } from './replayer.ts';
+import { firstDifference } from './compare.ts';
 
 export type SlotStatus = 'confirmed' | 'unattested' | 'fault';
 
@@ -31,18 +29,6 @@ export interface VerifyOptions {
   progress?: (line: string) => void;
 }
 
-const COMPARED: (keyof ProcessStatement)[] = ['process', 'module', 'message', 'assignment', 'hashpath', 'result-hash', 'state-hash', 'gas'];
-
-export function historyReader(history: ProcessHistory): ScheduleReader {
-  const last = Math.max(-1, ...history.assignments.keys());
-  return {
-    process: (pid) => (pid === history.pid ? history.record : undefined),
-    currentSlot: (pid) => (pid === history.pid && last >= 0 ? last : undefined),
-    assignment: (pid, slot) => (pid === history.pid ? history.assignments.get(slot) : undefined),
-    message: (id) => history.messages.get(id),
-  };
-}
-
 export async function verifyProcess(history: ProcessHistory, options: VerifyOptions): Promise<Report> {
   const faults = [...history.faults];
   const slots: SlotStatus[] = [];
@@ -52,47 +38,35 @@ export async function verifyProcess(history: ProcessHistory, options: VerifyOpti
   };
   if (!history.record) return report();
 
-  mkdirSync(options.dir, { recursive: true });
-  const store = openStore(join(options.dir, 'lmdb'));
-  try {
-    const modules = new Modules(store, options.source);
-    try {
-      await modules.getForProcess(history.record.module);
-    } catch (error) {
-      if (!(error instanceof HyperError) || error.kind === 'unavailable') throw error;
-      faults.push({ slot: 0, kind: 'module-mismatch', message: `the module ${history.record.module} cannot be used: ${error.message}`, item: history.record.module });
-      return report();
+  const last = Math.max(-1, ...history.assignments.keys());
+  const end = Math.min(options.to ?? last, last);
+  const every = Math.max(1, Math.round((end + 1) / 20));
+  const check = (record: SlotRecord) => {
+    const slot = record.slot;
+    const claims = history.statements.get(slot) ?? [];
+    let status: SlotStatus = claims.length > 0 ? 'confirmed' : 'unattested';
+    for (const { statement, attestation } of claims) {
+      const field = firstDifference(statement, record);
+      if (!field) continue;
+      status = 'fault';
+      faults.push({
+        slot,
+        kind: 'result-mismatch',
+        message: `slot ${slot}: the attested ${field} differs from the replay`,
+        field,
+        claimed: String(statement[field]),
+        replayed: String(record[field]),
+        attestation,
+        assignment: history.assignments.get(slot)?.id,
+      });
     }
-    const last = Math.max(-1, ...history.assignments.keys());
-    const end = Math.min(options.to ?? last, last);
-    const every = Math.max(1, Math.round((end + 1) / 20));
-    const check = (record: Record<string, unknown>) => {
-      const slot = record.slot as number;
-      const claims = history.statements.get(slot) ?? [];
-      let status: SlotStatus = claims.length > 0 ? 'confirmed' : 'unattested';
-      for (const { statement, attestation } of claims) {
-        const field = COMPARED.find((key) => statement[key] !== record[key]);
-        if (!field) continue;
-        status = 'fault';
-        faults.push({
-          slot,
-          kind: 'result-mismatch',
-          message: `slot ${slot}: the attested ${field} differs from the replay`,
-          field,
-          claimed: String(statement[field]),
-          replayed: String(record[field]),
-          attestation,
-          assignment: history.assignments.get(slot)?.id,
-        });
-      }
-      slots.push(status);
-      if (slot % every === 0 || slot === end) options.progress?.(`replayed ${slot + 1}/${end + 1} slots`);
-    };
-    // One fold from slot 0 to the end, every record checked as it comes out.
-    const processes = new Processes({ store, modules, scheduler: historyReader(history), snapshotEvery: 1000, observe: check });
-    if (end >= 0) await processes.compute(history.pid, end);
-    return report();
-  } finally {
-    await store.close();
+    slots.push(status);
+    if (slot % every === 0 || slot === end) options.progress?.(`replayed ${slot + 1}/${end + 1} slots`);
+  };
+  // One fold from slot 0 to the end, every record checked as it comes out.
+  const replayed = await replay(history, { store: join(options.dir, 'lmdb'), source: options.source, to: end, observe: check });
+  if ('unusable' in replayed) {
+    faults.push({ slot: 0, kind: 'module-mismatch', message: `the module ${history.record.module} cannot be used: ${replayed.unusable.message}`, item: history.record.module });
   }
+  return report();
 }

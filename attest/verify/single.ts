@@ -3,40 +3,25 @@
 // re-run; a process slot is replayed from the process's Arweave history).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeBundle } from '../../engine/protocol/ans104/bundle.ts';
-import { findByTags } from '../../arweave/graphql.ts';
 import type { ArweaveGateway } from '../../arweave/gateway.ts';
-import { parseDataItem, verifyDataItem, type DataItem } from '../../engine/protocol/ans104/data-item.ts';
 import { openStore } from '../../engine/store.ts';
 import { Modules } from '../../engine/modules.ts';
 import { planCompute } from '../../engine/compute.ts';
 import { callFunction } from '../../engine/wasm/call.ts';
 import { sha256b64 } from '../../engine/protocol/hash.ts';
-import { notFound } from '../../engine/protocol/errors.ts';
 import type { Json } from '../../engine/protocol/message.ts';
-import type { Attestation } from '../attester.ts';
-import { leafHash, merkleTree, rootFromProof } from '../../engine/protocol/merkle.ts';
-import { kernelClient } from '../../engine/gpu/bridge.ts';
-import { statementBytes, type ComputeStatement, type ProcessStatement, type ReceiptStatement, type Statement } from '../../engine/protocol/statement.ts';
+import type { Attestation } from '../../engine/protocol/attestation.ts';
+import { leafHash, rootFromProof } from '../../engine/protocol/merkle.ts';
+import { statementBytes, type ComputeStatement, type ProcessStatement, type ReceiptStatement } from '../../engine/protocol/statement.ts';
 import { modulePrice, price } from '../../engine/protocol/pricing.ts';
 import { checkHistory, fetchHistory } from './history.ts';
-import { historyReader } from './replay.ts';
-import { Processes } from '../../engine/process.ts';
-import { trustedCheckpoint } from '../checkpoint.ts';
-import { tagValue } from '../../engine/protocol/vocabulary.ts';
+import { replay } from './replayer.ts';
+import { firstDifference } from './compare.ts';
+import { fetchItem, readAttestationItem } from './attestation.ts';
 
 export interface SingleResult {
   ok: boolean;
   lines: string[];
-}
-
-/** The signed raw bytes of an attestation: its bundle names it in a tag (attest/attester.ts). */
-export async function fetchItem(gateway: ArweaveGateway, id: string): Promise<DataItem> {
-  const bundles = await findByTags(gateway, { Attestation: id, Type: 'Bundle' });
-  for (const bundle of bundles) {
-    for (const item of decodeBundle(await gateway.data(bundle.id))) if (item.id === id) return parseDataItem(item.raw);
-  }
-  throw notFound(`no bundle on ${gateway.url} holds the attestation ${id}`);
 }
 
 export async function verifyAttestation(gateway: ArweaveGateway, idOrFile: string, options: { dir: string; progress?: (line: string) => void }): Promise<SingleResult> {
@@ -49,13 +34,12 @@ export async function verifyAttestation(gateway: ArweaveGateway, idOrFile: strin
     if (!answer) return fail(`${idOrFile} has no "attestation" field`);
     id = answer.id;
   }
-  const item = await fetchItem(gateway, id);
-  if (!verifyDataItem(item)) return fail(`the signature of attestation ${id} does not verify`);
-  const node = tagValue(item.tags, 'Node');
-  if (item.ownerAddress !== node) return fail(`attestation ${id} is signed by ${item.ownerAddress} but names node ${node}`);
-  const statements = JSON.parse(new TextDecoder().decode(item.data)) as Statement[];
-  const root = tagValue(item.tags, 'Merkle-Root');
-  if (merkleTree(statements.map((s) => leafHash(statementBytes(s)))).root !== root) return fail(`the statements of ${id} do not hash to its Merkle-Root ${root}`);
+  const item = readAttestationItem(await fetchItem(gateway, id));
+  const { node, root, statements } = item;
+  if (!item.signed) return fail(`the signature of attestation ${id} does not verify`);
+  if (item.signer !== node) return fail(`attestation ${id} is signed by ${item.signer} but names node ${node}`);
+  if (item.inconsistent?.reason === 'root') return fail(`the statements of ${id} do not hash to its Merkle-Root ${root}`);
+  if (item.inconsistent) return fail(`the statements of attestation ${id} cannot be read: ${item.inconsistent.message}`);
   lines.push(`attestation ${id}: signed by ${node}, ${statements.length} statement(s) under root ${root}`);
 
   let checked = statements;
@@ -83,7 +67,8 @@ export async function verifyAttestation(gateway: ArweaveGateway, idOrFile: strin
 function backends(statement: ComputeStatement): string {
   const k = statement.kernels;
   if (!k) return '';
-  const here = kernelClient() ? 'this replay used its own GPU worker where the work was large' : 'this replay ran all of them on the CPU references';
+  // The replay's callFunction is given no GPU line (a CPU-only runtime): the references ran every call.
+  const here = 'this replay ran all of them on the CPU references';
   return `; the node ran ${k.gpu} kernel call(s) on its GPU and ${k.cpu} on the CPU, ${here}, with the same bytes`;
 }
 
@@ -124,20 +109,16 @@ async function replaySlot(gateway: ArweaveGateway, statement: ProcessStatement, 
   const fault = history.faults.find((f) => f.slot === null || f.slot <= statement.slot);
   if (fault) return `slot ${fault.slot}: ${fault.kind}: ${fault.message}`;
   if (!history.assignments.has(statement.slot)) return `the process's history on Arweave ends before slot ${statement.slot}`;
-  const store = openStore(join(options.dir, 'single-replay'));
-  try {
-    const modules = new Modules(store, gateway);
-    const loaded = await modules.getForProcess(history.record!.module);
-    const checkpoint = trustedCheckpoint(history.checkpoints, loaded, statement.slot, (at) => history.statements.get(at)?.[0]?.statement['state-hash']);
-    if (checkpoint) await store.snapshots.put([statement.process, checkpoint.slot], checkpoint.data);
-    const from = checkpoint?.slot ?? -1;
-    options.progress?.(`replaying slots ${from + 1}–${statement.slot} ${from < 0 ? 'from slot 0' : `from the checkpoint at slot ${from}`}`);
-    const processes = new Processes({ store, modules, scheduler: historyReader(history) });
-    const record = JSON.parse(new TextDecoder().decode((await processes.compute(statement.process, statement.slot)).body)) as Record<string, unknown>;
-    const field = (['process', 'module', 'message', 'assignment', 'hashpath', 'result-hash', 'state-hash', 'gas'] as const).find((key) => statement[key] !== record[key]);
-    if (field) return `slot ${statement.slot}: the attested ${field} ${statement[field]} differs from the replay's ${record[field]} (attestation ${attestation})`;
-    return undefined;
-  } finally {
-    await store.close();
-  }
+  const replayed = await replay(history, {
+    store: join(options.dir, 'single-replay'),
+    source: gateway,
+    to: statement.slot,
+    trusted: (at) => history.statements.get(at)?.[0]?.statement['state-hash'],
+    started: (from) => options.progress?.(`replaying slots ${from + 1}–${statement.slot} ${from < 0 ? 'from slot 0' : `from the checkpoint at slot ${from}`}`),
+  });
+  if ('unusable' in replayed) throw replayed.unusable;
+  const record = replayed.record!; // the slot is assigned, so it is at least 0
+  const field = firstDifference(statement, record);
+  if (field) return `slot ${statement.slot}: the attested ${field} ${statement[field]} differs from the replay's ${record[field]} (attestation ${attestation})`;
+  return undefined;
 }
