@@ -11,26 +11,24 @@ import { loadOrCreateWallet, walletAddress } from '../arweave/wallet.ts';
 import { loadOrCreateNodeKey, publicKeyB64, type NodeKey } from '../attest/node-key.ts';
 import { publishExamples } from './examples.ts';
 import { Scheduler } from '../engine/scheduler.ts';
-import { Processes, type ProcessAttestation } from '../engine/process.ts';
+import { Processes } from '../engine/processes/index.ts';
 import { Attester } from '../attest/attester.ts';
-import { signCheckpoint } from '../attest/checkpoint.ts';
+import { Attestations } from '../engine/attestations.ts';
 import { StatelessCompute } from '../engine/compute.ts';
 import { Ledger } from '../engine/ledger.ts';
+import { Payments } from '../engine/payments.ts';
 import { DEFAULT_GUARD_MS, Sandbox } from '../engine/wasm/sandbox/index.ts';
 import { DEFAULT_GAS_LIMIT } from '../engine/wasm/gas.ts';
 import type { Rates } from '../engine/protocol/pricing.ts';
-import type { ReceiptStatement } from '../engine/protocol/statement.ts';
-import type { Attestation } from '../attest/attester.ts';
 import { ed25519Signer } from '../engine/protocol/ans104/data-item.ts';
 import { Publisher } from '../arweave/publisher.ts';
 import { BlockHeight } from '../arweave/block-height.ts';
 import { buildServer } from './server.ts';
-import { startGpuBridge } from '../engine/gpu/bridge.ts';
-import { cpuDescription, type GpuDescription } from '../engine/gpu/adapter.ts';
+import { GpuRuntime } from '../engine/gpu/runtime.ts';
+import type { GpuDescription, GpuMode } from '../engine/gpu/adapter.ts';
 import { VERSION } from './version.ts';
-
-export const DEFAULT_PORT = 8734;
-export const DEFAULT_ARLOCAL_PORT = 1984;
+import type { NodeContext } from './context.ts';
+import { DEFAULT_ARLOCAL_PORT, DEFAULT_PORT } from '../cli/defaults.ts';
 
 export interface NodeOptions {
   data: string;
@@ -57,14 +55,15 @@ export interface NodeOptions {
   maxGas?: number;
   /** Stateless calls run in a worker stopped after this many ms (default 10 000; 0: no worker). */
   callGuardMs?: number;
-  /** Which adapter serves module kernel calls (default HYPERWASM_GPU, else 'auto'); 'off': the CPU references only. */
-  gpu?: 'auto' | 'lavapipe' | 'hardware' | 'off';
-  /** Kernel calls with less work (gas) stay on the CPU reference (default HYPERWASM_GPU_MIN_WORK, else 2^20). */
+  /** Which adapter serves module kernel calls (default 'auto'; `serve` takes it from --gpu or HYPERWASM_GPU); 'off': the CPU references only. */
+  gpu?: GpuMode;
+  /** Kernel calls with less work (gas) stay on the CPU reference (default 2^20; `serve`: --gpu-min-work or HYPERWASM_GPU_MIN_WORK). */
   gpuMinWork?: number;
   log?: (line: string) => void;
 }
 
-export interface Node {
+/** The running node's parts; the HTTP devices see only its NodeContext (gateway/context.ts). */
+export interface Node extends NodeContext {
   store: Store;
   modules: Modules;
   gateway: ArweaveGateway;
@@ -78,7 +77,8 @@ export interface Node {
   ledger: Ledger;
   prices: Rates;
   maxGas: number;
-  attestReceipt(statement: ReceiptStatement): Promise<Attestation>;
+  /** Paid calls, cost-only estimates and top-ups (engine/payments.ts). */
+  payments: Payments;
   info(): Record<string, unknown>;
   /** The adapter serving module kernel calls, once the GPU worker has acquired it (or the CPU references). */
   gpu(): Promise<GpuDescription>;
@@ -122,25 +122,27 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     });
     stops.push(() => publisher.stop(), async () => height.stop());
     const signer = ed25519Signer(key.privateKey);
-    // The process's GPU worker (engine/gpu/bridge.ts): started once, before the sandbox, which
-    // gets a line to it. Acquiring the adapter goes on in the background; calls made meanwhile
-    // wait for it. Nodes never stop it (it is shared and never keeps the process alive).
-    const bridge = startGpuBridge({ mode: options.gpu, minWork: options.gpuMinWork });
-    const acquired = bridge?.description ?? Promise.resolve(cpuDescription('disabled (gpu: off)'));
+    // The node's GPU (engine/gpu/runtime.ts): its worker starts acquiring the adapter now, in the
+    // background (kernel calls made meanwhile wait for it); the sandbox and the processes get
+    // lines to it, and the node closes it last.
+    const gpuRuntime = new GpuRuntime({ mode: options.gpu, minWork: options.gpuMinWork });
+    const acquired = gpuRuntime.description;
     let gpu: GpuDescription | undefined;
     void acquired.then((found) => {
       gpu = found;
       log(`kernels: ${found.backend === 'gpu' ? `${found.vendor} ${found.device} (${found.source}${found.isFallbackAdapter ? ', software fallback' : ''})` : `CPU references (${found.reason})`}`);
     });
-    const sandbox = options.callGuardMs === 0 ? undefined : new Sandbox(options.callGuardMs ?? DEFAULT_GUARD_MS);
+    const sandbox = options.callGuardMs === 0 ? undefined : new Sandbox(options.callGuardMs ?? DEFAULT_GUARD_MS, gpuRuntime);
     if (sandbox) stops.push(() => sandbox.close());
-    const attester = new Attester({ store, signer, address: key.address, onWrite: () => publisher.kick() });
+    stops.push(() => gpuRuntime.close());
+    // The engine's one attestation port, the node's key; the engine keeps what it signs.
+    const attester = new Attester({ signer, address: key.address });
+    const attestations = new Attestations(store, attester, () => publisher.kick());
     const attesting = options.attest ?? true;
-    const processAttestation: ProcessAttestation = {
-      address: key.address,
-      sign: (statements) => attester.sign(statements),
-      checkpoint: (record, snapshot) => signCheckpoint(signer, record, snapshot),
-    };
+    const compute = new StatelessCompute(store, modules, attesting ? attestations : undefined, sandbox, gpuRuntime.client);
+    const ledger = new Ledger(store, key.address);
+    const prices = options.prices ?? { flat: 0n, perKgas: 0n };
+    const maxGas = options.maxGas ?? 100_000_000_000;
 
     const node: Node = {
       store,
@@ -153,14 +155,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         modules,
         scheduler,
         snapshotEvery: options.snapshotEvery,
-        attest: attesting ? processAttestation : undefined,
+        attest: attesting ? attester : undefined,
         onWrite: () => publisher.kick(),
+        gpu: gpuRuntime.client,
       }),
-      compute: new StatelessCompute(store, modules, attesting ? (statement) => attester.attest(statement) : undefined, sandbox),
-      ledger: new Ledger(store, key.address),
-      prices: options.prices ?? { flat: 0n, perKgas: 0n },
-      maxGas: options.maxGas ?? 100_000_000_000,
-      attestReceipt: (statement) => attester.attest(statement),
+      compute,
+      ledger,
+      prices,
+      maxGas,
+      // Receipts are attested even where results are not: a charge always has its receipt.
+      payments: new Payments({ modules, compute, ledger, receipts: store.receipts, prices, maxGas, attestations }),
       publisher,
       blockHeight: () => height.current,
       log,

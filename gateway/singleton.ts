@@ -13,12 +13,14 @@
 // - A key addressed to a message that cannot take keys (an ID, a sub-path, or a
 //   `~device` message with a path) is an error rather than silently dropped.
 // - Inline keys win over global and scoped keys for their message.
+// The `+list` and `+map` texts are RFC 8941 structured fields (gateway/structured-fields.ts).
+import { FieldError, isToken, parseDictionary, parseList, type BareItem } from './structured-fields.ts';
 
 export type Value = string | number | boolean | null | Value[] | { [k: string]: Value } | Resolve;
 export type Msg = { [key: string]: Value };
-export type Resolve = { resolve: Message[] };
+export type Resolve = { resolve: PathMessage[] };
 export type As = { as: [string, Msg] };
-export type Message = string /* an ID */ | Msg | Resolve | As;
+export type PathMessage = string /* an ID */ | Msg | Resolve | As;
 
 export class SingletonError extends Error {
   status = 400;
@@ -34,16 +36,16 @@ const utf8 = new TextEncoder();
 
 // What a segment parses to, before global and scoped keys are known. Tagged, so
 // that a message with a key named `resolve` or `as` is never mistaken for one.
-type Node =
+export type Segment =
   | { kind: 'id'; id: string }
-  | { kind: 'resolve'; messages: Message[] }
+  | { kind: 'resolve'; messages: PathMessage[] }
   | { kind: 'msg'; keys: Msg }
   | { kind: 'as'; device: string; path: string; keys: Msg };
 
-export function parse(request: Record<string, string>): Message[] {
+export function parse(request: Record<string, string>): PathMessage[] {
   const uri = request.path ?? '';
   const q = uri.indexOf('?');
-  const nodes = pathNodes(q < 0 ? uri : uri.slice(0, q));
+  const segments = pathSegments(q < 0 ? uri : uri.slice(0, q));
 
   // The query is merged over the other request keys; all of them are global.
   const fields: Record<string, string | true> = {};
@@ -51,46 +53,46 @@ export function parse(request: Record<string, string>): Message[] {
   for (const [key, value] of queryPairs(q < 0 ? '' : uri.slice(q + 1))) put(fields, key, value);
 
   const globals: Msg = {};
-  const scoped: Msg[] = nodes.map(() => ({}));
+  const scoped: Msg[] = segments.map(() => ({}));
   for (const [key, raw] of Object.entries(fields)) {
     const { scope, name } = splitScope(key);
     const [typedName, value] = typedKey(name, raw);
-    put(scope === undefined ? globals : scoped[scopeTarget(scope, key, nodes)], typedName, value);
+    put(scope === undefined ? globals : scoped[scopeTarget(scope, key, segments)], typedName, value);
   }
-  return nodes.map((node, i) => build(node, { ...globals, ...scoped[i] }));
+  return segments.map((segment, i) => build(segment, { ...globals, ...scoped[i] }));
 }
 
 // A sub-path is a path of its own: its own implicit base, and no global keys.
-function messagesOf(path: string): Message[] {
-  return pathNodes(path).map((node) => build(node, {}));
+function messagesOf(path: string): PathMessage[] {
+  return pathSegments(path).map((segment) => build(segment, {}));
 }
 
-function build(node: Node, shared: Msg): Message {
-  switch (node.kind) {
+function build(segment: Segment, shared: Msg): PathMessage {
+  switch (segment.kind) {
     case 'id':
-      return node.id;
+      return segment.id;
     case 'resolve':
-      return { resolve: node.messages };
+      return { resolve: segment.messages };
     case 'msg':
-      return { ...shared, ...node.keys };
+      return { ...shared, ...segment.keys };
     case 'as':
       // `~dev@1.0` alone only switches the device of the message in hand, so it is
       // that message and takes the keys; `X~dev@1.0` loads X and passes through.
       return {
-        as: [node.device, node.path === '' ? { ...shared, ...node.keys } : { ...node.keys, path: node.path }],
+        as: [segment.device, segment.path === '' ? { ...shared, ...segment.keys } : { ...segment.keys, path: segment.path }],
       };
   }
 }
 
-function pathNodes(path: string): Node[] {
-  const nodes = splitTop(path, '/')
+function pathSegments(path: string): Segment[] {
+  const segments = splitTop(path, '/')
     .filter((segment) => segment !== '')
-    .map(segmentNode);
-  const first = nodes[0];
-  return first !== undefined && first.kind !== 'msg' ? nodes : [{ kind: 'msg', keys: {} }, ...nodes];
+    .map(readSegment);
+  const first = segments[0];
+  return first !== undefined && first.kind !== 'msg' ? segments : [{ kind: 'msg', keys: {} }, ...segments];
 }
 
-function segmentNode(raw: string): Node {
+function readSegment(raw: string): Segment {
   const bytes = utf8.encode(raw).length;
   if (bytes > MAX_SEGMENT_BYTES) {
     throw new SingletonError(
@@ -165,17 +167,17 @@ function splitScope(key: string): { scope?: number; name: string } {
   return { scope: Number(prefix), name };
 }
 
-function scopeTarget(scope: number, key: string, nodes: Node[]): number {
-  const node = nodes[scope];
-  if (node === undefined) {
+function scopeTarget(scope: number, key: string, segments: Segment[]): number {
+  const segment = segments[scope];
+  if (segment === undefined) {
     throw new SingletonError(
-      `scope ${scope} in key "${key}" is beyond the last message (the path has ${nodes.length - 1} after the base)`,
+      `scope ${scope} in key "${key}" is beyond the last message (the path has ${segments.length - 1} after the base)`,
     );
   }
   const what =
-    node.kind === 'id' ? 'an ID'
-    : node.kind === 'resolve' ? 'a (…) sub-path'
-    : node.kind === 'as' && node.path !== '' ? `a ~${node.device} message with a path`
+    segment.kind === 'id' ? 'an ID'
+    : segment.kind === 'resolve' ? 'a (…) sub-path'
+    : segment.kind === 'as' && segment.path !== '' ? `a ~${segment.device} message with a path`
     : undefined;
   if (what) throw new SingletonError(`scope ${scope} in key "${key}" names ${what}, which cannot take keys`);
   return scope;
@@ -212,22 +214,17 @@ function decodeTyped(type: string, text: string): Value {
       return float(text);
     case 'atom':
       return atom(text);
-    case 'list': {
-      const fields = new Fields(text);
-      return fields.members(() => fields.item());
-    }
+    case 'list':
+      return parseList(text, bareValue);
     default: {
-      const fields = new Fields(text);
       const map: Msg = {};
-      for (const [key, value] of fields.members(() => fields.entry())) put(map, key, value);
+      for (const [key, value] of parseDictionary(text, bareValue)) put(map, key, value);
       return map;
     }
   }
 }
 
 // ---- scalar decoders ---------------------------------------------------------
-
-class FieldError extends Error {}
 
 function integer(text: string): number {
   if (!/^[+-]?[0-9]+$/.test(text)) throw new FieldError('not a whole number');
@@ -246,16 +243,17 @@ function float(text: string): number {
   return n;
 }
 
-const TOKEN = /[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*/y;
-
 function atom(text: string): Value {
-  TOKEN.lastIndex = 0;
-  const m = TOKEN.exec(text);
-  if (!m || m[0].length !== text.length) throw new FieldError('not an RFC 8941 token');
+  if (!isToken(text)) throw new FieldError('not an RFC 8941 token');
   return text === 'true' ? true : text === 'false' ? false : text === 'null' ? null : text;
 }
 
-// A string item `"(ao-type-integer) 1"` is how AO-Core encodes a typed list item.
+// What an RFC 8941 item means in AO-Core: a token is an atom, and a string item
+// `"(ao-type-integer) 1"` is how AO-Core encodes a typed list item.
+function bareValue(item: BareItem): Value {
+  return item.type === 'string' ? aoTyped(item.value) : item.type === 'token' ? atom(item.value) : item.value;
+}
+
 function aoTyped(text: string): Value {
   const m = /^\(ao-type-(integer|float|atom)\) (.*)$/s.exec(text);
   if (!m) return text;
@@ -264,90 +262,6 @@ function aoTyped(text: string): Value {
     return type === 'integer' ? integer(body) : type === 'float' ? float(body) : atom(body);
   } catch (e) {
     throw new FieldError(`item "${text}": ${(e as Error).message}`);
-  }
-}
-
-// ---- RFC 8941 structured fields: lists and dictionaries of bare items --------
-
-const OWS = /[ \t]*/y;
-const KEY = /[a-z*][a-z0-9_\-.*]*/y;
-const NUMBER = /-?([0-9]+)(?:\.([0-9]*))?/y;
-const STRING = /"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\\"])*)"/y;
-const BYTES = /:([A-Za-z0-9+/]*={0,2}):/y;
-const BOOLEAN = /\?[01]/y;
-
-class Fields {
-  private pos = 0;
-  private readonly text: string;
-
-  constructor(text: string) {
-    this.text = text.replace(/^ +| +$/g, '');
-  }
-
-  private fail(why: string): never {
-    throw new FieldError(`${why} at character ${this.pos + 1}`);
-  }
-
-  private take(re: RegExp): RegExpExecArray | null {
-    re.lastIndex = this.pos;
-    const m = re.exec(this.text);
-    if (m) this.pos += m[0].length;
-    return m;
-  }
-
-  private get done(): boolean {
-    return this.pos >= this.text.length;
-  }
-
-  members<T>(read: () => T): T[] {
-    const out: T[] = [];
-    while (!this.done) {
-      out.push(read());
-      this.take(OWS);
-      if (this.done) break;
-      if (this.text[this.pos] !== ',') this.fail('expected ","');
-      this.pos++;
-      this.take(OWS);
-      if (this.done) this.fail('trailing ","');
-    }
-    return out;
-  }
-
-  entry(): [string, Value] {
-    const key = this.take(KEY)?.[0] ?? this.fail('expected a key (a lowercase letter or "*", then a-z 0-9 _ - . *)');
-    if (this.text[this.pos] !== '=') return [key, this.noParameters(true)];
-    this.pos++;
-    return [key, this.item()];
-  }
-
-  item(): Value {
-    const c = this.text[this.pos] ?? this.fail('expected an item');
-    if (c === '-' || (c >= '0' && c <= '9')) return this.noParameters(this.number());
-    if (c === '"') {
-      const m = this.take(STRING) ?? this.fail('unterminated string, or a character or escape strings cannot hold');
-      return this.noParameters(aoTyped(m[1]!.replace(/\\(.)/g, '$1')));
-    }
-    if (c === ':') return this.noParameters((this.take(BYTES) ?? this.fail('invalid :base64: byte sequence'))[1]!);
-    if (c === '?') return this.noParameters((this.take(BOOLEAN) ?? this.fail('expected ?1 or ?0'))[0] === '?1');
-    if (c === '(') this.fail('inner lists are not supported');
-    const token = this.take(TOKEN) ?? this.fail(`unexpected "${c}"`);
-    return this.noParameters(atom(token[0]));
-  }
-
-  private number(): number {
-    const m = this.take(NUMBER) ?? this.fail('expected a digit');
-    const [text, whole, fraction] = m as unknown as [string, string, string | undefined];
-    if (fraction === undefined) {
-      if (whole.length > 15) this.fail('integer of more than 15 digits');
-    } else if (whole.length > 12 || fraction.length < 1 || fraction.length > 3) {
-      this.fail('decimal needs 1-12 digits before "." and 1-3 after');
-    }
-    return Number(text);
-  }
-
-  private noParameters<T>(value: T): T {
-    if (this.text[this.pos] === ';') this.fail('parameters (";") are not supported');
-    return value;
   }
 }
 

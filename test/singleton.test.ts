@@ -2,14 +2,14 @@
 // serves, and every error case (each must name the offending text).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parse, SingletonError, type Message } from '../gateway/singleton.ts';
+import { parse, SingletonError, type PathMessage } from '../gateway/singleton.ts';
 
 const test = suite('singleton');
 
 const ID = 'b8P4lkTk1sPEwVYKwB2N7bQx0G2vXzSxa0M9pNqRs_-';
 const ID2 = 'Zz9yX8wV7uT6sR5qP4oN3mL2kJ1iH0gF_e-dCbA9876';
 
-const p = (path: string, rest: Record<string, string> = {}): Message[] => parse({ path, ...rest });
+const p = (path: string, rest: Record<string, string> = {}): PathMessage[] => parse({ path, ...rest });
 
 function fails(request: Record<string, string>, ...mentions: string[]): void {
   try {

@@ -1,0 +1,29 @@
+// The narrow port the HTTP devices depend on: what a running node lends them, and nothing of
+// how it is put together. gateway/node.ts (the composition root) implements it; gateway/server.ts
+// and gateway/devices/* import only this file, so the root → server edge runs one way, and a
+// test can build the whole HTTP face on a small fake (test/gateway.test.ts).
+import type { Scheduler } from '../engine/scheduler.ts';
+import type { Processes } from '../engine/processes/index.ts';
+import type { StatelessCompute } from '../engine/compute.ts';
+import type { Ledger } from '../engine/ledger.ts';
+import type { Payments } from '../engine/payments.ts';
+import type { GpuDescription } from '../engine/gpu/adapter.ts';
+
+export interface NodeContext {
+  /** The node's own address: it signs assignments, attestations and receipts. */
+  key: { address: string };
+  scheduler: Pick<Scheduler, 'schedule' | 'process' | 'currentSlot' | 'assignment' | 'range'>;
+  processes: Pick<Processes, 'compute' | 'estimate'>;
+  /** Stateless Compute over the result cache. */
+  compute: Pick<StatelessCompute, 'cached' | 'run'>;
+  /** Paid calls, cost-only estimates and top-ups (engine/payments.ts). */
+  payments: Pick<Payments, 'requireFree' | 'costOnly' | 'paidCall' | 'topup'>;
+  ledger: Pick<Ledger, 'balance'>;
+  /** The largest gas budget of a stateless call. */
+  maxGas: number;
+  blockHeight(): number;
+  info(): Record<string, unknown>;
+  /** The adapter serving module kernel calls, once the GPU worker has acquired it (or the CPU references). */
+  gpu(): Promise<GpuDescription>;
+  log(line: string): void;
+}
