@@ -1,5 +1,6 @@
 // `hyperwasm compute`: ask a node for a result and print it with its hashpath.
-import { DEFAULT_PORT } from '../gateway/node.ts';
+import { DEFAULT_PORT } from './defaults.ts';
+import { NodeClient, NodeError } from '../client/node-client.ts';
 import { UsageError, type Command } from './command.ts';
 
 export const computeCommand: Command = {
@@ -26,22 +27,23 @@ Options:
   async run({ values, positionals }) {
     const [id, fn, params = '[]'] = positionals;
     if (!id || positionals.length > 3) throw new UsageError('compute takes <module-id> <function> [params-json], or <process-id> [--slot N]');
-    const node = (values.node ?? `http://127.0.0.1:${DEFAULT_PORT}`).replace(/\/+$/, '');
-    const query = new URLSearchParams({ 'wasm-function': fn ?? '', 'wasm-params': params });
-    const path = fn
-      ? `/${encodeURIComponent(id)}/Compute?${query}`
-      : values.slot === undefined ? `/${encodeURIComponent(id)}/now` : `/${encodeURIComponent(id)}/compute&slot=${encodeURIComponent(values.slot)}`;
-    const response = await fetch(node + path);
-    const body = (await response.json()) as Record<string, unknown>;
+    const client = new NodeClient(values.node ?? `http://127.0.0.1:${DEFAULT_PORT}`);
+    let body: Record<string, unknown>;
+    try {
+      body = await (fn ? client.call(id, fn, params) : client.compute(id, values.slot));
+    } catch (error) {
+      if (!(error instanceof NodeError)) throw error;
+      if (values.json) console.log(JSON.stringify(error.body, null, 2));
+      else console.error(`error ${error.status}: ${error.body.message ?? JSON.stringify(error.body)}`);
+      return 1;
+    }
     if (values.json) {
       console.log(JSON.stringify(body, null, 2));
-    } else if (response.ok) {
+    } else {
       console.log(JSON.stringify(fn ? body.result : body.error ? { error: body.error } : body.output));
       console.log(`hashpath: ${body.hashpath}`);
       console.log(`result-hash: ${body['result-hash']}  cache: ${body.cache}`);
-    } else {
-      console.error(`error ${response.status}: ${body.message ?? JSON.stringify(body)}`);
     }
-    return response.ok ? 0 : 1;
+    return 0;
   },
 };

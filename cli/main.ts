@@ -1,16 +1,8 @@
 // Entry point of the hyperwasm CLI: picks the command, prints help, maps errors to exit codes.
 import { HyperError } from '../engine/protocol/errors.ts';
 import { VERSION } from '../gateway/version.ts';
-import { parse, UsageError, type Command } from './command.ts';
-import { serve } from './serve.ts';
-import { uploadCommand } from './upload.ts';
-import { computeCommand } from './compute.ts';
-import { buildCommand } from './build.ts';
-import { scheduleCommand, sendCommand, spawnCommand } from './process.ts';
-import { verifyCommand } from './verify.ts';
-import { disputeCommand } from './dispute.ts';
-
-const COMMANDS: Command[] = [serve, uploadCommand, computeCommand, spawnCommand, sendCommand, scheduleCommand, verifyCommand, disputeCommand, buildCommand];
+import { parse, UsageError } from './command.ts';
+import { COMMANDS } from './commands.ts';
 
 function help(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`);
@@ -34,11 +26,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(VERSION);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     console.error(`unknown command "${name}"\n\n${help()}`);
     return 2;
   }
+  const command = await entry.load();
   try {
     const args = parse(command, rest);
     if (args.values.help) {

@@ -1,5 +1,5 @@
 // `hyperwasm spawn`, `send` and `schedule`: processes from the command line.
-import { DEFAULT_PORT } from '../gateway/node.ts';
+import { DEFAULT_PORT } from './defaults.ts';
 import { NodeClient } from '../client/node-client.ts';
 import { configDir } from '../arweave/wallet.ts';
 import { join } from 'node:path';

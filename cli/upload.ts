@@ -7,7 +7,7 @@ import { dataTags, moduleTags } from '../engine/protocol/vocabulary.ts';
 import { configDir, loadOrCreateWallet, readWallet } from '../arweave/wallet.ts';
 import { describeStart, hasWasmMagic } from '../engine/wasm/binary.ts';
 import { join } from 'node:path';
-import { DEFAULT_ARLOCAL_PORT } from '../gateway/node.ts';
+import { DEFAULT_ARLOCAL_PORT } from './defaults.ts';
 import { parseTags, UsageError, type Command } from './command.ts';
 
 export const uploadCommand: Command = {

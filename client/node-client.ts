@@ -1,13 +1,19 @@
-// A client of a hyperwasm node, for the CLI, tests and benchmarks: builds signed process
-// and message items and posts them to the scheduler, reads schedules and results.
+// A client of a hyperwasm node, for the CLI, tests and benchmarks: stateless calls (free,
+// cost-only and paid), signed process and message items posted to the scheduler, schedules
+// and results.
 // Every item gets a random anchor, so sending the same text twice makes two messages
 // (a replayed item, same bytes, gets its first assignment back).
 import { randomBytes } from 'node:crypto';
 import { createDataItem, createRsaDataItem, type DataItem, type Ed25519Signer, type Tag } from '../engine/protocol/ans104/data-item.ts';
 import type { JWKInterface } from '../arweave/wallet.ts';
-import { messageTags, processTags } from '../engine/protocol/vocabulary.ts';
+import { callTags, messageTags, processTags } from '../engine/protocol/vocabulary.ts';
 
 export type Signer = { ed25519: Ed25519Signer } | { rsa: JWKInterface };
+
+/** A stateless call's parameters: an array, or JSON text sent as it is (the node parses it, and refuses what is not a JSON array). */
+export type Params = unknown[] | string;
+
+const paramsText = (params: Params): string => (typeof params === 'string' ? params : JSON.stringify(params));
 
 export class NodeError extends Error {
   constructor(readonly status: number, readonly body: Record<string, unknown>) {
@@ -34,9 +40,9 @@ export class NodeClient {
     return body;
   }
 
-  /** Posts a signed item; resolves with the assignment once it is durable. */
-  async schedule(raw: Uint8Array): Promise<any> {
-    const response = await fetch(`${this.url}/~scheduler@1.0/schedule`, {
+  /** Posts a signed item's bytes; redirects are answered, not followed (a 307 is a NodeError with `location`). */
+  async post(path: string, raw: Uint8Array): Promise<any> {
+    const response = await fetch(this.url + path, {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream' },
       body: raw as Uint8Array<ArrayBuffer>,
@@ -45,6 +51,22 @@ export class NodeClient {
     const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
     if (!response.ok) throw new NodeError(response.status, { ...body, location: response.headers.get('location') });
     return body;
+  }
+
+  /** Posts a signed item; resolves with the assignment once it is durable. */
+  schedule = (raw: Uint8Array): Promise<any> => this.post('/~scheduler@1.0/schedule', raw);
+
+  /** A free stateless call: GET /<module>/Compute?wasm-function=&wasm-params= (the record of PROTOCOL.md §5, with `cache`). */
+  call = (module: string, fn: string, params: Params = [], options: { gasLimit?: number | string } = {}) => this.get(computePath(module, fn, params, options));
+
+  /** The exact gas and price of a stateless call, never charged (§19). */
+  costOnly = (module: string, fn: string, params: Params = [], options: { gasLimit?: number | string } = {}) =>
+    this.get(computePath(module, fn, params, { ...options, costOnly: true }));
+
+  /** A signed stateless call, charged to the signer when the module is priced (§19). */
+  async paidCall(signer: Signer, module: string, fn: string, params: Params = [], options: { gasLimit?: number | string } = {}): Promise<any> {
+    const item = await signItem(signer, { tags: callTags(fn, options.gasLimit), data: paramsText(params) });
+    return this.post(`/${encodeURIComponent(module)}/compute`, item.raw);
   }
 
   async spawn(signer: Signer, module: string, scheduler: string, tags: Tag[] = [], data = ''): Promise<{ process: string; assignment: any }> {
@@ -61,5 +83,14 @@ export class NodeClient {
   slot = (process: string) => this.get(`/~scheduler@1.0/slot?target=${process}`);
   schedulePage = (process: string, from = 0, to?: number, limit?: number) =>
     this.get(`/~scheduler@1.0/schedule?target=${process}&from=${from}${to === undefined ? '' : `&to=${to}`}${limit === undefined ? '' : `&limit=${limit}`}`);
-  compute = (process: string, slot?: number) => this.get(slot === undefined ? `/${process}/now` : `/${process}/compute&slot=${slot}`);
+  /** A process's result at a slot, or at its latest slot (the record of §13, with `cache`). */
+  compute = (process: string, slot?: number | string) =>
+    this.get(slot === undefined ? `/${encodeURIComponent(process)}/now` : `/${encodeURIComponent(process)}/compute&slot=${encodeURIComponent(slot)}`);
+}
+
+function computePath(module: string, fn: string, params: Params, options: { gasLimit?: number | string; costOnly?: boolean }): string {
+  const query = new URLSearchParams({ 'wasm-function': fn, 'wasm-params': paramsText(params) });
+  if (options.gasLimit !== undefined) query.set('gas-limit', String(options.gasLimit));
+  if (options.costOnly) query.set('cost-only', 'true');
+  return `/${encodeURIComponent(module)}/Compute?${query}`;
 }

@@ -13,7 +13,8 @@ import { readAssignment, type SignedAssignment } from './protocol/assignment.ts'
 import { nextLink } from './protocol/hash-chain.ts';
 import { b64url, fromB64url, isId } from './protocol/encoding.ts';
 import { OutboxKind, type ProcessSpawn, type Store } from './store.ts';
-import { assignmentTags, tagValue } from './protocol/vocabulary.ts';
+import { gasLimit } from './wasm/gas.ts';
+import { assignmentTags, SCHEDULED_PROTOCOLS, SCHEDULED_TYPES, tagValue } from './protocol/vocabulary.ts';
 
 export interface SchedulerOptions {
   store: Store;
@@ -43,7 +44,7 @@ export class Scheduler {
 
   /** Verifies a signed item and assigns it; resolves when the assignment is durable. */
   schedule(raw: Uint8Array): Promise<SignedAssignment> {
-    const item = readSigned(raw);
+    const item = readMessage(raw);
     const { pid, record } = this.resolveProcess(item);
     const key = `${pid}/${item.id}`;
     const inFlight = this.pending.get(key);
@@ -156,6 +157,7 @@ export class Scheduler {
       if (!isId(module)) throw badRequest(`a process needs a Module tag holding a module ID, got ${JSON.stringify(module ?? null)}`);
       if (!isId(scheduler)) throw badRequest(`a process needs a Scheduler tag holding a node address, got ${JSON.stringify(scheduler ?? null)}`);
       this.ensureLocal(scheduler, item.id);
+      checkGasLimit(item);
       return { pid: item.id, record: { id: item.id, module, scheduler, owner: item.ownerAddress, tags: item.tags } };
     }
     if (!item.target) throw badRequest(`message ${item.id} has no target process`);
@@ -173,6 +175,16 @@ export class Scheduler {
   }
 }
 
+/** A spawn's Gas-Limit (each message's budget) is refused here, as a call's is, rather than at its first message. */
+function checkGasLimit(spawn: DataItem): void {
+  try {
+    gasLimit([tagValue(spawn.tags, 'Gas-Limit')], Number.MAX_SAFE_INTEGER);
+  } catch (error) {
+    if (error instanceof HyperError) error.message = `process ${spawn.id} has a bad Gas-Limit tag (the gas budget of each of its messages): ${error.message}`;
+    throw error;
+  }
+}
+
 /** Parses and verifies a signed item, or says precisely why it is refused (400). */
 export function readSigned(raw: Uint8Array): DataItem {
   let item: DataItem;
@@ -183,5 +195,28 @@ export function readSigned(raw: Uint8Array): DataItem {
     throw error;
   }
   if (!verifyDataItem(item)) throw badRequest(`the signature of data item ${item.id} does not verify`);
+  return item;
+}
+
+/**
+ * A signed item to schedule: readSigned, then the tags that say what it is (PROTOCOL.md §10).
+ * Without them an item of another protocol, or a paid call or top-up posted to the wrong
+ * route, would be taken for a message. The anchor is not required: replays are caught by
+ * item ID (the same item gets its first assignment back), so an anchor only serves a client
+ * that wants the same content twice as two messages (the bench sends none).
+ */
+export function readMessage(raw: Uint8Array): DataItem {
+  const item = readSigned(raw);
+  const refuse = (tag: string, expected: string) => {
+    const value = tagValue(item.tags, tag);
+    const found = value === undefined ? `has no ${tag} tag` : `has ${tag}: ${JSON.stringify(value)}`;
+    return badRequest(`data item ${item.id} ${found}; a scheduled item needs ${expected}`, { tag });
+  };
+  const protocol = tagValue(item.tags, 'Data-Protocol');
+  const variants = protocol === undefined ? undefined : SCHEDULED_PROTOCOLS.get(protocol);
+  if (!variants) throw refuse('Data-Protocol', [...SCHEDULED_PROTOCOLS.keys()].map((p) => `Data-Protocol: ${p}`).join(' or '));
+  if (!variants.includes(tagValue(item.tags, 'Variant') ?? '')) throw refuse('Variant', variants.map((v) => `Variant: ${v}`).join(' or '));
+  const type = tagValue(item.tags, 'Type');
+  if (!(SCHEDULED_TYPES as readonly string[]).includes(type ?? '')) throw refuse('Type', 'Type: Process (a spawn) or Type: Message (to the process its target names)');
   return item;
 }

@@ -1,7 +1,9 @@
 // The ANS-104 codec on node:crypto (engine/protocol/ans104/data-item.ts, engine/protocol/ans104/deep-hash.ts) against
 // arbundles and arweave-js, the implementations the rest of the Arweave world uses: same
 // deep hash, same Avro tags, same bytes for the same ed25519 key, each other's items
-// accepted, and no byte of a signed item changeable without detection.
+// accepted, and no byte of a signed item changeable without detection. Also the vectors of
+// docs/PROTOCOL.md §10 (an item's layout and deep hash) and §7 (Arweave chunking, data_root and
+// signature data), computed from the document's own formulas.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { constants, createHash, createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
@@ -421,6 +423,128 @@ test('signature checks spread over worker threads give the same answers, in orde
   const pooled = await verifyItems(raws, 3);
   assert.equal(pooled, raws.map(verifyRaw));
   assert.equal(pooled.flatMap((ok, i) => (ok ? [] : [i])), [3, 9, ...flipped.slice(1)]);
+});
+
+// ---------------------------------------------------------------------------------------
+// docs/PROTOCOL.md §10 and §7, implemented here from the document's own words (not from the
+// codec), and pinned: a stranger who follows the document gets these bytes.
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const sha384 = (...parts: Uint8Array[]) => new Uint8Array(createHash('sha384').update(Buffer.concat(parts)).digest());
+const sha256Of = (...parts: Uint8Array[]) => new Uint8Array(createHash('sha256').update(Buffer.concat(parts)).digest());
+/** §10's deep hash, as written there. */
+type Blobs = Uint8Array | Blobs[];
+function docDeepHash(value: Blobs): Uint8Array {
+  if (value instanceof Uint8Array) return sha384(sha384(utf8(`blob${value.length}`)), sha384(value));
+  let acc = sha384(utf8(`list${value.length}`));
+  for (const item of value) acc = sha384(acc, docDeepHash(item));
+  return acc;
+}
+const u64le = (n: number) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(n), true); return b; };
+
+/** The vector's key: the ed25519 seed 00 01 … 1f (PKCS#8 DER is a fixed 16-byte prefix and the seed). */
+const VECTOR_KEY = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(Array.from({ length: 32 }, (_, i) => i))]), format: 'der', type: 'pkcs8' });
+const VECTOR_OWNER = '03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8';
+const VECTOR_TARGET = new Uint8Array(32).fill(0x11);
+const VECTOR_ANCHOR = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + (i % 16));
+const VECTOR_TAGS: Tag[] = [
+  { name: 'Data-Protocol', value: 'hyperwasm' },
+  { name: 'Variant', value: 'hyperwasm.1' },
+  { name: 'Type', value: 'Message' },
+  { name: 'Action', value: 'Ping' },
+];
+const VECTOR_AVRO = '081a446174612d50726f746f636f6c1268797065727761736d0e56617269616e741668797065727761736d2e3108547970650e4d6573736167650c416374696f6e0850696e6700';
+const VECTOR_DEEP_HASH = 'd0e829e4f468e0e91d2639fc670c41b7e246c04436c402212c49bad11e60d943d1c39c677cb2b7bd3132ec76dc2c9634';
+const VECTOR_SIGNATURE = '016718e71f78f71c7e8624484a01af81d91d4eb86df940670f13cc7f7fa3cb3fb61550ffee8a8152a936a0b255a13005eb9c78ef3dceb184c6e99f915e0db003';
+const VECTOR_ID = 'xo4GpoEPEKGOpm5h8qp0cLNuc7RUtoA1wKbMt9xPB6c';
+
+test('PROTOCOL.md §10 vector: an ed25519 item laid out, deep-hashed and signed as the document says', () => {
+  const owner = Buffer.from(VECTOR_OWNER, 'hex');
+  const avro = Buffer.from(VECTOR_AVRO, 'hex');
+  const data = utf8('hello');
+  equalBytes(encodeTags(VECTOR_TAGS), avro, 'Avro tags');
+  // ["dataitem", "1", "2", owner, target, anchor, Avro tag bytes, data]: not the list the public ANS-104 text gives
+  const message = docDeepHash([utf8('dataitem'), utf8('1'), utf8('2'), owner, VECTOR_TARGET, VECTOR_ANCHOR, avro, data]);
+  assert.is(hex(message), VECTOR_DEEP_HASH);
+  const signature = new Uint8Array(sign(null, message, VECTOR_KEY));
+  assert.is(hex(signature), VECTOR_SIGNATURE);
+  const layout = Buffer.concat([bytes(2, 0), signature, owner, bytes(1), VECTOR_TARGET, bytes(1), VECTOR_ANCHOR, u64le(4), u64le(avro.length), avro, data]);
+  assert.is(layout.length, 256);
+  assert.is(b64url(sha256Of(signature)), VECTOR_ID);
+  assert.is(b64url(sha256Of(owner)), 'Vkdap1RjR0wChd9dvyvKtz2mUTWIOem3dIGy6rEHcIw', 'the signer address');
+
+  const item = createDataItem(ed25519Signer(VECTOR_KEY), { target: b64url(VECTOR_TARGET), anchor: VECTOR_ANCHOR, tags: VECTOR_TAGS, data: 'hello' });
+  equalBytes(item.raw, layout, 'the codec writes the same bytes');
+  assert.is(item.id, VECTOR_ID);
+  assert.ok(verifyDataItem(parseDataItem(layout)));
+  // Without target and anchor: one presence byte 0 each, and empty blobs in the deep hash.
+  const bare = createDataItem(ed25519Signer(VECTOR_KEY), { data: '' });
+  assert.is(bare.raw.length, 2 + 64 + 32 + 1 + 1 + 16);
+  const empty = new Uint8Array(0);
+  equalBytes(bare.signature, new Uint8Array(sign(null, docDeepHash([utf8('dataitem'), utf8('1'), utf8('2'), owner, empty, empty, empty, empty]), VECTOR_KEY)));
+});
+
+/** §7's chunking and Merkle root, as written there. */
+function docDataRoot(data: Uint8Array): { root: Uint8Array; ranges: [number, number][] } {
+  const MAX = 256 * 1024;
+  const MIN = 32 * 1024;
+  const ranges: [number, number][] = [];
+  let start = 0;
+  while (data.length - start >= MAX) {
+    const rest = data.length - start;
+    const size = rest - MAX > 0 && rest - MAX < MIN ? Math.ceil(rest / 2) : MAX;
+    ranges.push([start, start + size]);
+    start += size;
+  }
+  ranges.push([start, data.length]);
+  const note = (n: number) => { const b = new Uint8Array(32); new DataView(b.buffer).setBigUint64(24, BigInt(n)); return b; };
+  let level = ranges.map(([a, b]) => ({ id: sha256Of(sha256Of(sha256Of(data.subarray(a, b))), sha256Of(note(b))), end: b }));
+  while (level.length > 1) {
+    const up = [];
+    for (let i = 0; i < level.length; i += 2) {
+      const [l, r] = [level[i], level[i + 1]];
+      up.push(r ? { id: sha256Of(sha256Of(l.id), sha256Of(r.id), sha256Of(note(l.end))), end: r.end } : l);
+    }
+    level = up;
+  }
+  return { root: level[0].id, ranges };
+}
+
+test('PROTOCOL.md §7 vectors: chunking (the last-two-chunks rule, the empty last chunk) and data_root, as arweave-js computes them', async () => {
+  const merkle = await import('arweave/node/lib/merkle.js');
+  const payload = (n: number) => Uint8Array.from({ length: n }, (_, i) => i % 251);
+  const cases: [number, [number, number][], string][] = [
+    [5, [[0, 5]], 'rLZwYh3sMsjtP-AhqRDgnE_ssS8oCTgmIKzqVI0FKY0'],
+    [262144, [[0, 262144], [262144, 262144]], 'gty7KB2baLFp7OGxuV2wBeX3NippS1tNVlMOZryIq5o'],
+    [534288, [[0, 262144], [262144, 398216], [398216, 534288]], 'PqmoLGEosdsyKlbtNQA_Ei-NLqbEE2W6TwAnoEqGD_M'],
+    [600000, [[0, 262144], [262144, 524288], [524288, 600000]], 'O5pWr9emcTCZCog2mLsx1oILM5LhWt31xz_16qteDow'],
+  ];
+  assert.is(b64url(docDataRoot(utf8('hello')).root), 'LQltiI15GfZxGOByiGYthIZQ-zQMny3lv3tL_rSySmo', 'hello');
+  for (const [size, ranges, root] of cases) {
+    const data = payload(size);
+    const mine = docDataRoot(data);
+    assert.equal(mine.ranges, ranges, `${size}: chunks`);
+    assert.is(b64url(mine.root), root, `${size}: data_root`);
+    assert.is(b64url((await merkle.generateTransactionChunks(data)).data_root), root, `${size}: arweave-js`);
+  }
+});
+
+test("PROTOCOL.md §7 vector: a format-2 transaction's signature data is the deep hash of its nine fields", async () => {
+  const TransactionModule = await import('arweave/node/lib/transaction.js');
+  const Transaction = ((TransactionModule as any).default?.default ?? (TransactionModule as any).default) as new (attrs: object) => { getSignatureData(): Promise<Uint8Array> };
+  const owner = Uint8Array.from({ length: 512 }, (_, i) => (i * 13 + 7) & 0xff);
+  const lastTx = new Uint8Array(32).fill(0x22);
+  const data = utf8('hello');
+  const dataRoot = docDataRoot(data).root;
+  const tags = [['Content-Type', 'text/plain'], ['Type', 'Data']];
+  const tx = new Transaction({
+    format: 2, owner: b64url(owner), target: '', quantity: '0', reward: '12345', last_tx: b64url(lastTx),
+    tags: tags.map(([name, value]) => ({ name: b64url(utf8(name)), value: b64url(utf8(value)) })),
+    data_size: '5', data_root: b64url(dataRoot), data: '',
+  });
+  const mine = docDeepHash([utf8('2'), owner, new Uint8Array(0), utf8('0'), utf8('12345'), lastTx, tags.map(([n, v]) => [utf8(n), utf8(v)]), utf8('5'), dataRoot]);
+  equalBytes(await tx.getSignatureData(), mine);
+  assert.is(hex(mine), '5b7c4cf37c4b196664859a3fe70b8199cf36ad0f4ad597b271bd2165bfef846b2a65e70371d052ccf2f17de0a9b099a3');
 });
 
 test.run();

@@ -13,7 +13,8 @@ import { loadOrCreateWallet } from '../arweave/wallet.ts';
 import { ed25519Signer, parseDataItem, verifyDataItem } from '../engine/protocol/ans104/data-item.ts';
 import { chain } from '../engine/protocol/hash-chain.ts';
 import { hashpath } from '../engine/protocol/hashpath.ts';
-import { fromB64url } from '../engine/protocol/encoding.ts';
+import { canonicalJson, fromB64url } from '../engine/protocol/encoding.ts';
+import { sha256b64 } from '../engine/protocol/hash.ts';
 import { NodeClient, NodeError, signItem, type Signer } from '../client/node-client.ts';
 import { tempDir, testNode } from './helpers.ts';
 import { findByTags } from '../arweave/graphql.ts';
@@ -21,6 +22,7 @@ import { decodeBundle } from '../engine/protocol/ans104/bundle.ts';
 import type { RunningNode } from '../gateway/node.ts';
 
 const test = suite('processes');
+const TEXT = new TextDecoder();
 const dir = tempDir();
 let node: RunningNode;
 let client: NodeClient;
@@ -51,7 +53,7 @@ test.before(async () => {
   const built = await buildModules();
   await start();
   const wallet = await loadOrCreateWallet(join(dir.path, 'wallet.json'));
-  for (const name of ['counter', 'token', 'fac']) {
+  for (const name of ['counter', 'token', 'fac', 'text']) {
     ids[name] = await upload(new Uint8Array(readFileSync(built[name])), { gateway: node.node.gateway, wallet, tags: moduleTags() });
   }
 });
@@ -170,6 +172,72 @@ test('refusals: bad signature, malformed item, unknown process, foreign schedule
   await refused(client.get(`/${counter}/compute&slot=x`), 400, /slot must be a whole number/);
   await refused(client.schedule(new Uint8Array(11 * 1024 * 1024)), 413, /too large/i);
   assert.is((await client.slot(counter)).current, before, 'nothing was assigned');
+});
+
+test('a spawn whose Gas-Limit is not a positive whole number is refused with a 400 that says so', async () => {
+  for (const value of ['abc', '0', '-5', '1.5']) {
+    await refused(client.spawn(alice, ids.counter, node.node.key.address, [{ name: 'Gas-Limit', value }]), 400, new RegExp(`has a bad Gas-Limit tag .*a gas limit must be a positive whole number, got "${value.replace('.', '\\.')}"`));
+  }
+  const { process } = await client.spawn(alice, ids.counter, node.node.key.address, [{ name: 'Gas-Limit', value: '5000000' }]);
+  assert.is((await client.compute(process, 0)).slot, 0);
+});
+
+test('every answer is checkable on its own: result-hash is over the result-bytes it carries', async () => {
+  const bytesOf = (record: any) => fromB64url(record['result-bytes']);
+  const checkable = (record: any) => assert.is(sha256b64(bytesOf(record)), record['result-hash']);
+  // A bytes function whose JSON is not in canonical key order: the hash is over the module's own bytes.
+  const text = await client.call(ids.text, 'transform', [{ text: 'hello' }]);
+  assert.is(text['function-type'], 'bytes');
+  checkable(text);
+  assert.equal(JSON.parse(TEXT.decode(bytesOf(text))), text.result);
+  assert.is.not(TEXT.decode(bytesOf(text)), canonicalJson(text.result));
+  // A numeric function: its bytes are the canonical JSON of its result.
+  const fac = await client.call(ids.fac, 'fac', [5]);
+  assert.is(fac['function-type'], 'numeric');
+  assert.is(TEXT.decode(bytesOf(fac)), canonicalJson(fac.result));
+  checkable(fac);
+  // A process slot: the bytes handle returned; a slot out of gas: its error message.
+  const slot = await client.compute(counter, 1);
+  checkable(slot);
+  assert.equal(JSON.parse(TEXT.decode(bytesOf(slot))).output, slot.output);
+  const { process: starved } = await client.spawn(alice, ids.counter, node.node.key.address, [{ name: 'Gas-Limit', value: '1' }]);
+  const failed = await client.compute(starved, 0);
+  assert.match(failed.error, /ran out of gas: its budget of 1 was used up/);
+  assert.is(TEXT.decode(bytesOf(failed)), failed.error);
+  checkable(failed);
+});
+
+test('a scheduled item must say what it is: Data-Protocol, Variant and Type, or a 400 naming the tag', async () => {
+  const before = (await client.slot(counter)).current;
+  const without = (name: string) => messageTags().filter((t) => t.name !== name);
+  const replaced = (name: string, value: string) => messageTags().map((t) => (t.name === name ? { name, value } : t));
+  const cases: [string, { name: string; value: string }[], string, RegExp][] = [
+    ['no Type', without('Type'), 'Type', /has no Type tag; a scheduled item needs Type: Process \(a spawn\) or Type: Message/],
+    ['Type: Topup', replaced('Type', 'Topup'), 'Type', /has Type: "Topup"; a scheduled item needs Type: Process/],
+    ['no Data-Protocol', without('Data-Protocol'), 'Data-Protocol', /has no Data-Protocol tag; a scheduled item needs Data-Protocol: hyperwasm/],
+    ["AO's Data-Protocol (not yet scheduled here)", replaced('Data-Protocol', 'ao'), 'Data-Protocol', /has Data-Protocol: "ao"; a scheduled item needs Data-Protocol: hyperwasm/],
+    ['no Variant', without('Variant'), 'Variant', /has no Variant tag; a scheduled item needs Variant: hyperwasm\.1/],
+    ['no tags at all', [], 'Data-Protocol', /has no Data-Protocol tag/],
+  ];
+  for (const [what, tags, tag, message] of cases) {
+    const item = await signItem(alice, { target: counter, tags, data: what });
+    const error = await refused(client.schedule(item.raw), 400, message);
+    assert.is(error!.body.tag, tag, what);
+  }
+  const spawn = await signItem(alice, { tags: [{ name: 'Type', value: 'Process' }, { name: 'Module', value: ids.counter }, { name: 'Scheduler', value: node.node.key.address }] });
+  await refused(client.schedule(spawn.raw), 400, /has no Data-Protocol tag/);
+  assert.is((await client.slot(counter)).current, before, 'nothing was assigned');
+});
+
+test("the client's stateless calls (free, cost-only, signed) name one computation", async () => {
+  const free = await client.call(ids.fac, 'fac', [5]);
+  assert.is(free.result, 120);
+  assert.is((await client.call(ids.fac, 'fac', '[5.0]')).hashpath, free.hashpath, 'JSON text is sent as it is');
+  const cost = await client.costOnly(ids.fac, 'fac', [5]);
+  assert.equal([cost.hashpath, cost.gas, cost.priced], [free.hashpath, free.gas, false]);
+  const signed = await client.paidCall(alice, ids.fac, 'fac', [5]);
+  assert.equal([signed.hashpath, signed.result, signed.receipt], [free.hashpath, 120, undefined], 'a free module charges nothing');
+  await refused(client.call(ids.fac, 'fac', '[5,'), 400, /JSON array/);
 });
 
 test('the outbox publishes every message and assignment to Arweave as bundles', async () => {

@@ -22,6 +22,14 @@ export const Type = {
 } as const;
 export type ItemType = (typeof Type)[keyof typeof Type];
 
+/**
+ * What a scheduler accepts as a process or message: each Data-Protocol with its Variants, and
+ * the Types. A table so that another protocol's items (AO's `Data-Protocol: ao`,
+ * `Variant: ao.TN.1`) are one entry away.
+ */
+export const SCHEDULED_PROTOCOLS: ReadonlyMap<string, readonly string[]> = new Map([[DATA_PROTOCOL, [VARIANT]]]);
+export const SCHEDULED_TYPES = [Type.Process, Type.Message] as const;
+
 /** The first value of a tag, if present. */
 export const tagValue = (tags: Tag[], name: string): string | undefined => tags.find((t) => t.name === name)?.value;
 
@@ -57,6 +65,11 @@ export function processTags(module: string, scheduler: string, extra: Tag[] = []
 /** A message to a process. */
 export function messageTags(extra: Tag[] = []): Tag[] {
   return [...protocolTags(Type.Message), ...extra];
+}
+
+/** A signed stateless call (POST /<module>/compute): the function, and optionally its gas budget; the data is the parameter array as JSON. */
+export function callTags(fn: string, gasLimit?: number | string): Tag[] {
+  return [{ name: 'Wasm-Function', value: fn }, ...(gasLimit === undefined ? [] : [{ name: 'Gas-Limit', value: String(gasLimit) }])];
 }
 
 /** An assignment: a message given a slot in a process's hash-chain. */
