@@ -23,7 +23,8 @@ import { verifyProcess } from '../attest/verify/replay.ts';
 import { NodeClient, type Signer } from '../client/node-client.ts';
 import { cli, tempDir, testNode } from './helpers.ts';
 import type { RunningNode } from '../gateway/node.ts';
-import { OutboxKind, type OutboxKey } from '../engine/store.ts';
+import { OutboxKind, openStore, type OutboxKey } from '../engine/store.ts';
+import { replay } from '../attest/verify/replayer.ts';
 import type { ProcessStatement } from '../engine/protocol/statement.ts';
 
 const test = suite('verify');
@@ -92,7 +93,7 @@ test.after(async () => {
   dir.remove();
 });
 
-test('an honest process of 40 slots replays and is confirmed by the CLI from a fresh folder', async () => {
+test('an honest process of 40 slots replays and is confirmed by the CLI, from a fresh folder and again from the same one', async () => {
   const { process: pid } = await client.spawn(alice, ids.counter, node.node.key.address);
   for (let i = 1; i <= 40; i++) await client.send(alice, pid, [], `m${i}`);
   await client.compute(pid, 17);
@@ -104,6 +105,23 @@ test('an honest process of 40 slots replays and is confirmed by the CLI from a f
   assert.match(result.stdout, /slots 0–40: confirmed \(41\)/);
   assert.match(result.stdout, /verified: 41 slots confirmed/);
   assert.match(result.stderr, /replayed 41\/41 slots/);
+  // The same folder again: the replay re-executes every slot, nothing is taken from the first run.
+  const again = await cli(['verify', pid, '--gateway', node.gatewayUrl, '--data', join(dir.path, 'fresh-verifier')]);
+  assert.is(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stderr, /replayed 41\/41 slots/);
+  assert.match(again.stdout, /verified: 41 slots confirmed/);
+  // A folder that holds a node's processes (a node's own LMDB) is refused: its cache holds the claims being checked.
+  const history = readHistory(pid, await fetchHistory(node.node.gateway, pid));
+  const folder = join(dir.path, 'looks-like-a-node');
+  const store = openStore(folder);
+  await store.processes.put(pid, history.record!);
+  await store.close();
+  try {
+    await replay(history, { store: folder, source: node.node.gateway, to: 3 });
+    assert.unreachable('a node-like folder must be refused');
+  } catch (error) {
+    assert.match((error as Error).message, /never a node's data folder/);
+  }
 });
 
 test('one answer verifies alone: a process slot and a stateless call', async () => {

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { HyperError } from '../../engine/protocol/errors.ts';
-import { openStore } from '../../engine/store.ts';
+import { openStore, type Store } from '../../engine/store.ts';
 import { Modules, type ModuleSource } from '../../engine/modules.ts';
 import { Processes, type ScheduleReader } from '../../engine/processes/index.ts';
 import type { SlotRecord } from '../../engine/protocol/record.ts';
@@ -64,6 +64,7 @@ export async function replay(history: ProcessHistory, options: ReplayOptions): P
   mkdirSync(dirname(options.store), { recursive: true });
   const store = openStore(options.store);
   try {
+    await forgetEarlierRuns(store, options.store, history.pid);
     const modules = new Modules(store, options.source);
     let loaded: LoadedModule;
     try {
@@ -82,6 +83,22 @@ export async function replay(history: ProcessHistory, options: ReplayOptions): P
   } finally {
     await store.close();
   }
+}
+
+/**
+ * A replay re-executes: nothing an earlier run left in this folder may stand in for it (the
+ * fold would answer from its cached slots and snapshots and execute nothing). A node's data
+ * folder is refused outright: its cache holds the very claims being checked.
+ */
+async function forgetEarlierRuns(store: Store, folder: string, pid: string): Promise<void> {
+  if (store.processes.getKeysCount() > 0) {
+    throw new Error(`${folder} holds a node's processes: a verifier works in a folder of its own, never a node's data folder`);
+  }
+  const range = { start: [pid], end: [pid, Number.MAX_SAFE_INTEGER] };
+  await store.transaction(() => {
+    for (const key of store.processResults.getKeys(range)) store.processResults.remove(key);
+    for (const key of store.snapshots.getKeys(range)) store.snapshots.remove(key);
+  });
 }
 
 /** The record the engine answered with, as it stored it (JSON). */
