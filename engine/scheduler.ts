@@ -8,7 +8,8 @@
 // commits. Slots are contiguous because commits are applied in order; a head is reloaded
 // from what is durable whenever a commit fails.
 import { badRequest, HyperError, notFound } from './protocol/errors.ts';
-import { createDataItem, parseDataItem, verifyDataItem, DataItemError, type DataItem, type Ed25519Signer } from './protocol/ans104/data-item.ts';
+import { createDataItem, parseDataItem, verifyDataItem, type DataItem, type Ed25519Signer } from './protocol/ans104/data-item.ts';
+import { DataItemError } from './protocol/ans104/avro-tags.ts';
 import { readAssignment, type SignedAssignment } from './protocol/assignment.ts';
 import { nextLink } from './protocol/hash-chain.ts';
 import { b64url, fromB64url, isId } from './protocol/encoding.ts';

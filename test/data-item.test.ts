@@ -12,14 +12,12 @@ import { ArweaveSigner, DataItem as ArDataItem, SolanaSigner, createData, deepHa
 import * as arweaveDeepHashModule from 'arweave/node/lib/deepHash.js';
 import type { JWKInterface } from 'arweave/node/lib/wallet.js';
 import { deepHash, deepHashFold, deepHashListStart, type DeepHashChunk } from '../engine/protocol/ans104/deep-hash.ts';
+import { DataItemError, decodeTags, encodeTags } from '../engine/protocol/ans104/avro-tags.ts';
 import {
-  DataItemError,
   SIGNATURE_TYPES,
   createDataItem,
   createRsaDataItem,
-  decodeTags,
   ed25519Signer,
-  encodeTags,
   parseDataItem,
   verifyDataItem,
   type DataItem,
