@@ -3,7 +3,7 @@
 // only after the gateway accepted the bundle that carries it, so nothing is lost to a crash
 // or a gateway outage; failures are retried with exponential backoff by a background loop
 // that never throws and never keeps the process alive on its own.
-import { OutboxKind, type Store, type OutboxKey } from '../engine/store.ts';
+import { OutboxKind, type StoreView, type OutboxKey } from '../engine/store.ts';
 import type { ArweaveGateway } from './gateway.ts';
 import type { JWKInterface } from './wallet.ts';
 import { upload, type Tag } from './upload.ts';
@@ -11,7 +11,7 @@ import { bundleTags } from '../engine/protocol/vocabulary.ts';
 import { BundleError, ENTRY_BYTES, bundleSize, encodeBundle, itemId, itemIdBytes } from '../engine/protocol/ans104/bundle.ts';
 
 export interface PublisherOptions {
-  store: Store;
+  store: StoreView<'outbox'>;
   gateway: ArweaveGateway;
   wallet: JWKInterface;
   log?: (line: string) => void;
@@ -52,7 +52,7 @@ const MAX_NAMED = 100;
 const DEFAULT_MAX_BYTES = 200 * 1024;
 
 export class Publisher {
-  private readonly store: Store;
+  private readonly store: StoreView<'outbox'>;
   private readonly gateway: ArweaveGateway;
   private readonly wallet: JWKInterface;
   private readonly log: (line: string) => void;

@@ -1,4 +1,5 @@
-// The node's identity: an ed25519 key kept in the data folder, created on first start.
+// An ed25519 identity kept as a PKCS#8 PEM file, created on first use: the node's key in its data
+// folder, and the CLI's development key in the config folder (cli/signer.ts).
 // Its address is b64url(sha256(public key)), as ANS-104 derives addresses from owners.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -7,7 +7,7 @@ import type { DataItem } from './protocol/ans104/data-item.ts';
 import type { Attestation, SignedBatch } from './protocol/attestation.ts';
 import type { SlotRecord } from './protocol/record.ts';
 import type { Statement } from './protocol/statement.ts';
-import { COMPUTE_GROUP, keepBatch, type Store } from './store.ts';
+import { COMPUTE_GROUP, keepBatch, type StoreView } from './store.ts';
 
 /** How the engine has statements signed: the node's key, behind this port. */
 export interface AttestPort {
@@ -40,7 +40,7 @@ export class Attestations {
   private queue: Queued[] = [];
   private seq = Date.now() * 1000;
 
-  constructor(private readonly store: Store, readonly port: AttestPort, private readonly onWrite?: () => void) {}
+  constructor(private readonly store: StoreView<'attestations' | 'outbox'>, readonly port: AttestPort, private readonly onWrite?: () => void) {}
 
   get address(): string {
     return this.port.address;

@@ -16,7 +16,7 @@ import type { ComputeRecord } from './protocol/record.ts';
 import { computationMessage, computeStatement } from './protocol/statement.ts';
 import type { Attestations } from './attestations.ts';
 import type { Modules } from './modules.ts';
-import type { Store } from './store.ts';
+import type { StoreView } from './store.ts';
 
 export type { ComputeRecord } from './protocol/record.ts';
 
@@ -73,7 +73,7 @@ export class StatelessCompute {
   private readonly committing = new Map<string, Uint8Array>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: StoreView<'results'>,
     private readonly modules: Modules,
     /** Attests every result, in the transaction that stores it; absent, results are unattested (verifiers). */
     private readonly attestations?: Attestations,

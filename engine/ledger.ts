@@ -5,13 +5,13 @@
 // answered; a request item is charged at most once.
 import { badRequest, HyperError } from './protocol/errors.ts';
 import type { Charge } from './protocol/pricing.ts';
-import type { Store } from './store.ts';
+import type { StoreView } from './store.ts';
 
 export class Ledger {
   /** The authoritative balances of addresses seen since start (LMDB holds what is committed). */
   private readonly balances = new Map<string, bigint>();
 
-  constructor(private readonly store: Store, readonly operator: string) {}
+  constructor(private readonly store: StoreView<'balances' | 'receipts'>, readonly operator: string) {}
 
   balance(address: string): bigint {
     let balance = this.balances.get(address);

@@ -3,7 +3,7 @@
 // bytes are kept in LMDB so a restart needs no gateway.
 import { HyperError, unprocessable } from './protocol/errors.ts';
 import { compileModule, type LoadedModule } from './wasm/compile.ts';
-import type { ModuleMeta, Store } from './store.ts';
+import type { ModuleMeta, StoreView } from './store.ts';
 import { exportGlobals } from './wasm/snapshot.ts';
 import { instrument, MeterError, METER_VERSION } from './wasm/meter/index.ts';
 import { dataImportIds, MAX_DATA_IMPORT_BYTES, MAX_DATA_IMPORTS } from './wasm/host/data.ts';
@@ -20,7 +20,7 @@ const MEMORY_CACHE_SIZE = 64;
 export class Modules {
   private readonly loaded = new Map<string, Promise<LoadedModule>>();
 
-  constructor(private readonly store: Store, private readonly source: ModuleSource) {}
+  constructor(private readonly store: StoreView<'modules' | 'metered' | 'moduleMeta' | 'dataItems'>, private readonly source: ModuleSource) {}
 
   /** The module as stateless calls run it: metered (engine/wasm/meter/index.ts). */
   get(id: string): Promise<LoadedModule> {

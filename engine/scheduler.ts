@@ -13,12 +13,12 @@ import { DataItemError } from './protocol/ans104/avro-tags.ts';
 import { readAssignment, type SignedAssignment } from './protocol/assignment.ts';
 import { nextLink } from './protocol/hash-chain.ts';
 import { b64url, fromB64url, isId } from './protocol/encoding.ts';
-import { OutboxKind, type ProcessSpawn, type Store } from './store.ts';
+import { OutboxKind, type ProcessSpawn, type StoreView } from './store.ts';
 import { gasLimit } from './wasm/gas.ts';
 import { assignmentTags, SCHEDULED_PROTOCOLS, SCHEDULED_TYPES, tagValue } from './protocol/vocabulary.ts';
 
 export interface SchedulerOptions {
-  store: Store;
+  store: StoreView<'assignments' | 'messages' | 'outbox' | 'processes' | 'slots'>;
   signer: Ed25519Signer;
   /** This node's address: processes whose Scheduler tag names it are scheduled here. */
   address: string;

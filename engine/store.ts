@@ -76,8 +76,14 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * The part of the store a service may touch, with transactions: each service names the
+ * databases it uses, so what a service can write is read off its constructor.
+ */
+export type StoreView<K extends keyof Store> = Pick<Store, K | 'transaction'>;
+
 /** Keeps a signed attestation batch and queues it for Arweave; call inside a store transaction. */
-export function keepBatch(store: Store, batch: SignedBatch, group: string, seq: number): void {
+export function keepBatch(store: StoreView<'attestations' | 'outbox'>, batch: SignedBatch, group: string, seq: number): void {
   store.attestations.put(batch.item.id, batch.item.raw);
   store.outbox.put([group, seq, OutboxKind.Attestation], batch.item.raw);
 }

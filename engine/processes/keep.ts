@@ -8,7 +8,7 @@ import type { SlotRecord } from '../protocol/record.ts';
 import { processStatement } from '../protocol/statement.ts';
 import { tagValue } from '../protocol/vocabulary.ts';
 import type { AttestPort } from '../attestations.ts';
-import { keepBatch, OutboxKind, type Store } from '../store.ts';
+import { keepBatch, OutboxKind, type StoreView } from '../store.ts';
 
 /** A folded slot: its record, and its snapshot when one is due. */
 export interface SlotResult {
@@ -21,7 +21,7 @@ export class SlotKeeper {
   private readonly committing = new Map<string, Uint8Array>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: StoreView<'results' | 'processResults' | 'snapshots' | 'outbox' | 'attestations'>,
     /** Attest records and sign checkpoints; without it records are only cached (verifiers). */
     private readonly attest?: AttestPort,
     /** Called once a fold's writes are committed (to kick the publisher). */
