@@ -18,6 +18,14 @@ export interface Figure {
 
 export const ratio = (f: Figure) => f.value / f.baseline;
 
+const slug = (text: string) => text.replace(/\[[^\]]*\]/g, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+
+/**
+ * A figure's stable id in bench/results/latest.json: its name and its baseline's, without the
+ * machine-specific parts in brackets (the GPU adapter), so runs on different machines compare.
+ */
+export const figureId = (f: Figure) => `${slug(f.name)}.vs.${slug(f.baselineName)}`;
+
 /** The middle value (the upper middle of an even count). */
 export const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
@@ -54,10 +62,13 @@ function bar(f: Figure): string {
 export function writeResults(figures: Figure[], extra: Record<string, unknown> = {}): string {
   const dir = join(import.meta.dirname, 'results');
   mkdirSync(dir, { recursive: true });
+  const ids = figures.map(figureId);
+  const repeated = ids.filter((id, i) => ids.indexOf(id) !== i);
+  if (repeated.length > 0) throw new Error(`two figures share an id (${repeated.join(', ')}): give them different names or baselines`);
   const report = {
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory: os.totalmem(), node: process.version, platform: `${os.platform()} ${os.arch()}` },
-    figures: figures.map((f) => ({ ...f, ratio: ratio(f) })),
+    figures: figures.map((f, i) => ({ id: ids[i], ...f, ratio: ratio(f) })),
     ...extra,
   };
   const file = join(dir, 'latest.json');
