@@ -20,6 +20,10 @@ import { tempDir, testNode } from './helpers.ts';
 import { findByTags } from '../arweave/graphql.ts';
 import { decodeBundle } from '../engine/protocol/ans104/bundle.ts';
 import type { RunningNode } from '../gateway/node.ts';
+import { handleInput, handleInputBytes } from '../engine/processes/fold.ts';
+import type { DataItem } from '../engine/protocol/ans104/data-item.ts';
+import type { SignedAssignment } from '../engine/protocol/assignment.ts';
+import type { ProcessSpawn } from '../engine/store.ts';
 
 const test = suite('processes');
 const TEXT = new TextDecoder();
@@ -261,6 +265,17 @@ test('a process whose scheduler is a known peer is redirected with 307', async (
     assert.is(error!.body.location, 'http://127.0.0.1:9/~scheduler@1.0/schedule');
   } finally {
     await other.close();
+  }
+});
+
+test("the device writes each message's input as JSON.stringify(handleInput(...)) would, byte for byte", () => {
+  const assignment = { id: 'a'.repeat(43), slot: 7, timestamp: 1764656400123, 'block-height': 12, 'hash-chain': 'h'.repeat(43) } as unknown as SignedAssignment;
+  const spawn: ProcessSpawn = { id: 'p'.repeat(43), module: 'm'.repeat(43), scheduler: 's'.repeat(43), owner: 'o'.repeat(43), tags: [{ name: 'Type', value: 'Process' }, { name: 'é"\\', value: '😀\n' }] };
+  const item = (fields: object) => ({ id: 'i'.repeat(43), ownerAddress: 'f'.repeat(43), tags: [{ name: 'Action', value: 'Add' }, { name: '\u2028', value: '\u0001"' }], data: new TextEncoder().encode('1'), ...fields }) as unknown as DataItem;
+  for (const it of [item({}), item({ id: undefined }), item({ target: 't'.repeat(43) }), item({ tags: [], data: new Uint8Array([0xff, 0x41, 0xe2, 0x82]) }), item({ data: new TextEncoder().encode('"quoted" é😀') })]) {
+    for (const a of [assignment, { ...assignment, 'block-height': undefined, slot: 0 } as unknown as SignedAssignment, { ...assignment, id: undefined } as unknown as SignedAssignment]) {
+      assert.equal(handleInputBytes(it, a, spawn), new TextEncoder().encode(JSON.stringify(handleInput(it, a, spawn))));
+    }
   }
 });
 

@@ -82,15 +82,12 @@ export class Fold {
     const raw = this.schedule.message(assignment.message);
     if (!raw) throw new Error(`process ${pid} has no message ${assignment.message} for slot ${slot}`);
     const item = parseDataItem(raw);
-    const input = handleInput(item, assignment, runner.spawn);
     const path = hashpath(runner.hashpath, assignment.message);
     const view = runner.view; // a trap below replaces the runner's instance and view
     const before = { gpu: view.kernels?.gpu ?? 0, cpu: view.kernels?.cpu ?? 0 };
     let outcome: Outcome;
     try {
-      // The input's key order is fixed by handleInput, so JSON.stringify is canonical enough
-      // to be identical on every node, and several times faster than canonicalJson.
-      const bytes = utf8(JSON.stringify(input));
+      const bytes = handleInputBytes(item, assignment, runner.spawn);
       const { value: output, gas } = withGas(runner.instance, runner.gasLimit, 'handle', () => callBytes(runner.instance, 'handle', bytes));
       outcome = { ...readOutput(output), ...resultOf(output), gas };
     } catch (error) {
@@ -124,22 +121,45 @@ const TEXT = new TextDecoder();
 
 /** The JSON a module's handle receives for one slot (docs/PROTOCOL.md, "Process ABI"). */
 export function handleInput(item: DataItem, assignment: SignedAssignment, process: ProcessSpawn) {
+  return { message: messageInput(item, assignment), process: processInput(process) };
+}
+
+function messageInput(item: DataItem, assignment: SignedAssignment) {
   return {
-    message: {
-      id: item.id,
-      slot: assignment.slot,
-      from: item.ownerAddress,
-      owner: item.ownerAddress,
-      target: item.target ?? null,
-      tags: item.tags,
-      data: TEXT.decode(item.data),
-      timestamp: assignment.timestamp,
-      'block-height': assignment['block-height'],
-      'hash-chain': assignment['hash-chain'],
-      assignment: assignment.id,
-    },
-    process: { id: process.id, owner: process.owner, module: process.module, tags: process.tags },
+    id: item.id,
+    slot: assignment.slot,
+    from: item.ownerAddress,
+    owner: item.ownerAddress,
+    target: item.target ?? null,
+    tags: item.tags,
+    data: TEXT.decode(item.data),
+    timestamp: assignment.timestamp,
+    'block-height': assignment['block-height'],
+    'hash-chain': assignment['hash-chain'],
+    assignment: assignment.id,
   };
+}
+
+function processInput(process: ProcessSpawn) {
+  return { id: process.id, owner: process.owner, module: process.module, tags: process.tags };
+}
+
+// The process half of every input of a process, written once per spawn record.
+const processJson = new WeakMap<ProcessSpawn, string>();
+
+/**
+ * utf8(JSON.stringify(handleInput(...))), byte for byte: the input's key order is fixed by
+ * handleInput, so JSON.stringify is canonical enough to be identical on every node (and
+ * several times faster than canonicalJson); the process half, the same for every message of a
+ * process, is written once.
+ */
+export function handleInputBytes(item: DataItem, assignment: SignedAssignment, process: ProcessSpawn): Uint8Array {
+  let proc = processJson.get(process);
+  if (proc === undefined) {
+    proc = JSON.stringify(processInput(process));
+    processJson.set(process, proc);
+  }
+  return utf8(`{"message":${JSON.stringify(messageInput(item, assignment))},"process":${proc}}`);
 }
 
 /** What a slot's message did: handle's output, messages and error, the result hash and the gas. */

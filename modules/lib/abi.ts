@@ -4,7 +4,7 @@
 // `fn(ptr, len) -> i64`, and reads the output at the (len << 32) | ptr the function returns.
 // Afterwards it hands both buffers to `hw_free` when the module exports it. Modules re-export
 // the two allocator functions from here: `export { hw_alloc, hw_free } from "./lib/abi";`.
-import { JSONValue, parse } from "./json";
+import { ByteSink, JSONValue, parseBytes, writeValue } from "./json";
 
 /** Gives the engine `size` writable bytes. heap.alloc memory is outside the GC's reach. */
 export function hw_alloc(size: i32): i32 {
@@ -19,15 +19,20 @@ export function hw_free(ptr: i32): void {
 
 /** Decodes the input bytes; input that is not valid UTF-8 aborts rather than being guessed at. */
 export function readInput(ptr: i32, len: i32): string {
-  const at = <usize>ptr;
-  const bad = invalidUTF8At(at, len);
-  if (bad >= 0) throw new Error("input is not valid UTF-8 (byte " + bad.toString() + ")");
-  return String.UTF8.decodeUnsafe(at, <usize>len);
+  checkUTF8(ptr, len);
+  return String.UTF8.decodeUnsafe(<usize>ptr, <usize>len);
 }
 
-/** Decodes and parses the input as JSON. */
+/** Aborts unless the input bytes are valid UTF-8. */
+export function checkUTF8(ptr: i32, len: i32): void {
+  const bad = invalidUTF8At(<usize>ptr, len);
+  if (bad >= 0) throw new Error("input is not valid UTF-8 (byte " + bad.toString() + ")");
+}
+
+/** Parses the input as JSON, in place (no decoded copy of the text). */
 export function readJSON(ptr: i32, len: i32): JSONValue {
-  return parse(readInput(ptr, len));
+  checkUTF8(ptr, len);
+  return parseBytes(<usize>ptr, <usize>len);
 }
 
 /** UTF-8 encodes `s` into a fresh heap buffer and packs its location for the engine. */
@@ -46,9 +51,11 @@ export function writeBytes(ptr: i32, len: i32): u64 {
   return pack(buf, len);
 }
 
-/** Writes a JSON value as the output. */
+/** Writes a JSON value as the output, straight into the buffer the engine is handed. */
 export function writeJSON(value: JSONValue): u64 {
-  return writeOutput(value.toString());
+  const out = new ByteSink();
+  writeValue(out, value);
+  return pack(out.ptr, <i32>out.len);
 }
 
 function pack(ptr: usize, len: i32): u64 {

@@ -3,44 +3,85 @@
 //
 // A process module is instantiated once and handed its messages in slot order, so its
 // state is simply module memory; everything here is per call and keeps no state itself.
-import { readJSON, writeJSON } from "./abi";
-import { JSONValue, jsonArray, jsonObject, jsonString } from "./json";
+import { checkUTF8, writeJSON } from "./abi";
+import { InPlace, JSONValue, jsonArray, jsonObject, jsonString, validateFinding } from "./json";
 
-/** One scheduled message and the process it is addressed to. */
+// The members a handler may ask for, located while the input is validated (one pass).
+const INPUT_KEYS: StaticArray<string> = ["message", "process"];
+const MESSAGE_KEYS: StaticArray<string> = ["slot", "from", "tags"];
+const SLOT = 0;
+const FROM = 1;
+const TAGS = 2;
+
+/**
+ * One scheduled message and the process it is addressed to. The input is checked whole (UTF-8
+ * and JSON) up front, but only the members a handler asks for are read, in place; `message`
+ * and `process` build their trees on first use.
+ */
 export class Envelope {
-  constructor(public message: JSONValue, public process: JSONValue) {}
+  private messageTree: JSONValue | null = null;
+  private processTree: JSONValue | null = null;
+
+  // `at`: where the message's MESSAGE_KEYS are (0: missing).
+  constructor(private text: InPlace, private messageAt: usize, private processAt: usize, private at: StaticArray<usize>) {}
+
+  /** The message object. */
+  get message(): JSONValue {
+    if (!this.messageTree) this.messageTree = this.text.tree(this.messageAt);
+    return this.messageTree!;
+  }
+
+  /** The process object (empty when the input has none). */
+  get process(): JSONValue {
+    if (!this.processTree) this.processTree = this.processAt != 0 ? this.text.tree(this.processAt) : jsonObject();
+    return this.processTree!;
+  }
 
   /** The message's slot: 0 is the spawn message, then 1, 2, 3... */
   get slot(): i64 {
-    const slot = this.message.get("slot");
-    if (!slot || !slot.isNumber()) throw new Error("message.slot must be a number");
-    return <i64>slot.asNumber();
+    const slot = unchecked(this.at[SLOT]);
+    if (!this.text.isNumber(slot)) throw new Error("message.slot must be a number");
+    return <i64>this.text.number(slot);
   }
 
   /** The signer of the message. */
   get from(): string {
-    const from = this.message.getString("from");
+    const from = this.text.string(unchecked(this.at[FROM]));
     return from != null ? from : "";
   }
 
   /** The value of the message's first tag called `name`, or null. */
   tag(name: string): string | null {
-    return tagValue(this.message.getArray("tags"), name);
+    return this.tagsIn(unchecked(this.at[TAGS]), name);
   }
 
   /** The value of the process's (spawn) tag called `name`, or null. */
   processTag(name: string): string | null {
-    return tagValue(this.process.getArray("tags"), name);
+    return this.tagsIn(this.text.member(this.processAt, "tags"), name);
+  }
+
+  // As tagValue, on the text in place: only the matching tag's value is decoded.
+  private tagsIn(tags: usize, name: string): string | null {
+    const text = this.text;
+    if (!text.isArray(tags)) return null;
+    for (let t = text.element(tags, 0); t != 0; t = text.next(t)) {
+      if (text.stringIs(text.member(t, "name"), name)) return text.string(text.member(t, "value"));
+    }
+    return null;
   }
 }
 
-/** Parses the bytes-ABI input of a process handler. */
+/** Reads the bytes-ABI input of a process handler (the input must stay put while it is used). */
 export function readEnvelope(ptr: i32, len: i32): Envelope {
-  const input = readJSON(ptr, len);
-  const message = input.getObject("message");
-  if (!message) throw new Error("input must be an object with a \"message\" object");
-  const process = input.getObject("process");
-  return new Envelope(message, process ? process : jsonObject());
+  checkUTF8(ptr, len);
+  const found = new StaticArray<usize>(INPUT_KEYS.length);
+  const at = new StaticArray<usize>(MESSAGE_KEYS.length);
+  validateFinding(<usize>ptr, <usize>len, INPUT_KEYS, found, 0, MESSAGE_KEYS, at);
+  const text = new InPlace(<usize>ptr, <usize>ptr + <usize>len);
+  const message = unchecked(found[0]);
+  if (!text.isObject(message)) throw new Error("input must be an object with a \"message\" object");
+  const process = unchecked(found[1]);
+  return new Envelope(text, message, text.isObject(process) ? process : 0, at);
 }
 
 /** Tags are an array of {"name", "value"}; names are matched exactly. */
