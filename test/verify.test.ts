@@ -26,6 +26,7 @@ import type { RunningNode } from '../gateway/node.ts';
 import { OutboxKind, openStore, type OutboxKey } from '../engine/store.ts';
 import { replay } from '../attest/verify/replayer.ts';
 import type { ProcessStatement } from '../engine/protocol/statement.ts';
+import { dispute } from '../attest/verify/dispute.ts';
 
 const test = suite('verify');
 const dir = tempDir();
@@ -239,6 +240,66 @@ test('dispute: bisection finds a planted divergence in O(log n) comparisons and 
   assert.ok(comparisons <= Math.ceil(Math.log2(61)) + 1, `${comparisons} comparisons`);
   const executions = Number(result.stdout.match(/\((\d+) executions? from the checkpoint at slot 32\)/)![1]);
   assert.is(executions, 5, 'slots 33..37 only, from the checkpoint at slot 32 (snapshots every 8)');
+});
+
+/**
+ * A process of 60 messages published as a node would, in bundles of 8 slots tagged with their
+ * Seq-From/Seq-To slots (and Attestation IDs), `mutate` applied first; and another signer's
+ * attestation, the same as the node's until slot 37, a different state from there on.
+ */
+async function disputedProcess(mutate: (entries: Entry[]) => Entry[] = (e) => e) {
+  const { pid, entries } = await processEntries(60);
+  const published = mutate(entries);
+  for (let lo = 0; lo <= 60; lo += 8) {
+    const slice = published.filter((e) => e.key[1] >= lo && e.key[1] < lo + 8);
+    const attestations = slice.filter((e) => e.key[2] === OutboxKind.Attestation).map((e) => parseDataItem(e.raw).id);
+    await upload(encodeBundle(slice.map((e) => e.raw)), { gateway: node.node.gateway, wallet, tags: bundleTags({ group: pid, seqFrom: lo, seqTo: Math.min(60, lo + 7), attestations }) });
+  }
+  const mine = parseDataItem(entries.find((e) => e.key[2] === OutboxKind.Attestation)!.raw);
+  const statements = (JSON.parse(new TextDecoder().decode(mine.data)) as ProcessStatement[]).map((s) =>
+    s.slot >= 37 ? { ...s, 'state-hash': 'S'.repeat(42) + String(s.slot % 10), 'result-hash': 'X'.repeat(43) } : s);
+  const other = signBatch(ed25519Signer(generateKeyPairSync('ed25519').privateKey), 'other-node', statements).item;
+  await publish(pid, [other.raw], [{ name: 'Attestation', value: other.id }]);
+  return { pid, entries, mine, other };
+}
+
+test('dispute: checks and fetches only the window it replays, far less than the history', async () => {
+  const { entries, mine, other } = await disputedProcess();
+  const result = await dispute(node.node.gateway, mine.id, other.id, { dir: join(dir.path, 'dispute-window') });
+  assert.is(result.slot, 37);
+  assert.is(result.supports, 'a');
+  assert.is(result.from, 32);
+  assert.is(result.executions, 5);
+  assert.equal(result.faults, []);
+  // The two given, the spawn (for its scheduler, then in the window), assignments 32..37,
+  // messages 33..37, the checkpoint, the attestations read (at most one a comparison a side).
+  assert.ok(result.checks <= 2 + 2 + 6 + 5 + 1 + 2 * 8, `${result.checks} signature checks`);
+  assert.ok(result.checks * 4 < entries.length, `${result.checks} signature checks of a history of ${entries.length} items`);
+  assert.ok(result.fetched.bundles < result.bundles, `${result.fetched.bundles} of ${result.bundles} bundles fetched`);
+  assert.ok(result.fetched.items * 2 < entries.length, `${result.fetched.items} items fetched of ${entries.length}`);
+});
+
+test('dispute: a forged item inside the replayed window is still caught', async () => {
+  // The message of slot 35 (between the checkpoint at 32 and the divergence at 37), its bytes changed.
+  const { pid, mine, other } = await disputedProcess((entries) => entries.map((e) => {
+    if (e.key[1] !== 35 || e.key[2] !== OutboxKind.Message) return e;
+    const raw = e.raw.slice();
+    raw[raw.length - 1] ^= 1;
+    return { ...e, raw };
+  }));
+  const result = await dispute(node.node.gateway, mine.id, other.id, { dir: join(dir.path, 'dispute-forged') });
+  assert.is(result.slot, 37);
+  assert.is(result.faults[0]?.kind, 'message-tampered', JSON.stringify(result.faults));
+  assert.is(result.faults[0].slot, 35);
+  assert.is(result.supports, undefined, 'a window that does not check is not replayed');
+  assert.is(result.fetched.bundles, result.bundles, 'the window failing, every bundle is read before giving up');
+  const cliResult = await cli(['dispute', mine.id, other.id, '--gateway', node.gatewayUrl]);
+  assert.is(cliResult.code, 1, cliResult.stdout + cliResult.stderr);
+  assert.match(cliResult.stdout, /fault message-tampered at slot 35/);
+  assert.match(cliResult.stdout, /checked \d+ signatures; fetched \d+ items in \d+ of \d+ bundles/);
+  // A full verification finds it too (and the other signer, not the scheduler).
+  const report = await verify(pid);
+  assert.ok(report.faults.some((f) => f.kind === 'message-tampered' && f.slot === 35), JSON.stringify(report.faults));
 });
 
 test('random single-byte flips in the stored items are all detected', async () => {

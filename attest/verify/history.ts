@@ -10,7 +10,7 @@ import { parseDataItem, verifyDataItem, type DataItem } from '../../engine/proto
 import { verifyItems } from './pool.ts';
 import { readAssignment, type SignedAssignment } from '../../engine/protocol/assignment.ts';
 import { nextLink } from '../../engine/protocol/hash-chain.ts';
-import { b64url } from '../../engine/protocol/encoding.ts';
+import { b64url, fromB64url } from '../../engine/protocol/encoding.ts';
 import type { ProcessSpawn } from '../../engine/store.ts';
 import type { ProcessStatement } from '../../engine/protocol/statement.ts';
 import { processStatements, readAttestationItem } from './attestation.ts';
@@ -196,4 +196,115 @@ export function readHistory(pid: string, raws: Uint8Array[], valid?: boolean[]):
     }
   }
   return history;
+}
+
+/** A slot window of a history (readWindow): what a dispute replays, and how many signatures it took. */
+export interface HistoryWindow extends ProcessHistory {
+  /** Signatures verified to read the window. */
+  checks: number;
+}
+
+/**
+ * The window of slots `from`+1..`to` of a process, read from any superset of its items, with
+ * only the window's own items checked: the spawn, every assignment of the process at slots
+ * `from`..`to` (slot `from`'s only for its Hash-Chain, the signed link the window is anchored
+ * to; none when `from` is -1), the messages they name, each as readHistory checks them.
+ * Items outside the window are parsed (to find these; `raws` may be parsed already) but their
+ * signatures are not checked.
+ * `verify` checks signatures (e.g. attest/verify/pool.ts verifyItems), in the items' order.
+ */
+export async function readWindow(pid: string, raws: readonly (Uint8Array | DataItem)[], from: number, to: number, verify: (raws: Uint8Array[]) => Promise<boolean[]> | boolean[] = (r) => r.map((raw) => verifyDataItem(parseDataItem(raw)))): Promise<HistoryWindow> {
+  const items: DataItem[] = [];
+  for (const raw of raws) {
+    if (!(raw instanceof Uint8Array)) items.push(raw);
+    else try { items.push(parseDataItem(raw)); } catch { /* outside what a window can attribute to a slot */ }
+  }
+  const window: HistoryWindow = { pid, assignments: new Map(), messages: new Map(), statements: new Map(), checkpoints: [], faults: [], items: raws.length, checks: 0 };
+  const { faults } = window;
+  const check = async (list: DataItem[]): Promise<boolean[]> => {
+    window.checks += list.length;
+    return list.length === 0 ? [] : await verify(list.map((item) => item.raw));
+  };
+
+  const spawns = items.filter((item) => item.id === pid);
+  if (spawns.length === 0) {
+    faults.push({ slot: 0, kind: 'missing-process', message: `the process message ${pid} is not on Arweave` });
+    return window;
+  }
+  const spawnValid = await check(spawns);
+  const spawn = spawns.find((_, i) => spawnValid[i]);
+  if (!spawn) {
+    faults.push({ slot: 0, kind: 'process-tampered', message: `the process message's bytes do not match its ID ${pid} (signature fails)`, item: pid });
+    return window;
+  }
+  const scheduler = tagValue(spawn.tags, 'Scheduler') ?? '';
+  window.record = { id: pid, module: tagValue(spawn.tags, 'Module') ?? '', scheduler, owner: spawn.ownerAddress, tags: spawn.tags };
+
+  const first = Math.max(0, from);
+  const inWindow = items.filter((item) => {
+    if (tagValue(item.tags, 'Type') !== 'Assignment' || tagValue(item.tags, 'Process') !== pid) return false;
+    const slot = Number(tagValue(item.tags, 'Slot'));
+    return slot >= first && slot <= to;
+  });
+  const assignmentValid = await check(inWindow);
+  const claims = new Map<number, SignedAssignment[]>();
+  for (const [i, item] of inWindow.entries()) {
+    const slot = Number(tagValue(item.tags, 'Slot'));
+    if (!assignmentValid[i]) {
+      faults.push({ slot, kind: 'assignment-bad-signature', message: `the assignment ${item.id} for slot ${slot} has a signature that does not verify`, assignment: item.id });
+      continue;
+    }
+    if (item.ownerAddress !== scheduler) {
+      faults.push({ slot, kind: 'assignment-wrong-signer', message: `the assignment ${item.id} for slot ${slot} is signed by ${item.ownerAddress}, not by the process's scheduler ${scheduler}`, assignment: item.id });
+      continue;
+    }
+    const assignment = readAssignment(item);
+    const same = claims.get(slot) ?? [];
+    if (!same.some((a) => a.message === assignment.message)) same.push(assignment);
+    claims.set(slot, same);
+  }
+
+  // Every copy of each message the window's assignments name: a valid copy wins over a tampered one.
+  const named = new Set<string>();
+  for (const [slot, claim] of claims) if (slot > from) for (const a of claim) named.add(a.message);
+  const copies = items.filter((item) => named.has(item.id));
+  const copyValid = await check(copies);
+  const byId = new Map<string, { item: DataItem; valid: boolean }>();
+  for (const [i, item] of copies.entries()) if (!byId.get(item.id)?.valid) byId.set(item.id, { item, valid: copyValid[i] });
+
+  let link: Uint8Array | undefined;
+  for (let slot = first; slot <= to; slot++) {
+    const claim = claims.get(slot);
+    if (!claim) {
+      faults.push({ slot, kind: 'missing-slot', message: `no assignment for slot ${slot}, though the window reaches slot ${to}` });
+      break;
+    }
+    if (claim.length > 1) {
+      faults.push({ slot, kind: 'duplicate-slot', message: `${claim.length} assignments claim slot ${slot}: messages ${claim.map((a) => a.message).join(' and ')}`, assignment: claim.map((a) => a.id).join(',') });
+      break;
+    }
+    const [assignment] = claim;
+    if (slot === from) {
+      // The anchor: its signed link stands for the chain before the window.
+      link = fromB64url(assignment['hash-chain']);
+      continue;
+    }
+    const message = byId.get(assignment.message);
+    if (!message) {
+      faults.push({ slot, kind: 'missing-message', message: `the message ${assignment.message} of slot ${slot} is not on Arweave`, assignment: assignment.id });
+      break;
+    }
+    if (!message.valid) {
+      faults.push({ slot, kind: 'message-tampered', message: `the message at slot ${slot} does not match its ID ${assignment.message} (signature fails)`, assignment: assignment.id, item: assignment.message });
+      break;
+    }
+    link = nextLink(link, assignment.message);
+    if (b64url(link) !== assignment['hash-chain']) {
+      faults.push({ slot, kind: 'hash-chain', message: `the hash-chain breaks at slot ${slot}`, claimed: assignment['hash-chain'], replayed: b64url(link), assignment: assignment.id });
+      break;
+    }
+    window.assignments.set(slot, assignment);
+    window.messages.set(assignment.message, message.item.raw);
+  }
+  return window;
 }
