@@ -2,7 +2,7 @@
 // verified against the signed ID before it is kept). Compiled modules stay in memory;
 // bytes are kept in LMDB so a restart needs no gateway.
 import { HyperError, unprocessable } from './protocol/errors.ts';
-import { compileModule, type LoadedModule } from './wasm/compile.ts';
+import { compileModule, validateModule, type LoadedModule } from './wasm/compile.ts';
 import type { ModuleMeta, StoreView } from './store.ts';
 import { exportGlobals } from './wasm/snapshot.ts';
 import { instrument, MeterError, METER_VERSION } from './wasm/meter/index.ts';
@@ -39,12 +39,16 @@ export class Modules {
     });
   }
 
-  /** The original bytes: from LMDB, else fetched, checked against the ID, compiled once to refuse non-modules, kept. */
+  /**
+   * The original bytes: from LMDB, else fetched, checked against the ID, kept. Non-modules are
+   * refused before they are kept, with compileModule's errors, but validated, not compiled:
+   * these bytes are only metered, and the metered binary is what get() compiles.
+   */
   private async bytes(id: string): Promise<Uint8Array> {
     const stored = this.store.modules.get(id);
     if (stored) return stored;
     const fetched = await this.source.fetchVerified(id);
-    await compileModule(id, fetched);
+    await validateModule(id, fetched);
     await this.store.modules.put(id, fetched);
     return fetched;
   }

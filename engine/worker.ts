@@ -31,6 +31,11 @@ export interface WorkerLineOptions {
   lost?: (reason: string) => Error;
   /** Messages that are not replies: the module's own events. */
   onMessage?: (message: unknown) => void;
+  /**
+   * Terminate the worker after this many ms with nothing pending (its memory goes back to the
+   * system; the next request starts a fresh one). Default: never, the worker stays loaded.
+   */
+  idleMs?: number;
 }
 
 interface Pending<Request, Response> { request: Request; attempts: number; resolve: (reply: Response) => void; reject: (error: Error) => void }
@@ -43,8 +48,14 @@ export class WorkerLine<Request, Response> {
   private started?: Promise<void>;
   private readonly pending = new Map<number, Pending<Request, Response>>();
   private next = 1;
+  private idle?: NodeJS.Timeout;
 
   constructor(private readonly options: WorkerLineOptions) {}
+
+  /** Whether a worker is started (loading, busy or idle). */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
 
   /** Starts the worker (if none runs) and waits until its module has loaded. */
   ready(): Promise<void> {
@@ -72,6 +83,7 @@ export class WorkerLine<Request, Response> {
 
   /** Terminates the worker; pending requests fail with `error` (default: `lost('closed')`). */
   async close(error?: Error): Promise<void> {
+    clearTimeout(this.idle);
     const w = this.worker;
     this.worker = this.started = undefined;
     const waiting = [...this.pending.values()];
@@ -85,6 +97,7 @@ export class WorkerLine<Request, Response> {
   }
 
   private send(w: Worker, id: number, p: Pending<Request, Response>): void {
+    clearTimeout(this.idle);
     p.attempts++;
     w.ref(); // held while a request is pending: unref'd again when the last reply comes
     w.postMessage({ id, request: p.request });
@@ -127,7 +140,21 @@ export class WorkerLine<Request, Response> {
       void w.terminate();
     } else if (this.pending.size === 0) {
       w.unref();
+      this.idleLater(w);
     }
+  }
+
+  /** Retires an idle worker after `idleMs`, unless a request comes first (send clears the timer). */
+  private idleLater(w: Worker): void {
+    const { idleMs } = this.options;
+    if (idleMs === undefined) return;
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      if (this.worker !== w || this.pending.size > 0) return;
+      this.worker = this.started = undefined;
+      void w.terminate();
+    }, idleMs);
+    this.idle.unref(); // an idle timer never holds the process open
   }
 
   /**

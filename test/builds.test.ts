@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { inspect, WasmFormatError } from '../engine/wasm/binary.ts';
-import { compileModule } from '../engine/wasm/compile.ts';
+import { compileModule, validateModule } from '../engine/wasm/compile.ts';
 import { callFunction } from '../engine/wasm/call.ts';
 import { HyperError } from '../engine/protocol/errors.ts';
 import { buildModules } from '../modules/tools/build.ts';
@@ -45,6 +45,25 @@ test('module builds are reproducible', async () => {
   const before = readFileSync((await buildModules()).kernel);
   const rebuilt = readFileSync((await buildModules({ force: true })).kernel);
   assert.equal(new Uint8Array(before), new Uint8Array(rebuilt));
+});
+
+test('validateModule refuses what compileModule refuses, with the same errors, and compiles nothing it accepts', async () => {
+  const good = new Uint8Array(readFileSync((await buildModules()).fac));
+  const garbled = good.slice();
+  garbled[garbled.length - 6] ^= 0xff;
+  const bad = [new TextEncoder().encode('hello world'), good.subarray(0, good.length - 4), garbled, good.subarray(0, 8)];
+  const message = (p: Promise<unknown>) => p.then(() => 'accepted', (e: HyperError) => `${e.kind}: ${e.message}`);
+  for (const bytes of bad) assert.is(await message(validateModule(ID, bytes)), await message(compileModule(ID, bytes)));
+  const compile = WebAssembly.compile;
+  let compiled = 0;
+  WebAssembly.compile = (...args) => (compiled++, compile(...args));
+  try {
+    assert.equal((await validateModule(ID, good)).exportedFunction('fac'), { params: ['f64'], results: ['f64'] });
+    await compileModule(ID, good);
+  } finally {
+    WebAssembly.compile = compile;
+  }
+  assert.is(compiled, 1, 'only compileModule compiled');
 });
 
 test.run();

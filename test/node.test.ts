@@ -3,7 +3,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { buildModules } from '../modules/tools/build.ts';
+import { instrument, meterRunning, METER_IDLE_MS } from '../engine/wasm/meter/index.ts';
 import { hashpath } from '../engine/protocol/hashpath.ts';
 import { messageId } from '../engine/protocol/message.ts';
 import { cli, getJson, lastLine, tempDir, testNode } from './helpers.ts';
@@ -124,6 +126,17 @@ test('~meta@1.0/info names version, address, gateway and modules', async () => {
   assert.match(body.address, /^[A-Za-z0-9_-]{43}$/);
   assert.is(body.gateway, node.gatewayUrl);
   assert.type(body.modules, 'object');
+});
+
+test('the metering worker exits when idle, and the next instrument() starts it again', async () => {
+  const bytes = new Uint8Array(readFileSync((await buildModules()).fac));
+  const first = await instrument(bytes);
+  assert.ok(meterRunning());
+  await new Promise((resolve) => setTimeout(resolve, METER_IDLE_MS + 1_000));
+  assert.not.ok(meterRunning(), 'binaryen is unloaded after METER_IDLE_MS without requests');
+  const again = await instrument(bytes);
+  assert.equal(again, first, 'a fresh worker gives the same bytes');
+  assert.ok(meterRunning());
 });
 
 test.run();

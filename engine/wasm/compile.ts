@@ -16,6 +16,34 @@ export interface LoadedModule {
 
 /** Checks that bytes are a module the engine will run, and compiles them. */
 export async function compileModule(id: string, bytes: Uint8Array): Promise<LoadedModule> {
+  const info = checkModule(id, bytes);
+  try {
+    const capped = capMemory(bytes, info, DEFAULT_LIMITS.memoryPages);
+    return { id, module: await WebAssembly.compile(capped as Uint8Array<ArrayBuffer>), info };
+  } catch (error) {
+    throw unprocessable(`module ${id} does not compile: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Refuses exactly what compileModule refuses, with the same errors, without compiling: for
+ * bytes kept only to be rewritten (the meter) and compiled in that form. WebAssembly.validate
+ * decodes and type-checks; V8 compiles only a module that fails it, for its message.
+ */
+export async function validateModule(id: string, bytes: Uint8Array): Promise<WasmInfo> {
+  const info = checkModule(id, bytes);
+  try {
+    const capped = capMemory(bytes, info, DEFAULT_LIMITS.memoryPages) as Uint8Array<ArrayBuffer>;
+    if (WebAssembly.validate(capped)) return info;
+    await WebAssembly.compile(capped);
+  } catch (error) {
+    throw unprocessable(`module ${id} does not compile: ${(error as Error).message}`);
+  }
+  throw unprocessable(`module ${id} does not compile: it does not validate`);
+}
+
+/** The synchronous checks: size, magic, structure, limits and granted imports. */
+function checkModule(id: string, bytes: Uint8Array): WasmInfo {
   checkSize(id, bytes.length);
   if (!hasWasmMagic(bytes)) throw unprocessable(`data ${id} is not a WebAssembly module: it ${describeStart(bytes)}`);
   let info: WasmInfo;
@@ -31,10 +59,5 @@ export async function compileModule(id: string, bytes: Uint8Array): Promise<Load
     const names = refused.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ');
     throw unprocessable(`module ${id} imports what this node does not grant: ${names}; only env.abort, the gpu kernels (gpu.matmul_i32, …) and data.size/data.read are granted`);
   }
-  try {
-    const capped = capMemory(bytes, info, DEFAULT_LIMITS.memoryPages);
-    return { id, module: await WebAssembly.compile(capped as Uint8Array<ArrayBuffer>), info };
-  } catch (error) {
-    throw unprocessable(`module ${id} does not compile: ${(error as Error).message}`);
-  }
+  return info;
 }

@@ -1,14 +1,18 @@
 // Builds the example WebAssembly modules (modules/*.ts, AssemblyScript) into modules/build/.
 //
-// Compilation runs in-process through the AssemblyScript compiler API, with the options of
-// asconfig.json (one target per module), so the CLI, the tests and the benchmarks get the
-// same bytes without spawning `asc`. A module is rebuilt only when its .wasm is missing or
-// older than a source, because a build takes about a second per module.
+// Compilation runs in a child process (modules/tools/asc.mjs, plain Node) through the
+// AssemblyScript compiler API, with the options of asconfig.json (one target per module), so
+// the CLI, the tests and the benchmarks get the same bytes. A child because the compiler holds
+// ~1 GB once loaded, which a node that built its examples at start-up would otherwise keep for
+// its whole life, and because under tsx's loader it takes ~15 s to load (~0.5 s on plain Node).
+// A module is rebuilt only when its .wasm is missing or older than a source: that check is a
+// few stat calls and loads nothing.
 //
 // The model's weights (modules/tools/model/weights.ts) are trained here too, into modules/build/model.weights.
 //
 // Run directly to build: `npx tsx modules/tools/build.ts [--force]`.
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -19,22 +23,7 @@ const MODULES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROOT = dirname(MODULES_DIR);
 const BUILD_DIR = join(MODULES_DIR, 'build');
 const CONFIG = join(ROOT, 'asconfig.json');
-
-// The compiler is imported only when something needs building: loading it costs ~0.5 s
-// under plain node and ~7 s under tsx (whose loader rewrites binaryen's 13 MB index.js),
-// which an up-to-date check should not pay.
-type Asc = (typeof import('assemblyscript/asc'))['default'];
-let compiler: Promise<Asc> | undefined;
-function loadCompiler(log?: (line: string) => void): Promise<Asc> {
-  if (!compiler) {
-    const started = performance.now();
-    compiler = import('assemblyscript/asc').then((m) => {
-      log?.(`loaded the AssemblyScript compiler ${m.default.version} (${Math.round(performance.now() - started)} ms)`);
-      return m.default;
-    });
-  }
-  return compiler;
-}
+const ASC = join(MODULES_DIR, 'tools', 'asc.mjs');
 
 /** Absolute path of a module's built .wasm (built or not). */
 export function modulePath(name: string): string {
@@ -59,10 +48,12 @@ export async function buildWeights(opts: BuildOptions = {}): Promise<string> {
   const newest = Math.max(...readdirSync(WEIGHTS_SOURCES).map((name) => statSync(join(WEIGHTS_SOURCES, name)).mtimeMs));
   if (!opts.force && existsSync(WEIGHTS_PATH) && statSync(WEIGHTS_PATH).mtimeMs >= newest) return WEIGHTS_PATH;
   const started = performance.now();
-  const { generateWeights } = await import('./model/weights.ts');
-  const bytes = generateWeights();
-  writeAside(WEIGHTS_PATH, bytes);
-  opts.log?.(`trained ${relative(ROOT, WEIGHTS_PATH)} (${bytes.length} bytes, ${Math.round(performance.now() - started)} ms)`);
+  // In a child too: ~3 s of training on another core, beside the compiler, not on this event loop.
+  mkdirSync(BUILD_DIR, { recursive: true });
+  const tmp = `${WEIGHTS_PATH}.${process.pid}.tmp`;
+  await runChild(['--import', 'tsx', join(WEIGHTS_SOURCES, 'weights.ts'), tmp], 'the weights training (modules/tools/model/weights.ts)');
+  renameSync(tmp, WEIGHTS_PATH);
+  opts.log?.(`trained ${relative(ROOT, WEIGHTS_PATH)} (${statSync(WEIGHTS_PATH).size} bytes, ${Math.round(performance.now() - started)} ms)`);
   return WEIGHTS_PATH;
 }
 
@@ -70,46 +61,46 @@ export async function buildWeights(opts: BuildOptions = {}): Promise<string> {
 export async function buildModules(opts: BuildOptions = {}): Promise<Record<string, string>> {
   const newestSource = Math.max(...sourceFiles().map((file) => statSync(file).mtimeMs));
   const paths: Record<string, string> = {};
+  const stale: string[] = [];
   for (const name of MODULES) {
     const out = modulePath(name);
     paths[name] = out;
-    if (!opts.force && existsSync(out) && statSync(out).mtimeMs >= newestSource) continue;
-    const asc = await loadCompiler(opts.log);
-    const started = performance.now();
-    const bytes = await compile(asc, name);
-    writeAside(out, bytes);
-    opts.log?.(`built ${relative(ROOT, out)} (${bytes.length} bytes, ${Math.round(performance.now() - started)} ms)`);
+    if (opts.force || !existsSync(out) || statSync(out).mtimeMs < newestSource) stale.push(name);
   }
+  if (stale.length > 0) await compileInChild(stale, opts.log);
   return paths;
 }
 
-/** Written aside and renamed, so a concurrent reader (another test process) never sees half a file. */
-function writeAside(path: string, bytes: Uint8Array): void {
-  mkdirSync(BUILD_DIR, { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
+/** Runs modules/tools/asc.mjs on the names; resolves when all are written, rejects with the compiler's message. */
+function compileInChild(names: string[], log?: (line: string) => void): Promise<void> {
+  return runChild([ASC, ...names], 'the AssemblyScript compiler (modules/tools/asc.mjs)', (line) => {
+    const event = JSON.parse(line) as { loaded?: string; name?: string; bytes?: number; ms: number };
+    if (event.loaded) log?.(`loaded the AssemblyScript compiler ${event.loaded} (${event.ms} ms)`);
+    else log?.(`built ${relative(ROOT, modulePath(event.name!))} (${event.bytes} bytes, ${event.ms} ms)`);
+  });
 }
 
-async function compile(asc: Asc, name: string): Promise<Uint8Array> {
-  let wasm: Uint8Array | undefined;
-  const stdout = asc.createMemoryStream();
-  const stderr = asc.createMemoryStream();
-  // Paths are given relative to the repository root (the baseDir): asc embeds the entry's
-  // path in abort messages, so an absolute path would make the bytes depend on the checkout.
-  const { error } = await asc.main(
-    ['modules/' + name + '.ts', '--config', 'asconfig.json', '--target', name, '--baseDir', ROOT, '--noColors'],
-    {
-      stdout,
-      stderr,
-      writeFile(filename, contents) {
-        if (filename.endsWith('.wasm') && typeof contents !== 'string') wasm = contents;
-      },
-    },
-  );
-  if (error) throw new Error(`AssemblyScript build of modules/${name}.ts failed: ${error.message}\n${stderr.toString()}`);
-  if (!wasm) throw new Error(`AssemblyScript build of modules/${name}.ts produced no .wasm (asconfig.json target "${name}")\n${stderr.toString()}`);
-  return wasm;
+/** Runs node with args in the repository root; each stdout line goes to onLine; rejects with its stderr when it fails. */
+function runChild(args: string[], what: string, onLine?: (line: string) => void): Promise<void> {
+  // Only the flags given here, whatever this process runs under: NODE_OPTIONS may carry tsx's hooks.
+  const { NODE_OPTIONS: _, ...env } = process.env;
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let pending = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    if (!onLine) return;
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) if (line) onLine(line);
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(stderr.trim() || `${what} ${signal ? `was killed (${signal})` : `exited with code ${code}`}`));
+    });
+  });
 }
 
 // Everything a module's bytes depend on that lives in this repository.

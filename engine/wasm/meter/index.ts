@@ -5,7 +5,11 @@
 // engine/worker.ts): binaryen's 13 MB index.js takes ~8 s to load under the tsx loader, ~1 s
 // under plain Node. The worker is started WITHOUT the tsx hooks, on the first `instrument`
 // call, then reused; it holds the process open only while a request is pending, so a process
-// that is done can exit. `closeMeter()` stops it. The pass itself is plain JavaScript under
+// that is done can exit. After METER_IDLE_MS without a request it exits: a node meters a
+// module once and then reads the result from LMDB, so a loaded binaryen (~110–160 MB of RSS,
+// of which ~40 MB goes back to the system when the thread ends; the rest stays in the
+// allocator for reuse) would mostly sit idle. The next `instrument` starts it again (~1 s).
+// `closeMeter()` stops it. The pass itself is plain JavaScript under
 // `// @ts-check` (tsc checks it): pass.mjs is the one traversal; costs.mjs, nan.mjs and
 // fields.mjs the tables it reads; counted-loop.mjs and blind-locals.mjs its two analyses.
 //
@@ -165,6 +169,9 @@ const CONFIG: MeterConfig = {
   charging: CHARGING_MODULES,
 };
 
+/** How long the metering worker stays loaded with nothing to do. */
+export const METER_IDLE_MS = 5_000;
+
 const line = new WorkerLine<Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>>({
   module: new URL('./worker.mjs', import.meta.url),
   // Plain Node: no tsx hooks (they make loading binaryen ~8× slower), whatever the parent runs with.
@@ -172,6 +179,7 @@ const line = new WorkerLine<Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>>({
   start: () => ({ workerData: CONFIG }),
   // binaryen aborts on some inputs and the worker ends itself: its other requests go to a new one.
   attempts: 3,
+  idleMs: METER_IDLE_MS,
   error: ({ message }) => new MeterError(message),
   lost: (reason) => new MeterError(`the metering worker ${reason}`),
 });
@@ -184,6 +192,11 @@ const line = new WorkerLine<Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>>({
 export function instrument(bytes: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
   // A copy of exactly these bytes (a view's whole buffer would be cloned: Buffer#slice, readFileSync's pool).
   return line.request(new Uint8Array(bytes));
+}
+
+/** Whether the metering worker is loaded now (it exits after METER_IDLE_MS idle). */
+export function meterRunning(): boolean {
+  return line.running;
 }
 
 /** Stops the worker; pending requests are rejected (a later `instrument` starts a new one). */
