@@ -7,7 +7,6 @@
 //     without the fetch), beside the node's own computation of the same slots;
 //  4. dispute localisation against a forged attester diverging at a seeded random slot,
 //     beside a full replay verification of the same history.
-import autocannon from 'autocannon';
 import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -26,6 +25,7 @@ import { upload } from '../arweave/upload.ts';
 import { loadOrCreateWallet } from '../arweave/wallet.ts';
 import { startNode } from '../gateway/node.ts';
 import { startChild, type Child } from './children.ts';
+import { loadRate } from './load.ts';
 import { median, type Figure } from './report.ts';
 import { rate } from './engine.ts';
 import { bundleTags, messageTags, processTags, tagValue } from '../engine/protocol/vocabulary.ts';
@@ -112,8 +112,8 @@ async function signingFigures(log: Log): Promise<Figure[]> {
   const [raw, single, batched] = rounds.map(median);
   log(`  a statement is ${bytes.length} bytes; an item of ${MAX_BATCH} is ${signBatch(signer, node, statements).item.raw.length} bytes`);
   return [
-    { name: 'attestations signed, batches of 1', value: single, unit: 'stmt/s', baselineName: 'raw ed25519 sign of each statement (node:crypto)', baseline: raw, better: 'higher' },
-    { name: `attestations signed, batches of ${MAX_BATCH}`, value: batched, unit: 'stmt/s', baselineName: 'raw ed25519 sign of each statement (node:crypto)', baseline: raw, better: 'higher' },
+    { id: 'attest-sign-1', name: 'attestations signed, batches of 1', value: single, unit: 'stmt/s', baselineName: 'raw ed25519 sign of each statement (node:crypto)', baseline: raw, better: 'higher' },
+    { id: 'attest-sign-batch', name: `attestations signed, batches of ${MAX_BATCH}`, value: batched, unit: 'stmt/s', baselineName: 'raw ed25519 sign of each statement (node:crypto)', baseline: raw, better: 'higher' },
   ];
 }
 
@@ -129,19 +129,11 @@ function nodeChild(data: string, attest: boolean, publish = true): Promise<Child
   return startChild(['--import', 'tsx', '--input-type=module', '-e', script], /ready (\S+)/);
 }
 
-/** Requests per second of uncached Compute GETs (a new parameter each request) for `seconds`. */
-async function uncached(node: Child, options: AttestOptions, seconds: number, from: number): Promise<number> {
+/** Requests per second of uncached Compute GETs (a new parameter each request) for `seconds`, after a warm-up on other parameters. */
+function uncached(node: Child, options: AttestOptions, seconds: number, from: number): Promise<number> {
   const fac = node.stdout.match(/^fac (\S+)$/m)![1];
   let n = from;
-  const result = await autocannon({
-    url: node.url,
-    connections: options.connections,
-    duration: seconds,
-    requests: [{ setupRequest: (req: any) => ({ ...req, path: `/${fac}/Compute?wasm-function=fac&wasm-params=[${1 + ++n / 1e9}]` }) }],
-  });
-  const bad = result.non2xx + result.errors + result.timeouts;
-  if (bad > 0) throw new Error(`${node.url}: ${bad} requests failed (non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})`);
-  return result.requests.average;
+  return loadRate(node.url, { connections: options.connections, seconds, setupRequest: (req: any) => ({ ...req, path: `/${fac}/Compute?wasm-function=fac&wasm-params=[${1 + ++n / 1e9}]` }) });
 }
 
 async function httpFigures(options: AttestOptions, log: Log): Promise<Figure[]> {
@@ -164,8 +156,8 @@ async function httpFigures(options: AttestOptions, log: Log): Promise<Figure[]> 
     const [without, attested, held] = rates.map((list) => list.reduce((a, b) => a + b, 0) / list.length);
     log(`  req/s by round: off ${rates[0].map((x) => x.toFixed(0)).join(', ')}; on ${rates[1].map((x) => x.toFixed(0)).join(', ')}; held back ${rates[2].map((x) => x.toFixed(0)).join(', ')}`);
     return [
-      { name: 'uncached fac Compute GET, attested', value: attested, unit: 'req/s', baselineName: 'same, node started with attest: false', baseline: without, better: 'higher' },
-      { name: 'same, attested, outbox not published', value: held, unit: 'req/s', baselineName: 'same, node started with attest: false', baseline: without, better: 'higher' },
+      { id: 'uncached-get-attested', name: 'uncached fac Compute GET, attested', value: attested, unit: 'req/s', baselineName: 'same, node started with attest: false', baseline: without, better: 'higher' },
+      { id: 'uncached-get-attested-unpublished', name: 'same, attested, outbox not published', value: held, unit: 'req/s', baselineName: 'same, node started with attest: false', baseline: without, better: 'higher' },
     ];
   } finally {
     for (const node of nodes) await node.stop();
@@ -223,8 +215,8 @@ async function processFigures(options: AttestOptions, log: Log): Promise<Figure[
     const verifyRate = perSecond(() => verify(null, digest, keys.publicKey, signature), 1, 1000);
     log(`  raw ed25519 verify (node:crypto): ${verifyRate.toFixed(0)}/s, so ${raws.length} signatures alone take ~${((raws.length * 1000) / verifyRate).toFixed(0)} ms`);
     const figures: Figure[] = [
-      { name: `replay verification, ${total} slots (fetch + check + replay)`, value: (total * 1000) / verifyMs, unit: 'slots/s', baselineName: 'the node computing them (fold + attest + commit)', baseline: computeRate, better: 'higher', target: '≥ 1×' },
-      { name: 'replay verification, history fetched (check + replay)', value: (total * 1000) / (checked.ms + replayed.ms), unit: 'slots/s', baselineName: 'the node computing them (fold + attest + commit)', baseline: computeRate, better: 'higher', target: '≥ 1×' },
+      { id: 'verify-replay', name: `replay verification, ${total} slots (fetch + check + replay)`, value: (total * 1000) / verifyMs, unit: 'slots/s', baselineName: 'the node computing them (fold + attest + commit)', baseline: computeRate, better: 'higher', target: '≥ 1×', details: { items: raws.length, fetchMs: fetched.ms, checkMs: checked.ms, replayMs: replayed.ms } },
+      { id: 'verify-replay-fetched', name: 'replay verification, history fetched (check + replay)', value: (total * 1000) / (checked.ms + replayed.ms), unit: 'slots/s', baselineName: 'the node computing them (fold + attest + commit)', baseline: computeRate, better: 'higher', target: '≥ 1×' },
     ];
 
     // Another attester: the node's statements, re-signed by a stranger, diverging at `at`.
@@ -259,19 +251,22 @@ async function processFigures(options: AttestOptions, log: Log): Promise<Figure[
       const fetchedAgain = await timed(() => fetchHistory(gateway, pid));
       const checkedAgain = await timed(() => checkHistory(pid, fetchedAgain.value));
       const report = await verifyProcess(checkedAgain.value, { dir: join(dir, 'verifier-2'), source: gateway });
-      return { report, fetchMs: fetchedAgain.ms, checkMs: checkedAgain.ms };
+      return { report, fetchMs: fetchedAgain.ms, checkMs: checkedAgain.ms, items: fetchedAgain.value.length };
     });
-    const { report: fullReport, fetchMs, checkMs } = full.value;
+    const { report: fullReport, fetchMs, checkMs, items: fullRaws } = full.value;
     log(`  ${full.ms.toFixed(0)} ms (fetch ${fetchMs.toFixed(0)}, check ${checkMs.toFixed(0)}, replay ${(full.ms - fetchMs - checkMs).toFixed(0)}): ${fullReport.confirmed} slots confirmed, ${fullReport.faults.length} faults (the forger is not the process's scheduler: ${[...new Set(fullReport.faults.map((f) => f.kind))].join(', ') || 'none'})`);
-    log(`  a dispute fetches and checks the whole history too (as checkHistory): ${(fetchMs + checkMs).toFixed(0)} ms of its ${disputed.ms.toFixed(0)} ms, by the full run's phases`);
+    log(`  the dispute: fetch ${result.ms.fetch.toFixed(0)} ms (${result.fetched.items} items in ${result.fetched.bundles} of ${result.bundles} bundles), check ${result.ms.check.toFixed(0)} ms (${result.checks} signatures), replay ${result.ms.replay.toFixed(0)} ms (${result.executions} executions); the full run checked ${fullRaws} items`);
     if (gateway.retries > 0) log(`  (the verifier's gateway requests were retried ${gateway.retries} time(s) after a connection error)`);
     figures.push({
-      name: `dispute at slot ${result.slot} (${result.comparisons} comparisons, ${result.executions} executions)`,
+      id: 'dispute',
+      name: `dispute at slot ${result.slot} (${result.comparisons} comparisons, ${result.executions} executions, ${result.checks} signature checks, ${result.fetched.items} items fetched)`,
       value: disputed.ms,
       unit: 'ms',
       baselineName: `full replay verification of the same ${total} slots`,
       baseline: full.ms,
       better: 'lower',
+      target: '≤ 0.15×',
+      details: { slot: result.slot ?? -1, comparisons: result.comparisons, executions: result.executions, checks: result.checks, itemsFetched: result.fetched.items, bundlesFetched: result.fetched.bundles, bundles: result.bundles, fullItems: fullRaws },
     });
     return figures;
   } finally {

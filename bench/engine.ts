@@ -39,8 +39,8 @@ export async function engineFigures(ms: number): Promise<Figure[]> {
   const engineMatmul = rate(() => callFunction(kernel, 'matmul', [64, 7]), ms);
   const rawMatmulRate = rate(() => rawMatmul(64, 7), ms);
   return [
-    { name: 'engine call fac(5)', value: engine, unit: 'calls/s', baselineName: 'raw WebAssembly instantiate + call', baseline: rawFresh, better: 'higher' },
-    { name: 'engine call fac(5)', value: engine, unit: 'calls/s', baselineName: 'raw call on a live instance', baseline: raw, better: 'higher' },
-    { name: 'engine call matmul(64)', value: engineMatmul, unit: 'calls/s', baselineName: 'raw call on a live instance', baseline: rawMatmulRate, better: 'higher' },
+    { id: 'engine-fac', name: 'engine call fac(5)', value: engine, unit: 'calls/s', baselineName: 'raw WebAssembly instantiate + call', baseline: rawFresh, better: 'higher' },
+    { id: 'engine-fac-live', name: 'engine call fac(5)', value: engine, unit: 'calls/s', baselineName: 'raw call on a live instance', baseline: raw, better: 'higher' },
+    { id: 'engine-matmul', name: 'engine call matmul(64)', value: engineMatmul, unit: 'calls/s', baselineName: 'raw call on a live instance', baseline: rawMatmulRate, better: 'higher' },
   ];
 }

@@ -113,8 +113,8 @@ export async function gpuFigures(log: (line: string) => void, options: GpuBenchO
       const cpuMs = await medianMs(() => ref.matmulI32(a, b, n, n, n), reps);
       const wasmMs = await medianMs(() => wasmMatmul(n, seed), reps);
       const name = `GPU i32 matmul ${n}³ [${device}]`;
-      figures.push({ name, value: gpuMs, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: cpuMs, better: 'lower' });
-      figures.push({ name, value: gpuMs, unit: 'ms', baselineName: 'WASM matmul (modules/kernel.ts, incl. input fill)', baseline: wasmMs, better: 'lower' });
+      figures.push({ id: `gpu-matmul-i32-${n}-vs-cpu`, name, value: gpuMs, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: cpuMs, better: 'lower' });
+      figures.push({ id: `gpu-matmul-i32-${n}-vs-wasm`, name, value: gpuMs, unit: 'ms', baselineName: 'WASM matmul (modules/kernel.ts, incl. input fill)', baseline: wasmMs, better: 'lower' });
 
       log(`gpu: int8 matmul ${n}×${n}×${n}…`);
       const a8 = randomI8(n * n, 11);
@@ -122,7 +122,7 @@ export async function gpuFigures(log: (line: string) => void, options: GpuBenchO
       if (!same(await matmulI8(kernels, a8, b8, n), ref.matmulI8(a8, b8, n, n, n))) throw new Error(`gpu bench: int8 matmul ${n}: GPU and CPU bytes differ`);
       const gpu8 = await medianMs(() => matmulI8(kernels, a8, b8, n), reps);
       const cpu8 = await medianMs(() => ref.matmulI8(a8, b8, n, n, n), reps);
-      figures.push({ name: `GPU int8 matmul ${n}³${kernels.packedDot ? ' (dot4I8Packed)' : ''} [${device}]`, value: gpu8, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: cpu8, better: 'lower' });
+      figures.push({ id: `gpu-matmul-i8-${n}-vs-cpu`, name: `GPU int8 matmul ${n}³${kernels.packedDot ? ' (dot4I8Packed)' : ''} [${device}]`, value: gpu8, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: cpu8, better: 'lower' });
     }
 
     const length = 1 << 20;
@@ -132,7 +132,7 @@ export async function gpuFigures(log: (line: string) => void, options: GpuBenchO
     if (!same(await requantize(kernels, x, q), ref.requantize(x, q))) throw new Error('gpu bench: requantize: GPU and CPU bytes differ');
     const gpuQ = await medianMs(() => requantize(kernels, x, q), reps);
     const cpuQ = await medianMs(() => ref.requantize(x, q), reps);
-    figures.push({ name: `GPU requantize 2^20 i32→int8 [${device}]`, value: gpuQ, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: cpuQ, better: 'lower' });
+    figures.push({ id: 'gpu-requantize', name: `GPU requantize 2^20 i32→int8 [${device}]`, value: gpuQ, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: cpuQ, better: 'lower' });
     log(`gpu: buffers created ${kernels.pool.stats.created}, reused ${kernels.pool.stats.reused}`);
   } finally {
     kernels.close();

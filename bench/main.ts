@@ -3,7 +3,8 @@
 // BENCH_CONNECTIONS (default 10), BENCH_ONLY (comma list of: engine,http,scheduler,process,meter,attest,gpu,model),
 // BENCH_MESSAGES (assignments per scheduling figure, default 5000), BENCH_SLOTS (process slots,
 // default 10000), BENCH_VERIFY_SLOTS (messages of the process that attest replays and disputes,
-// default 10000), BENCH_SEED (seeds the dispute's divergent slot, default 1).
+// default 10000), BENCH_SEED (seeds the dispute's divergent slot, default 1), BENCH_IDLE_SECONDS
+// (how long the idle-RSS figure waits after the node's start-up before sampling, default 12).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +30,7 @@ try {
     log('engine calls…');
     figures.push(...(await engineFigures(1000)));
   }
-  if (only.has('http')) figures.push(...(await httpFigures({ seconds, connections, dir }, log)));
+  if (only.has('http')) figures.push(...(await httpFigures({ seconds, connections, dir, idleSeconds: Number(process.env.BENCH_IDLE_SECONDS ?? 12) }, log)));
   if (only.has('scheduler')) figures.push(...(await schedulerFigures(dir, Number(process.env.BENCH_MESSAGES ?? 5000), log)));
   if (only.has('process')) figures.push(...(await processFigures(dir, Number(process.env.BENCH_SLOTS ?? 10_000), log)));
   if (only.has('meter')) figures.push(...(await meterFigures(log)));
@@ -44,4 +45,4 @@ try {
 }
 console.log();
 printTable(figures);
-console.log(`\nwritten to ${writeResults(figures, { seconds, connections })}`);
+console.log(`\nwritten to ${writeResults(figures, { seconds, connections })} (and the chart, latest.svg)`);

@@ -97,7 +97,7 @@ export async function meterFigures(log: (line: string) => void, reps = Number(pr
     const value = median(meteredTimes);
     const baseline = median(plainTimes);
     log(`${call}: metered ${value.toFixed(2)} ms, unmetered ${baseline.toFixed(2)} ms (${(value / baseline).toFixed(3)}×), ${gas} gas`);
-    figures.push({ name: `metered kernel ${call} (CPU time)`, value, unit: 'ms', baselineName: 'the same call unmetered', baseline, better: 'lower', target: '≤ 1.15×' });
+    figures.push({ id: `meter-${fn}`, name: `metered kernel ${call} (CPU time)`, value, unit: 'ms', baselineName: 'the same call unmetered', baseline, better: 'lower', target: '≤ 1.15×' });
   }
   await closeMeter();
   return figures;

@@ -47,6 +47,7 @@ export async function modelFigures(log: (line: string) => void, options: { token
     const gpuMs = await medianMs(generate, reps);
     log(`model: "${(onGpu.value as { text: string }).text}" (${onGpu.gas} gas, ${tokens * 7} kernel calls)`);
     figures.push({
+      id: 'model-generate-gpu',
       name: `model generateText, kernels on the GPU worker [${device}]`,
       value: (tokens * 1000) / gpuMs,
       unit: 'tokens/s',
@@ -61,7 +62,7 @@ export async function modelFigures(log: (line: string) => void, options: { token
     const trips = 200;
     const tripMs = await medianMs(() => { for (let i = 0; i < trips; i++) client.run('add_i32', { length: 1 }, one, out); }, reps);
     const localMs = await medianMs(() => { for (let i = 0; i < trips; i++) out.set(runReference('add_i32', { length: 1 }, one)); }, reps);
-    figures.push({ name: `kernel call round trip to the GPU worker [${device}]`, value: (trips * 1000) / tripMs, unit: 'calls/s', baselineName: 'the same call on the CPU reference', baseline: (trips * 1000) / localMs, better: 'higher' });
+    figures.push({ id: 'gpu-worker-round-trip', name: `kernel call round trip to the GPU worker [${device}]`, value: (trips * 1000) / tripMs, unit: 'calls/s', baselineName: 'the same call on the CPU reference', baseline: (trips * 1000) / localMs, better: 'higher' });
 
     // A product large enough for the GPU to pay: int8 512³ through the worker (copies included).
     const n = 512;
@@ -73,7 +74,7 @@ export async function modelFigures(log: (line: string) => void, options: { token
     if (!Buffer.from(product).equals(Buffer.from(runReference('matmul_i8', { m: n, k: n, n }, inputs)))) throw new Error('model bench: matmul_i8 through the worker differs from the reference');
     const viaWorker = await medianMs(() => client.run('matmul_i8', { m: n, k: n, n }, inputs, product), reps);
     const reference = await medianMs(() => runReference('matmul_i8', { m: n, k: n, n }, inputs), reps);
-    figures.push({ name: `int8 matmul ${n}³ from a module's thread via the GPU worker [${device}]`, value: viaWorker, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: reference, better: 'lower' });
+    figures.push({ id: `gpu-worker-matmul-i8-${n}`, name: `int8 matmul ${n}³ from a module's thread via the GPU worker [${device}]`, value: viaWorker, unit: 'ms', baselineName: 'CPU reference (TypeScript)', baseline: reference, better: 'lower' });
   } finally {
     await gpu.close();
   }

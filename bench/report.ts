@@ -1,30 +1,12 @@
 // Benchmark figures: each measured beside its baseline from the same run, printed as a
-// table with the ratio and a bar, and written as JSON under bench/results/.
+// table with the ratio and a bar, and written as JSON (and an SVG chart) under bench/results/.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
+import { chartSvg } from './chart.ts';
+import { ratio, type Figure } from './figure.ts';
 
-export interface Figure {
-  name: string;
-  value: number;
-  unit: string;
-  baselineName: string;
-  baseline: number;
-  /** 'higher' when more is better (throughput), 'lower' for times. */
-  better: 'higher' | 'lower';
-  /** A target ratio (value / baseline) from PRODUCT.md, if there is one. */
-  target?: string;
-}
-
-export const ratio = (f: Figure) => f.value / f.baseline;
-
-const slug = (text: string) => text.replace(/\[[^\]]*\]/g, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
-
-/**
- * A figure's stable id in bench/results/latest.json: its name and its baseline's, without the
- * machine-specific parts in brackets (the GPU adapter), so runs on different machines compare.
- */
-export const figureId = (f: Figure) => `${slug(f.name)}.vs.${slug(f.baselineName)}`;
+export { ratio, targetRatioOf, type Figure } from './figure.ts';
 
 /** The middle value (the upper middle of an even count). */
 export const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
@@ -45,8 +27,8 @@ export async function medianMs(fn: () => unknown, reps: number): Promise<number>
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toPrecision(3));
 
 export function printTable(figures: Figure[]): void {
-  const rows = figures.map((f) => [f.name, `${fmt(f.value)} ${f.unit}`, f.baselineName, `${fmt(f.baseline)} ${f.unit}`, `${ratio(f).toFixed(2)}×`, f.target ?? '', bar(f)]);
-  const head = ['figure', 'value', 'baseline', 'baseline value', 'ratio', 'target', ''];
+  const rows = figures.map((f) => [f.id, f.name, `${fmt(f.value)} ${f.unit}`, f.baselineName, `${fmt(f.baseline)} ${f.unit}`, `${ratio(f).toFixed(2)}×`, f.target ?? '', bar(f)]);
+  const head = ['id', 'figure', 'value', 'baseline', 'baseline value', 'ratio', 'target', ''];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   console.log(line(head));
@@ -59,19 +41,33 @@ function bar(f: Figure): string {
   return '#'.repeat(Math.max(1, Math.min(60, Math.round(ratio(f) * 20))));
 }
 
+/** Refuses figures that would make the JSON lie or stop comparing: a repeated or malformed id, a value that is not a positive number. */
+export function checkFigures(figures: Figure[]): void {
+  const ids = figures.map((f) => f.id);
+  const repeated = ids.filter((id, i) => ids.indexOf(id) !== i);
+  if (repeated.length > 0) throw new Error(`two figures share an id (${[...new Set(repeated)].join(', ')}): give them different ids`);
+  for (const f of figures) {
+    if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(f.id)) throw new Error(`figure id ${JSON.stringify(f.id)} (${f.name}) is not lower-case words joined by '-'`);
+    for (const [what, n] of [['value', f.value], ['baseline', f.baseline]] as const) {
+      if (!Number.isFinite(n) || n <= 0) throw new Error(`figure ${f.id} (${f.name}): ${what} is ${n}; a benchmark that measured nothing must fail, not report it`);
+    }
+  }
+}
+
+/** Writes bench/results/latest.json and latest.svg (the chart); returns the JSON's path. */
 export function writeResults(figures: Figure[], extra: Record<string, unknown> = {}): string {
+  checkFigures(figures);
   const dir = join(import.meta.dirname, 'results');
   mkdirSync(dir, { recursive: true });
-  const ids = figures.map(figureId);
-  const repeated = ids.filter((id, i) => ids.indexOf(id) !== i);
-  if (repeated.length > 0) throw new Error(`two figures share an id (${repeated.join(', ')}): give them different names or baselines`);
+  const date = new Date().toISOString();
   const report = {
-    date: new Date().toISOString(),
+    date,
     machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory: os.totalmem(), node: process.version, platform: `${os.platform()} ${os.arch()}` },
-    figures: figures.map((f, i) => ({ id: ids[i], ...f, ratio: ratio(f) })),
+    figures: figures.map((f) => ({ ...f, ratio: ratio(f) })),
     ...extra,
   };
   const file = join(dir, 'latest.json');
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(dir, 'latest.svg'), chartSvg(figures, `npm run bench, ${date.slice(0, 16).replace('T', ' ')} UTC, ${os.cpus().length} cores`));
   return file;
 }

@@ -1,7 +1,9 @@
 // Scheduling figures: signed, durable assignments per second (one process, and eight side
-// by side) beside the raw ed25519 signing rate of node:crypto, all in this process. Items
-// are signed by clients beforehand; what is timed is verify + assign + sign + LMDB commit.
-import { generateKeyPairSync, sign } from 'node:crypto';
+// by side) beside the irreducible work per item — node:crypto verifying the client's ed25519
+// signature and signing the assignment, on as many threads as the scheduler uses (one), no
+// I/O — all in this process. Items are signed by clients beforehand; what is timed is
+// verify + assign + sign + LMDB commit.
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { join } from 'node:path';
 import { openStore } from '../engine/store.ts';
 import { Scheduler } from '../engine/scheduler.ts';
@@ -46,12 +48,20 @@ export async function schedulerFigures(dir: string, count: number, log: (line: s
   const single = await assign(scheduler, forOne);
   log('scheduling across eight processes…');
   const spread = await assign(scheduler, forEight);
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const payload = new Uint8Array(48);
-  const signRate = rate(() => sign(null, payload, privateKey), 1000);
+  // The irreducible work per message (#11): verify the client's ed25519 signature, sign the
+  // assignment — node:crypto on the scheduler's one thread, no parsing, no I/O.
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const digest = new Uint8Array(48); // ANS-104 signs the 48-byte deep hash
+  const signature = sign(null, digest, privateKey);
+  const verifySignRate = rate(() => {
+    if (!verify(null, digest, publicKey, signature)) throw new Error('ed25519 verify failed');
+    sign(null, digest, privateKey);
+  }, 1000);
+  log(`  raw ed25519 sign alone (the baseline before #11): ${rate(() => sign(null, digest, privateKey), 500).toFixed(0)}/s`);
   await store.close();
+  const baselineName = 'ed25519 verify + sign per item (node:crypto, 1 thread, no I/O)';
   return [
-    { name: 'durable assignments, 1 process', value: single, unit: 'assign/s', baselineName: 'raw ed25519 sign (node:crypto)', baseline: signRate, better: 'higher' },
-    { name: 'durable assignments, 8 processes', value: spread, unit: 'assign/s', baselineName: 'raw ed25519 sign (node:crypto)', baseline: signRate, better: 'higher' },
+    { id: 'schedule-1', name: 'durable assignments, 1 process', value: single, unit: 'assign/s', baselineName, baseline: verifySignRate, better: 'higher', target: '≥ 0.7×' },
+    { id: 'schedule-8', name: 'durable assignments, 8 processes', value: spread, unit: 'assign/s', baselineName, baseline: verifySignRate, better: 'higher', target: '≥ 0.7×' },
   ];
 }
