@@ -111,53 +111,17 @@ export function readHistory(pid: string, raws: Uint8Array[], valid?: boolean[]):
   const byId = new Map<string, { item: DataItem; valid: boolean }>();
   for (const entry of items) if (!byId.get(entry.item.id)?.valid) byId.set(entry.item.id, entry);
 
-  const claims = new Map<number, SignedAssignment[]>();
-  for (const { item, valid } of items) {
-    if (tagValue(item.tags, 'Type') !== 'Assignment' || tagValue(item.tags, 'Process') !== pid) continue;
-    const slot = Number(tagValue(item.tags, 'Slot'));
-    if (!valid) {
-      faults.push({ slot, kind: 'assignment-bad-signature', message: `the assignment ${item.id} for slot ${slot} has a signature that does not verify`, assignment: item.id });
-      continue;
-    }
-    if (item.ownerAddress !== scheduler) {
-      faults.push({ slot, kind: 'assignment-wrong-signer', message: `the assignment ${item.id} for slot ${slot} is signed by ${item.ownerAddress}, not by the process's scheduler ${scheduler}`, assignment: item.id });
-      continue;
-    }
-    const assignment = readAssignment(item);
-    const same = claims.get(slot) ?? [];
-    if (!same.some((a) => a.message === assignment.message)) same.push(assignment);
-    claims.set(slot, same);
-  }
+  const claims = claimsOf(items.filter(({ item }) => tagValue(item.tags, 'Type') === 'Assignment' && tagValue(item.tags, 'Process') === pid), scheduler, faults);
 
   const last = Math.max(-1, ...claims.keys());
   let link: Uint8Array | undefined;
   for (let slot = 0; slot <= last; slot++) {
-    const claim = claims.get(slot);
-    if (!claim) {
-      faults.push({ slot, kind: 'missing-slot', message: `no assignment for slot ${slot}, though slot ${last} is assigned` });
-      break;
-    }
-    if (claim.length > 1) {
-      faults.push({ slot, kind: 'duplicate-slot', message: `${claim.length} assignments claim slot ${slot}: messages ${claim.map((a) => a.message).join(' and ')}`, assignment: claim.map((a) => a.id).join(',') });
-      break;
-    }
-    const [assignment] = claim;
-    const message = byId.get(assignment.message);
-    if (!message) {
-      faults.push({ slot, kind: 'missing-message', message: `the message ${assignment.message} of slot ${slot} is not on Arweave`, assignment: assignment.id });
-      break;
-    }
-    if (!message.valid) {
-      faults.push({ slot, kind: 'message-tampered', message: `the message at slot ${slot} does not match its ID ${assignment.message} (signature fails)`, assignment: assignment.id, item: assignment.message });
-      break;
-    }
-    link = nextLink(link, assignment.message);
-    if (b64url(link) !== assignment['hash-chain']) {
-      faults.push({ slot, kind: 'hash-chain', message: `the hash-chain breaks at slot ${slot}`, claimed: assignment['hash-chain'], replayed: b64url(link), assignment: assignment.id });
-      break;
-    }
+    const assignment = singleClaim(slot, claims.get(slot), `though slot ${last} is assigned`, faults);
+    const linked = assignment && linkMessage(slot, assignment, byId, link, faults);
+    if (!assignment || !linked) break;
+    link = linked.link;
     history.assignments.set(slot, assignment);
-    history.messages.set(assignment.message, message.item.raw);
+    history.messages.set(assignment.message, linked.raw);
   }
 
   const claimed = new Set([...claims.values()].flat().map((a) => a.message));
@@ -247,10 +211,40 @@ export async function readWindow(pid: string, raws: readonly (Uint8Array | DataI
     return slot >= first && slot <= to;
   });
   const assignmentValid = await check(inWindow);
+  const claims = claimsOf(inWindow.map((item, i) => ({ item, valid: assignmentValid[i] })), scheduler, faults);
+
+  // Every copy of each message the window's assignments name: a valid copy wins over a tampered one.
+  const named = new Set<string>();
+  for (const [slot, claim] of claims) if (slot > from) for (const a of claim) named.add(a.message);
+  const copies = items.filter((item) => named.has(item.id));
+  const copyValid = await check(copies);
+  const byId = new Map<string, { item: DataItem; valid: boolean }>();
+  for (const [i, item] of copies.entries()) if (!byId.get(item.id)?.valid) byId.set(item.id, { item, valid: copyValid[i] });
+
+  let link: Uint8Array | undefined;
+  for (let slot = first; slot <= to; slot++) {
+    const assignment = singleClaim(slot, claims.get(slot), `though the window reaches slot ${to}`, faults);
+    if (!assignment) break;
+    if (slot === from) {
+      // The anchor: its signed link stands for the chain before the window.
+      link = fromB64url(assignment['hash-chain']);
+      continue;
+    }
+    const linked = linkMessage(slot, assignment, byId, link, faults);
+    if (!linked) break;
+    link = linked.link;
+    window.assignments.set(slot, assignment);
+    window.messages.set(assignment.message, linked.raw);
+  }
+  return window;
+}
+
+/** Assignments by slot from checked items: a bad signature or another signer is a fault; the same message claimed twice at a slot is one claim. */
+function claimsOf(entries: { item: DataItem; valid: boolean }[], scheduler: string, faults: Fault[]): Map<number, SignedAssignment[]> {
   const claims = new Map<number, SignedAssignment[]>();
-  for (const [i, item] of inWindow.entries()) {
+  for (const { item, valid } of entries) {
     const slot = Number(tagValue(item.tags, 'Slot'));
-    if (!assignmentValid[i]) {
+    if (!valid) {
       faults.push({ slot, kind: 'assignment-bad-signature', message: `the assignment ${item.id} for slot ${slot} has a signature that does not verify`, assignment: item.id });
       continue;
     }
@@ -263,48 +257,37 @@ export async function readWindow(pid: string, raws: readonly (Uint8Array | DataI
     if (!same.some((a) => a.message === assignment.message)) same.push(assignment);
     claims.set(slot, same);
   }
+  return claims;
+}
 
-  // Every copy of each message the window's assignments name: a valid copy wins over a tampered one.
-  const named = new Set<string>();
-  for (const [slot, claim] of claims) if (slot > from) for (const a of claim) named.add(a.message);
-  const copies = items.filter((item) => named.has(item.id));
-  const copyValid = await check(copies);
-  const byId = new Map<string, { item: DataItem; valid: boolean }>();
-  for (const [i, item] of copies.entries()) if (!byId.get(item.id)?.valid) byId.set(item.id, { item, valid: copyValid[i] });
-
-  let link: Uint8Array | undefined;
-  for (let slot = first; slot <= to; slot++) {
-    const claim = claims.get(slot);
-    if (!claim) {
-      faults.push({ slot, kind: 'missing-slot', message: `no assignment for slot ${slot}, though the window reaches slot ${to}` });
-      break;
-    }
-    if (claim.length > 1) {
-      faults.push({ slot, kind: 'duplicate-slot', message: `${claim.length} assignments claim slot ${slot}: messages ${claim.map((a) => a.message).join(' and ')}`, assignment: claim.map((a) => a.id).join(',') });
-      break;
-    }
-    const [assignment] = claim;
-    if (slot === from) {
-      // The anchor: its signed link stands for the chain before the window.
-      link = fromB64url(assignment['hash-chain']);
-      continue;
-    }
-    const message = byId.get(assignment.message);
-    if (!message) {
-      faults.push({ slot, kind: 'missing-message', message: `the message ${assignment.message} of slot ${slot} is not on Arweave`, assignment: assignment.id });
-      break;
-    }
-    if (!message.valid) {
-      faults.push({ slot, kind: 'message-tampered', message: `the message at slot ${slot} does not match its ID ${assignment.message} (signature fails)`, assignment: assignment.id, item: assignment.message });
-      break;
-    }
-    link = nextLink(link, assignment.message);
-    if (b64url(link) !== assignment['hash-chain']) {
-      faults.push({ slot, kind: 'hash-chain', message: `the hash-chain breaks at slot ${slot}`, claimed: assignment['hash-chain'], replayed: b64url(link), assignment: assignment.id });
-      break;
-    }
-    window.assignments.set(slot, assignment);
-    window.messages.set(assignment.message, message.item.raw);
+/** The one assignment of a slot; none (`missing` says why the slot should exist) or several is a fault. */
+function singleClaim(slot: number, claim: SignedAssignment[] | undefined, missing: string, faults: Fault[]): SignedAssignment | undefined {
+  if (!claim) {
+    faults.push({ slot, kind: 'missing-slot', message: `no assignment for slot ${slot}, ${missing}` });
+    return undefined;
   }
-  return window;
+  if (claim.length > 1) {
+    faults.push({ slot, kind: 'duplicate-slot', message: `${claim.length} assignments claim slot ${slot}: messages ${claim.map((a) => a.message).join(' and ')}`, assignment: claim.map((a) => a.id).join(',') });
+    return undefined;
+  }
+  return claim[0];
+}
+
+/** A slot's message, present and valid, and the hash-chain link it makes, which must be the one its assignment signed. */
+function linkMessage(slot: number, assignment: SignedAssignment, byId: Map<string, { item: DataItem; valid: boolean }>, link: Uint8Array | undefined, faults: Fault[]): { raw: Uint8Array; link: Uint8Array } | undefined {
+  const message = byId.get(assignment.message);
+  if (!message) {
+    faults.push({ slot, kind: 'missing-message', message: `the message ${assignment.message} of slot ${slot} is not on Arweave`, assignment: assignment.id });
+    return undefined;
+  }
+  if (!message.valid) {
+    faults.push({ slot, kind: 'message-tampered', message: `the message at slot ${slot} does not match its ID ${assignment.message} (signature fails)`, assignment: assignment.id, item: assignment.message });
+    return undefined;
+  }
+  const next = nextLink(link, assignment.message);
+  if (b64url(next) !== assignment['hash-chain']) {
+    faults.push({ slot, kind: 'hash-chain', message: `the hash-chain breaks at slot ${slot}`, claimed: assignment['hash-chain'], replayed: b64url(next), assignment: assignment.id });
+    return undefined;
+  }
+  return { raw: message.item.raw, link: next };
 }
