@@ -1,7 +1,7 @@
 // Cost-only for a process message: the gas it would use if it were the next slot, run on a
 // copy of the current state (nothing is kept, the live instance is untouched). Exact against
 // that state, which messages scheduled before it may change.
-import { b64url, fromB64url, utf8 } from '../protocol/encoding.ts';
+import { b64url, fromB64url } from '../protocol/encoding.ts';
 import { isModuleFault } from '../protocol/errors.ts';
 import { nextLink } from '../protocol/hash-chain.ts';
 import type { DataItem } from '../protocol/ans104/data-item.ts';
@@ -9,7 +9,7 @@ import type { SignedAssignment } from '../protocol/assignment.ts';
 import { callBytes, instantiate } from '../wasm/call.ts';
 import { withGas } from '../wasm/gas.ts';
 import { restoreSnapshot, takeSnapshot } from '../wasm/snapshot.ts';
-import { handleInput, type Runner } from './fold.ts';
+import { handleInputBytes, type Runner } from './fold.ts';
 
 export interface Estimate {
   /** The slot whose state the estimate ran against. */
@@ -28,7 +28,7 @@ export function estimateNext(runner: Runner, latest: SignedAssignment, item: Dat
   // same length for the assignment's own ID (unknown until signed).
   const link = b64url(nextLink(fromB64url(latest['hash-chain']), item.id));
   const assignment: SignedAssignment = { process: runner.spawn.id, slot: latest.slot + 1, message: item.id, 'hash-chain': link, id: 'A'.repeat(43), signer: '', raw: new Uint8Array(0), ...environment };
-  const input = utf8(JSON.stringify(handleInput(item, assignment, runner.spawn)));
+  const input = handleInputBytes(item, assignment, runner.spawn);
   try {
     const { gas } = withGas(copy, runner.gasLimit, 'handle', () => callBytes(copy, 'handle', input));
     return { slot: latest.slot, gas, 'gas-limit': runner.gasLimit };
