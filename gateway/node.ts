@@ -112,16 +112,16 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const publisher = new Publisher({ store, gateway, wallet, log });
     if (options.publish ?? true) publisher.start();
     const modules = new Modules(store, gateway);
+    const signer = ed25519Signer(key.privateKey);
     const scheduler = new Scheduler({
       store,
-      signer: ed25519Signer(key.privateKey),
+      signer,
       address: key.address,
       blockHeight: () => height.current,
       peers: options.peers,
       onWrite: () => publisher.kick(),
     });
     stops.push(() => publisher.stop(), async () => height.stop());
-    const signer = ed25519Signer(key.privateKey);
     // The node's GPU (engine/gpu/runtime.ts): its worker starts acquiring the adapter now, in the
     // background (kernel calls made meanwhile wait for it); the sandbox and the processes get
     // lines to it, and the node closes it last.
@@ -180,7 +180,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         engine: `hyperwasm/${VERSION} node/${process.versions.node} v8/${process.versions.v8}`,
         modules: examples,
         'block-height': height.current,
-        prices: { flat: String(options.prices?.flat ?? 0n), 'per-kgas': String(options.prices?.perKgas ?? 0n), unit: 'the node\'s ledger unit', 'max-gas': options.maxGas ?? 100_000_000_000, 'default-gas-limit': DEFAULT_GAS_LIMIT },
+        prices: { flat: String(prices.flat), 'per-kgas': String(prices.perKgas), unit: 'the node\'s ledger unit', 'max-gas': maxGas, 'default-gas-limit': DEFAULT_GAS_LIMIT },
         outbox: { depth: publisher.depth(), ...publisher.stats() },
         gpu: gpu ?? { probing: true },
       }),
