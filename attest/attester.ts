@@ -9,8 +9,6 @@ import type { Statement } from '../engine/protocol/statement.ts';
 import type { AttestPort } from '../engine/attestations.ts';
 import { signCheckpoint } from './checkpoint.ts';
 
-export type { Attestation, SignedBatch } from '../engine/protocol/attestation.ts';
-
 export interface AttesterOptions {
   signer: Ed25519Signer;
   address: string;
