@@ -3,9 +3,9 @@
 // globals as `hw_global_<index>`; then a state can be hashed, snapshotted and restored
 // without any help from the module (HyperBEAM saves memory only and loses its globals).
 import { canonicalJson, utf8 } from '../protocol/encoding.ts';
-import { sha256b64 } from '../protocol/hash.ts';
 import { encodeLeb, type WasmInfo } from './binary.ts';
 import { meterSection } from './meter/contract.ts';
+import { liveStateDigest } from './state-hash.ts';
 
 const EXPORT = 7;
 const AFTER_EXPORTS = new Set([8, 9, 10, 11, 12]);
@@ -67,9 +67,9 @@ function memoryOf(instance: WebAssembly.Instance): WebAssembly.Memory {
   return instance.exports.memory as WebAssembly.Memory;
 }
 
-/** SHA-256 over the canonical JSON of the globals, then the whole memory. */
+/** The state hash (state-hash.ts): the globals' canonical JSON, then the memory's chunk hashes. */
 export function stateHash(instance: WebAssembly.Instance, info: WasmInfo): string {
-  return sha256b64(utf8(canonicalJson(readGlobals(instance, info))), new Uint8Array(memoryOf(instance).buffer));
+  return liveStateDigest(utf8(canonicalJson(readGlobals(instance, info))), memoryOf(instance));
 }
 
 export interface SnapshotHeader {

@@ -1,0 +1,67 @@
+// The state hash of a process after each slot, in two levels so it costs what a slot changed
+// rather than the whole memory: memory is cut into 4 KiB chunks, each chunk hashed alone, and
+// the state hash commits to the globals and the list of chunk hashes (docs/PROTOCOL.md §13).
+// A live instance keeps a copy of the memory it last hashed and the chunk hashes; after a slot
+// only chunks whose bytes differ from that copy are hashed again (comparing 4 KiB costs ~1/30
+// of hashing it). The cache is keyed by content, never trusted: the result is the same as
+// hashing from scratch, which is what a fresh instance, a verifier or another language does.
+import { createHash } from 'node:crypto';
+import { b64url } from '../protocol/encoding.ts';
+
+/** Bytes per chunk: a WebAssembly page (64 KiB) is 16 chunks. */
+export const STATE_CHUNK = 4096;
+
+/** SHA-256 of one chunk, as bytes. */
+const chunkHash = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
+
+/**
+ * b64url(sha256(globals || sha256(chunk 0) || sha256(chunk 1) || …)): the pure formula, from
+ * scratch, over the globals' canonical JSON bytes and the whole memory (a multiple of 64 KiB).
+ */
+export function stateDigest(globals: Uint8Array, memory: Uint8Array): string {
+  const hash = createHash('sha256').update(globals);
+  for (let at = 0; at < memory.length; at += STATE_CHUNK) hash.update(chunkHash(memory.subarray(at, at + STATE_CHUNK)));
+  return b64url(new Uint8Array(hash.digest()));
+}
+
+/** What an instance's memory looked like when it was last hashed. */
+interface Seen {
+  copy: Buffer;
+  /** The chunk hashes of `copy`, concatenated (32 bytes each). */
+  hashes: Buffer;
+}
+
+const seen = new WeakMap<WebAssembly.Memory, Seen>();
+
+/** stateDigest over a live memory, hashing again only the chunks that changed since its last call. */
+export function liveStateDigest(globals: Uint8Array, memory: WebAssembly.Memory): string {
+  const now = Buffer.from(memory.buffer);
+  const chunks = now.length / STATE_CHUNK;
+  let last = seen.get(memory);
+  if (!last || last.copy.length !== now.length) {
+    // First hash of this memory, or it grew: start from what is known and extend.
+    const copy = Buffer.alloc(now.length);
+    const hashes = Buffer.alloc(chunks * 32);
+    const known = last ? last.copy.length / STATE_CHUNK : 0;
+    if (last) {
+      last.copy.copy(copy);
+      last.hashes.copy(hashes);
+    }
+    for (let i = known; i < chunks; i++) rehash(now, copy, hashes, i);
+    last = { copy, hashes };
+    seen.set(memory, last);
+  }
+  const { copy, hashes } = last;
+  for (let i = 0; i < chunks; i++) {
+    const at = i * STATE_CHUNK;
+    if (now.compare(copy, at, at + STATE_CHUNK, at, at + STATE_CHUNK) !== 0) rehash(now, copy, hashes, i);
+  }
+  return b64url(new Uint8Array(createHash('sha256').update(globals).update(hashes).digest()));
+}
+
+function rehash(now: Buffer, copy: Buffer, hashes: Buffer, i: number): void {
+  const at = i * STATE_CHUNK;
+  const chunk = now.subarray(at, at + STATE_CHUNK);
+  copy.set(chunk, at);
+  chunkHash(chunk).copy(hashes, i * 32);
+}
