@@ -36,6 +36,8 @@ export interface ProcessSpawn {
 }
 
 export interface Store {
+  /** The environment's folder: another thread opens its own handle on it (engine/processes/pool.ts). */
+  readonly path: string;
   /** Verified module bytes by Arweave ID. */
   modules: Database<Uint8Array, string>;
   /** Result records (JSON bytes) by hashpath. */
@@ -91,6 +93,7 @@ export function keepBatch(store: StoreView<'attestations' | 'outbox'>, batch: Si
 export function openStore(path: string): Store {
   const root: RootDatabase = open({ path, compression: false, mapSize: 2 ** 34, maxDbs: 32 });
   return {
+    path,
     modules: root.openDB<Uint8Array, string>({ name: 'modules', encoding: 'binary' }),
     results: root.openDB<Uint8Array, string>({ name: 'results', encoding: 'binary' }),
     meta: root.openDB<unknown, string>({ name: 'meta', encoding: 'json' }),

@@ -81,6 +81,11 @@ export class WorkerLine<Request, Response> {
     this.current().postMessage(message, transferList);
   }
 
+  /** Ends the worker the way a crash would: its exit is handled as a death (tests). */
+  async crash(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
   /** Terminates the worker; pending requests fail with `error` (default: `lost('closed')`). */
   async close(error?: Error): Promise<void> {
     clearTimeout(this.idle);

@@ -11,7 +11,8 @@ import { loadOrCreateWallet, walletAddress } from '../arweave/wallet.ts';
 import { loadOrCreateNodeKey, publicKeyB64, type NodeKey } from '../attest/node-key.ts';
 import { publishExamples } from './examples.ts';
 import { Scheduler } from '../engine/scheduler.ts';
-import { Processes } from '../engine/processes/index.ts';
+import { DEFAULT_MAX_LIVE, DEFAULT_SNAPSHOT_EVERY, Processes } from '../engine/processes/index.ts';
+import { defaultWorkers, ProcessPool } from '../engine/processes/pool.ts';
 import { Attester } from '../attest/attester.ts';
 import { Attestations } from '../engine/attestations.ts';
 import { StatelessCompute } from '../engine/compute.ts';
@@ -37,12 +38,16 @@ export interface NodeOptions {
   /** An Arweave gateway URL; without it the node starts arlocal on loopback. */
   gateway?: string;
   arlocalPort?: number;
+  /** The embedded arlocal, already starting (serve starts it before it loads this file); without it, and without gateway, the node starts one. */
+  arlocal?: Promise<EmbeddedGateway>;
   /** Build and upload the example modules (default: only on the embedded gateway). */
   examples?: boolean;
   /** Log each request (fastify's logger). */
   verbose?: boolean;
   /** Snapshot process state every this many slots (default 1000). */
   snapshotEvery?: number;
+  /** Worker threads that fold processes (default: one per core; 0: fold on the main thread). */
+  workers?: number;
   /** Other schedulers' URLs by their address, for 307 redirects. */
   peers?: Record<string, string>;
   /** Publish the outbox to the gateway in the background (default true). */
@@ -102,7 +107,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   let embedded: EmbeddedGateway | undefined;
   const stops: (() => Promise<void>)[] = [];
   try {
-    if (!options.gateway) embedded = await startArlocal({ dir: join(data, 'arlocal'), port: options.arlocalPort ?? DEFAULT_ARLOCAL_PORT });
+    if (!options.gateway) embedded = await (options.arlocal ?? startArlocal({ dir: join(data, 'arlocal'), port: options.arlocalPort ?? DEFAULT_ARLOCAL_PORT }));
     const gateway = new ArweaveGateway(options.gateway ?? embedded!.url);
     const wallet = await loadOrCreateWallet(join(data, 'wallet.json'));
     const walletAddr = await walletAddress(wallet);
@@ -144,21 +149,38 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const prices = options.prices ?? { flat: 0n, perKgas: 0n };
     const maxGas = options.maxGas ?? 100_000_000_000;
 
+    // Processes fold on a pool of worker threads (engine/processes/pool.ts); this thread keeps
+    // HTTP, scheduling, attestation and commits. The workers start on the first fold.
+    const workers = options.workers ?? defaultWorkers();
+    const snapshotEvery = options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
+    const pool = workers === 0 ? undefined : new ProcessPool({
+      workers,
+      store: store.path,
+      snapshotEvery,
+      maxLive: DEFAULT_MAX_LIVE,
+      gpu: gpuRuntime,
+      progress: (pid, slot, target) => log(`process ${pid}: folded to slot ${slot} of ${target}`),
+    });
+    const processes = new Processes({
+      store,
+      modules,
+      scheduler,
+      snapshotEvery,
+      attest: attesting ? attester : undefined,
+      onWrite: () => publisher.kick(),
+      gpu: gpuRuntime.client,
+      pool,
+    });
+    // Closed before the GPU runtime (stops run in order), whose lines the workers hold.
+    stops.unshift(() => processes.close());
+
     const node: Node = {
       store,
       modules,
       gateway,
       key,
       scheduler,
-      processes: new Processes({
-        store,
-        modules,
-        scheduler,
-        snapshotEvery: options.snapshotEvery,
-        attest: attesting ? attester : undefined,
-        onWrite: () => publisher.kick(),
-        gpu: gpuRuntime.client,
-      }),
+      processes,
       compute,
       ledger,
       prices,
@@ -182,6 +204,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         'block-height': height.current,
         prices: { flat: String(prices.flat), 'per-kgas': String(prices.perKgas), unit: 'the node\'s ledger unit', 'max-gas': maxGas, 'default-gas-limit': DEFAULT_GAS_LIMIT },
         outbox: { depth: publisher.depth(), ...publisher.stats() },
+        processes: processes.stats(),
         gpu: gpu ?? { probing: true },
       }),
       gpu: () => acquired,

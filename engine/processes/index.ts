@@ -3,21 +3,27 @@
 // the whole memory per message), and keeps what the fold produced (keep.ts). Every K slots a
 // snapshot (memory + globals) is kept, so a restart, or a request behind the live state,
 // resumes from the nearest snapshot instead of slot 0. Cost-only estimates: estimate.ts.
+//
+// Where folds run: on this thread (runners.ts), or on a pool of worker threads (pool.ts), each
+// owning the live instances of the processes a stable hash of their IDs gives it. Either way
+// this thread checks the request, answers from the cache, and keeps (attests and commits) what
+// a fold produced; requests for one process are taken one after another.
 import { badRequest, notFound, unprocessable } from '../protocol/errors.ts';
 import type { DataItem } from '../protocol/ans104/data-item.ts';
 import type { SlotRecord } from '../protocol/record.ts';
 import { tagValue } from '../protocol/vocabulary.ts';
 import { isBytesFunction } from '../wasm/abi.ts';
 import { gasLimit } from '../wasm/gas.ts';
-import { takeSnapshot } from '../wasm/snapshot.ts';
 import type { KernelLine } from '../gpu/client.ts';
 import type { AttestPort } from '../attestations.ts';
 import type { ComputeAnswer } from '../compute.ts';
 import type { Modules } from '../modules.ts';
 import type { ProcessSpawn, Store } from '../store.ts';
-import { estimateNext, type Estimate } from './estimate.ts';
-import { Fold, type Runner, type ScheduleReader } from './fold.ts';
-import { SlotKeeper, type SlotResult } from './keep.ts';
+import type { LoadedModule } from '../wasm/compile.ts';
+import type { Estimate } from './estimate.ts';
+import type { ScheduleReader } from './fold.ts';
+import { SlotKeeper } from './keep.ts';
+import { Runners, type Folded } from './runners.ts';
 
 export { handleInput, type ScheduleReader } from './fold.ts';
 
@@ -27,28 +33,47 @@ export interface ProcessOptions {
   scheduler: ScheduleReader;
   /** Write a snapshot after every slot divisible by this (default 1000). */
   snapshotEvery?: number;
-  /** Live instances kept in memory (default 64). */
+  /** Live instances kept in memory (default 64; per worker with a pool). */
   maxLive?: number;
   /** Attest results and publish checkpoints; without it results are only cached (verifiers). */
   attest?: AttestPort;
   /** Called once a fold's writes are committed (to kick the publisher). */
   onWrite?: () => void;
-  /** Sees every slot's record as it is folded (a verifier compares them with claims). */
+  /** Sees every slot's record as it is folded (a verifier compares them with claims); only without a pool. */
   observe?: (record: SlotRecord) => void;
   /** Where the processes' kernel calls go (the GPU runtime's line for this thread); absent, the CPU references. */
   gpu?: KernelLine;
+  /** Fold on these worker threads instead of this one (pool.ts). */
+  pool?: FoldPool;
 }
 
+/** Where folds run off this thread: pool.ts. The module must be kept in LMDB (metered) before a fold names it. */
+export interface FoldPool {
+  fold(pid: string, target: number, budget: number): Promise<Folded>;
+  estimate(pid: string, latest: number, budget: number, item: DataItem, environment: { timestamp: number; 'block-height': number }): Promise<Estimate>;
+  stats(): { steps: number; live: number; workers: number };
+  close(): Promise<void>;
+}
+
+export const DEFAULT_SNAPSHOT_EVERY = 1000;
+export const DEFAULT_MAX_LIVE = 64;
+
 export class Processes {
-  private readonly live = new Map<string, Runner>();
-  private readonly snapshotEvery: number;
   private readonly kept: SlotKeeper;
-  private readonly fold: Fold;
+  private readonly runners: Runners;
+  /** The request each process is serving: the next waits for it (one fold of a process at a time). */
+  private readonly busy = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: ProcessOptions) {
-    this.snapshotEvery = options.snapshotEvery ?? 1000;
     this.kept = new SlotKeeper(options.store, options.attest, options.onWrite);
-    this.fold = new Fold(options.scheduler, this.kept.snapshot, options.gpu);
+    this.runners = new Runners({
+      schedule: options.scheduler,
+      snapshot: this.kept.snapshot,
+      snapshotEvery: options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY,
+      maxLive: options.maxLive ?? DEFAULT_MAX_LIVE,
+      gpu: options.gpu,
+      observe: options.observe,
+    });
   }
 
   /** The result at a slot (default: the latest), from the cache or by folding up to it. */
@@ -60,37 +85,17 @@ export class Processes {
     const target = slot ?? latest;
     if (!Number.isSafeInteger(target) || target < 0) throw badRequest(`slot must be a whole number ≥ 0, got ${slot}`);
     if (target > latest) throw badRequest(`slot ${target} is beyond the latest slot ${latest} of process ${pid}`);
-
     const cached = this.kept.cached(pid, target);
     if (cached) return { cache: 'hit', body: cached };
-
-    const loaded = await this.options.modules.getForProcess(spawn.module);
-    const budget = await this.budget(spawn);
-    const handle = loaded.info.exportedFunction('handle');
-    if (!handle || !isBytesFunction(loaded.info, handle)) {
-      throw unprocessable(`module ${spawn.module} is not a process module: it must export hw_alloc and handle(ptr: i32, len: i32) -> i64`);
-    }
-    let runner = this.live.get(pid);
-    if (!runner || runner.slot >= target) {
-      const resumed = this.fold.resume(spawn, loaded, budget, target - 1);
-      if (!runner) this.keepLive(pid, resumed);
-      runner = resumed;
-    }
-    const results: SlotResult[] = [];
-    try {
-      while (runner.slot < target) {
-        const record = this.fold.step(runner);
-        const snapshot = record.slot % this.snapshotEvery === 0 ? takeSnapshot(runner.instance, runner.loaded.info, record.slot, runner.hashpath) : undefined;
-        this.options.observe?.(record);
-        results.push({ record, snapshot });
-      }
-    } catch (error) {
-      this.live.delete(pid); // a node fault mid-fold: the instance is not to be trusted
-      if (results.length > 0) await this.kept.keep(results);
-      throw error;
-    }
-    const bodies = await this.kept.keep(results);
-    return { cache: 'miss', body: bodies.at(-1)! };
+    return this.serially(pid, async () => {
+      const kept = this.kept.cached(pid, target); // folded by the request before this one
+      if (kept) return { cache: 'hit', body: kept };
+      const { loaded, budget } = await this.load(spawn);
+      const { results, fault } = this.options.pool ? await this.options.pool.fold(pid, target, budget) : this.runners.foldTo(spawn, loaded, budget, target);
+      const bodies = results.length > 0 ? await this.kept.keep(results) : [];
+      if (fault !== undefined) throw fault;
+      return { cache: 'miss', body: bodies.at(-1)! };
+    });
   }
 
   /**
@@ -104,28 +109,46 @@ export class Processes {
     if (!spawn) throw notFound(`unknown process ${pid}`);
     const latest = scheduler.currentSlot(pid)!;
     await this.compute(pid, latest);
-    let live = this.live.get(pid);
-    if (!live) {
-      // The latest result was cached, so no runner is live (after a restart): fold one up to it.
-      live = this.fold.resume(spawn, await this.options.modules.getForProcess(spawn.module), await this.budget(spawn), latest);
-      while (live.slot < latest) this.fold.step(live);
-    }
-    return estimateNext(live, scheduler.assignment(pid, latest)!, item, environment);
+    return this.serially(pid, async () => {
+      const { loaded, budget } = await this.load(spawn);
+      if (this.options.pool) return this.options.pool.estimate(pid, latest, budget, item, environment);
+      return this.runners.estimate(spawn, loaded, budget, latest, item, environment);
+    });
   }
 
-  /** Slots folded since start (replays included): shows how much work snapshots saved. */
-  stats(): { steps: number; live: number } {
-    return { steps: this.fold.steps, live: this.live.size };
+  /** Slots folded since start (replays included, on every worker): shows how much work snapshots saved. */
+  stats(): { steps: number; live: number; workers: number } {
+    return this.options.pool?.stats() ?? { ...this.runners.stats(), workers: 0 };
+  }
+
+  async close(): Promise<void> {
+    await this.options.pool?.close();
+  }
+
+  /** Runs `work` once the request before it for the same process is done (failed or not). */
+  private serially<T>(pid: string, work: () => Promise<T>): Promise<T> {
+    const before = this.busy.get(pid) ?? Promise.resolve();
+    const mine = before.then(work, work);
+    const settled = mine.catch(() => {});
+    this.busy.set(pid, settled);
+    void settled.then(() => this.busy.get(pid) === settled && this.busy.delete(pid));
+    return mine;
+  }
+
+  /** The process's module (checked to be a process module, kept in LMDB metered, so a worker finds it) and its budget. */
+  private async load(spawn: ProcessSpawn): Promise<{ loaded: LoadedModule; budget: number }> {
+    const loaded = await this.options.modules.getForProcess(spawn.module);
+    const budget = await this.budget(spawn);
+    const handle = loaded.info.exportedFunction('handle');
+    if (!handle || !isBytesFunction(loaded.info, handle)) {
+      throw unprocessable(`module ${spawn.module} is not a process module: it must export hw_alloc and handle(ptr: i32, len: i32) -> i64`);
+    }
+    return { loaded, budget };
   }
 
   /** The budget of each message of a process: its Gas-Limit tag, else its module's, else the default (uncapped, as before). */
   private async budget(spawn: ProcessSpawn): Promise<number> {
     const module = (await this.options.modules.meta(spawn.module)).tags;
     return gasLimit([tagValue(spawn.tags, 'Gas-Limit'), tagValue(module, 'Gas-Limit')], Number.MAX_SAFE_INTEGER);
-  }
-
-  private keepLive(pid: string, runner: Runner): void {
-    this.live.set(pid, runner);
-    if (this.live.size > (this.options.maxLive ?? 64)) this.live.delete(this.live.keys().next().value!);
   }
 }

@@ -40,3 +40,21 @@ export const isModuleFault = (error: unknown): error is HyperError =>
 
 /** A trap raised by the module itself (unreachable, divide by zero, abort, stack overflow, a host import's refusal). */
 export class Trap extends Error {}
+
+/** An error as it crosses to another thread: a HyperError as its parts ('internal': any other error). */
+export interface WireError {
+  kind: ErrorKind | 'internal';
+  code: string;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+export function toWire(error: unknown): WireError {
+  if (error instanceof HyperError) return { kind: error.kind, code: error.code, message: error.message, details: error.details };
+  return { kind: 'internal', code: 'internal', message: error instanceof Error ? error.message : String(error), details: {} };
+}
+
+/** The error a WireError stood for: the same HyperError, or a plain Error for an internal one. */
+export function fromWire(wire: WireError): Error {
+  return wire.kind === 'internal' ? new Error(wire.message) : new HyperError(wire.kind, wire.code, wire.message, wire.details);
+}

@@ -1,0 +1,95 @@
+// The live instances one thread folds: a process's Runner stays in memory between requests,
+// so the next message costs one `handle`, and a request behind the live state (or after an
+// eviction or a restart) resumes from the nearest snapshot. Used on the node's main thread
+// (--workers 0, and by verifiers) and inside each process worker (worker.ts); what it returns
+// is kept by the caller (keep.ts), on the main thread, with the attestations.
+import type { DataItem } from '../protocol/ans104/data-item.ts';
+import type { LoadedModule } from '../wasm/compile.ts';
+import { takeSnapshot } from '../wasm/snapshot.ts';
+import type { KernelLine } from '../gpu/client.ts';
+import type { SlotRecord } from '../protocol/record.ts';
+import type { ProcessSpawn } from '../store.ts';
+import { estimateNext, type Estimate } from './estimate.ts';
+import { Fold, type Runner, type ScheduleReader, type SnapshotLookup } from './fold.ts';
+import type { SlotResult } from './keep.ts';
+
+export interface RunnersOptions {
+  schedule: ScheduleReader;
+  snapshot: SnapshotLookup;
+  /** A snapshot is due after every slot divisible by this. */
+  snapshotEvery: number;
+  /** Live instances kept in memory (the oldest is dropped beyond it). */
+  maxLive: number;
+  gpu?: KernelLine;
+  /** Sees every slot's record as it is folded (a verifier compares them with claims). */
+  observe?: (record: SlotRecord) => void;
+  /** Told every PROGRESS_EVERY slots of a fold (a long fold in a worker says how far it is). */
+  progress?: (pid: string, slot: number, target: number) => void;
+}
+
+export const PROGRESS_EVERY = 1024;
+
+/** What a fold produced: the slots folded, in order, and the node fault that stopped it early, if one did. */
+export interface Folded {
+  results: SlotResult[];
+  fault?: unknown;
+}
+
+export class Runners {
+  private readonly live = new Map<string, Runner>();
+  private readonly fold: Fold;
+
+  constructor(private readonly options: RunnersOptions) {
+    this.fold = new Fold(options.schedule, options.snapshot, options.gpu);
+  }
+
+  /** Slots folded (replays included) and live instances. */
+  stats(): { steps: number; live: number } {
+    return { steps: this.fold.steps, live: this.live.size };
+  }
+
+  /** Folds a process from where its instance is up to `target`; the results are not kept here. */
+  foldTo(spawn: ProcessSpawn, loaded: LoadedModule, gasLimit: number, target: number): Folded {
+    const pid = spawn.id;
+    let runner = this.live.get(pid);
+    if (!runner || runner.slot >= target || runner.loaded !== loaded) {
+      const resumed = this.fold.resume(spawn, loaded, gasLimit, target - 1);
+      if (!runner || runner.loaded !== loaded) this.keepLive(pid, resumed);
+      runner = resumed;
+    }
+    const results: SlotResult[] = [];
+    try {
+      while (runner.slot < target) {
+        const record = this.fold.step(runner);
+        const snapshot = record.slot % this.options.snapshotEvery === 0 ? takeSnapshot(runner.instance, runner.loaded.info, record.slot, runner.hashpath) : undefined;
+        this.options.observe?.(record);
+        results.push({ record, snapshot });
+        if (results.length % PROGRESS_EVERY === 0) this.options.progress?.(pid, record.slot, target);
+      }
+    } catch (fault) {
+      this.live.delete(pid); // a node fault mid-fold: the instance is not to be trusted
+      return { results, fault };
+    }
+    return { results };
+  }
+
+  /** Cost-only: `item` run as the next slot on a copy of the state at `latest` (folded here first if need be). */
+  estimate(spawn: ProcessSpawn, loaded: LoadedModule, gasLimit: number, latest: number, item: DataItem, environment: { timestamp: number; 'block-height': number }): Estimate {
+    let live = this.live.get(spawn.id);
+    if (!live || live.slot !== latest || live.loaded !== loaded) {
+      // The latest result was cached (a restart, or another thread folded it): fold a runner up to it.
+      live = this.fold.resume(spawn, loaded, gasLimit, latest);
+      while (live.slot < latest) this.fold.step(live);
+      this.keepLive(spawn.id, live);
+    }
+    const assignment = this.options.schedule.assignment(spawn.id, latest);
+    if (!assignment) throw new Error(`process ${spawn.id} has no assignment at slot ${latest}`);
+    return estimateNext(live, assignment, item, environment);
+  }
+
+  private keepLive(pid: string, runner: Runner): void {
+    this.live.delete(pid);
+    this.live.set(pid, runner);
+    if (this.live.size > this.options.maxLive) this.live.delete(this.live.keys().next().value!);
+  }
+}

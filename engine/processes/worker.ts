@@ -1,0 +1,90 @@
+// The worker side of pool.ts: one thread folding the processes the pool routes to it, with
+// their live instances (runners.ts), reading the schedule, modules and snapshots from its own
+// handle on the node's LMDB environment (lmdb-js shares one environment between threads).
+// It keeps nothing: its results go back to the main thread, which attests and commits them.
+// Loaded through tsx by engine/worker-entry.mjs.
+import { parentPort, workerData } from 'node:worker_threads';
+import { parseDataItem } from '../protocol/ans104/data-item.ts';
+import { readAssignment } from '../protocol/assignment.ts';
+import { toWire, type WireError } from '../protocol/errors.ts';
+import { KernelClient } from '../gpu/client.ts';
+import { Modules } from '../modules.ts';
+import { openStore } from '../store.ts';
+import type { Estimate } from './estimate.ts';
+import type { ScheduleReader } from './fold.ts';
+import type { SlotResult } from './keep.ts';
+import { Runners } from './runners.ts';
+
+export interface ProcessWorkerData {
+  store: string;
+  snapshotEvery: number;
+  maxLive: number;
+  gpuPort?: MessagePort;
+  minWork?: number;
+}
+
+export type ProcessRequest =
+  | { op: 'fold'; pid: string; target: number; budget: number }
+  | { op: 'estimate'; pid: string; latest: number; budget: number; item: Uint8Array; environment: { timestamp: number; 'block-height': number } };
+
+/** What a fold did: its slots, the node fault that stopped it (if any), and this worker's counters. */
+export interface ProcessReply {
+  results?: SlotResult[];
+  estimate?: Estimate;
+  fault?: WireError;
+  steps: number;
+  live: number;
+}
+
+/** A progress event of a long fold, every PROGRESS_EVERY slots (runners.ts). */
+export interface FoldProgress {
+  progress: { pid: string; slot: number; target: number };
+}
+
+const options = workerData as ProcessWorkerData;
+const store = openStore(options.store);
+const modules = new Modules(store, {
+  fetchVerified: (id) => Promise.reject(new Error(`module ${id} is not in LMDB: the main thread keeps a module before a fold names it`)),
+});
+
+/** The node's schedule as committed to LMDB. */
+const schedule: ScheduleReader = {
+  process: (pid) => store.processes.get(pid),
+  currentSlot: () => undefined, // folds are given their target
+  assignment: (pid, slot) => {
+    const raw = store.assignments.get([pid, slot]);
+    return raw ? readAssignment(parseDataItem(raw)) : undefined;
+  },
+  message: (id) => store.messages.get(id),
+};
+
+const snapshot = (pid: string, slot: number): Uint8Array | undefined => {
+  for (const { value } of store.snapshots.getRange({ start: [pid, slot], end: [pid, -1], reverse: true, limit: 1 })) return value;
+  return undefined;
+};
+
+const runners = new Runners({
+  schedule,
+  snapshot,
+  snapshotEvery: options.snapshotEvery,
+  maxLive: options.maxLive,
+  gpu: options.gpuPort ? new KernelClient(options.gpuPort as never, options.minWork) : undefined,
+  progress: (pid, slot, target) => parentPort!.postMessage({ progress: { pid, slot, target } } satisfies FoldProgress),
+});
+
+export async function handle(request: ProcessRequest): Promise<ProcessReply> {
+  const counters = () => runners.stats();
+  try {
+    const spawn = store.processes.get(request.pid);
+    if (!spawn) throw new Error(`process ${request.pid} is not in LMDB`);
+    const loaded = await modules.getForProcess(spawn.module);
+    if (request.op === 'estimate') {
+      const estimate = runners.estimate(spawn, loaded, request.budget, request.latest, parseDataItem(request.item), request.environment);
+      return { estimate, ...counters() };
+    }
+    const { results, fault } = runners.foldTo(spawn, loaded, request.budget, request.target);
+    return { results, fault: fault === undefined ? undefined : toWire(fault), ...counters() };
+  } catch (error) {
+    return { fault: toWire(error), ...counters() };
+  }
+}
