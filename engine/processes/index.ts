@@ -22,7 +22,7 @@ import type { ProcessSpawn, Store } from '../store.ts';
 import type { LoadedModule } from '../wasm/compile.ts';
 import type { Estimate } from './estimate.ts';
 import type { ScheduleReader } from './fold.ts';
-import { SlotKeeper } from './keep.ts';
+import { SlotKeeper, type SlotResult } from './keep.ts';
 import { Runners, type Folded } from './runners.ts';
 
 export { handleInput, type ScheduleReader } from './fold.ts';
@@ -49,7 +49,8 @@ export interface ProcessOptions {
 
 /** Where folds run off this thread: pool.ts. The module must be kept in LMDB (metered) before a fold names it. */
 export interface FoldPool {
-  fold(pid: string, target: number, budget: number): Promise<Folded>;
+  /** Folds up to `target`; hands results to `part` in order as it goes, and returns the rest. */
+  fold(pid: string, target: number, budget: number, part?: (results: SlotResult[]) => void): Promise<Folded>;
   estimate(pid: string, latest: number, budget: number, item: DataItem, environment: { timestamp: number; 'block-height': number }): Promise<Estimate>;
   stats(): { steps: number; live: number; workers: number };
   close(): Promise<void>;
@@ -91,8 +92,19 @@ export class Processes {
       const kept = this.kept.cached(pid, target); // folded by the request before this one
       if (kept) return { cache: 'hit', body: kept };
       const { loaded, budget } = await this.load(spawn);
-      const { results, fault } = this.options.pool ? await this.options.pool.fold(pid, target, budget) : this.runners.foldTo(spawn, loaded, budget, target);
-      const bodies = results.length > 0 ? await this.kept.keep(results) : [];
+      // Parts a worker hands back are kept one after another while it folds on.
+      let keeping = Promise.resolve<Uint8Array[]>([]);
+      const keepPart = (part: SlotResult[]) => (keeping = keeping.then(() => this.kept.keep(part)));
+      let folded: Folded;
+      try {
+        folded = this.options.pool ? await this.options.pool.fold(pid, target, budget, keepPart) : this.runners.foldTo(spawn, loaded, budget, target);
+      } catch (error) {
+        await keeping.catch(() => {}); // the parts handed back before the worker was lost stay kept
+        throw error;
+      }
+      const { results, fault } = folded;
+      if (results.length > 0) keepPart(results);
+      const bodies = await keeping;
       if (fault !== undefined) throw fault;
       return { cache: 'miss', body: bodies.at(-1)! };
     });

@@ -6,7 +6,9 @@
 // an out-of-memory) is replaced: the fold it was running fails with a 503, the requests
 // queued behind it go to its replacement, and the processes it held resume there from their
 // snapshots. Nothing acknowledged is lost: messages are durable before they are folded, and
-// results are kept by the main thread only once a fold has returned them.
+// the main thread keeps only results a fold has handed back, in order. A long fold hands them
+// back in parts as it goes, so the main thread attests and commits one part while the worker
+// folds the next.
 import { availableParallelism } from 'node:os';
 import { fromB64url } from '../protocol/encoding.ts';
 import { fromWire, HyperError } from '../protocol/errors.ts';
@@ -16,7 +18,8 @@ import { WorkerLine } from '../worker.ts';
 import type { Estimate } from './estimate.ts';
 import type { FoldPool } from './index.ts';
 import type { Folded } from './runners.ts';
-import type { FoldProgress, ProcessReply, ProcessRequest, ProcessWorkerData } from './worker.ts';
+import type { SlotResult } from './keep.ts';
+import type { FoldEvent, ProcessReply, ProcessRequest, ProcessWorkerData } from './worker.ts';
 
 export interface ProcessPoolOptions {
   /** Worker threads (default: one per core). */
@@ -40,12 +43,14 @@ export function workerOf(pid: string, workers: number): number {
 
 export const defaultWorkers = (): number => availableParallelism();
 
-const lost = (reason: string) => new HyperError('unavailable', 'worker-lost', `the process worker ${reason} during this fold; nothing it computed was kept: try again (the process resumes from its snapshots)`, { retryAfterSeconds: 1 });
+const lost = (reason: string) => new HyperError('unavailable', 'worker-lost', `the process worker ${reason} during this fold; only the slots it had handed back are kept: try again (the process resumes from its snapshots)`, { retryAfterSeconds: 1 });
 
 export class ProcessPool implements FoldPool {
   private readonly lines: WorkerLine<ProcessRequest, ProcessReply>[];
   /** Per worker: slots its earlier incarnations folded, and what its current one last reported. */
   private readonly counters: { before: number; steps: number; live: number }[];
+  /** Where the parts of the fold each process is running go (one fold per process at a time). */
+  private readonly parts = new Map<string, (results: SlotResult[]) => void>();
 
   constructor(private readonly options: ProcessPoolOptions) {
     const count = options.workers ?? defaultWorkers();
@@ -65,8 +70,9 @@ export class ProcessPool implements FoldPool {
       },
       lost,
       onMessage: (message) => {
-        const { progress } = message as FoldProgress;
-        if (progress) options.progress?.(progress.pid, progress.slot, progress.target);
+        const event = message as FoldEvent;
+        if ('part' in event) this.parts.get(event.part.pid)?.(event.part.results);
+        else options.progress?.(event.progress.pid, event.progress.slot, event.progress.target);
       },
     }));
   }
@@ -75,9 +81,14 @@ export class ProcessPool implements FoldPool {
     return this.lines.length;
   }
 
-  async fold(pid: string, target: number, budget: number): Promise<Folded> {
-    const reply = await this.request(pid, { op: 'fold', pid, target, budget });
-    return { results: reply.results ?? [], fault: reply.fault && fromWire(reply.fault) };
+  async fold(pid: string, target: number, budget: number, part?: (results: SlotResult[]) => void): Promise<Folded> {
+    if (part) this.parts.set(pid, part);
+    try {
+      const reply = await this.request(pid, { op: 'fold', pid, target, budget });
+      return { results: reply.results ?? [], fault: reply.fault && fromWire(reply.fault) };
+    } finally {
+      this.parts.delete(pid);
+    }
   }
 
   async estimate(pid: string, latest: number, budget: number, item: DataItem, environment: { timestamp: number; 'block-height': number }): Promise<Estimate> {

@@ -29,6 +29,9 @@ export interface RunnersOptions {
 
 export const PROGRESS_EVERY = 1024;
 
+/** Slots per part a fold hands out as it goes (one attestation batch, MAX_BATCH). */
+export const PART_SLOTS = 256;
+
 /** What a fold produced: the slots folded, in order, and the node fault that stopped it early, if one did. */
 export interface Folded {
   results: SlotResult[];
@@ -48,8 +51,12 @@ export class Runners {
     return { steps: this.fold.steps, live: this.live.size };
   }
 
-  /** Folds a process from where its instance is up to `target`; the results are not kept here. */
-  foldTo(spawn: ProcessSpawn, loaded: LoadedModule, gasLimit: number, target: number): Folded {
+  /**
+   * Folds a process from where its instance is up to `target`; the results are not kept here.
+   * With `part`, every PART_SLOTS slots are handed to it as they are folded (a worker sends
+   * them on, so the main thread keeps one part while the next is folded); the rest is returned.
+   */
+  foldTo(spawn: ProcessSpawn, loaded: LoadedModule, gasLimit: number, target: number, part?: (results: SlotResult[]) => void): Folded {
     const pid = spawn.id;
     let runner = this.live.get(pid);
     if (!runner || runner.slot >= target || runner.loaded !== loaded) {
@@ -64,7 +71,8 @@ export class Runners {
         const snapshot = record.slot % this.options.snapshotEvery === 0 ? takeSnapshot(runner.instance, runner.loaded.info, record.slot, runner.hashpath) : undefined;
         this.options.observe?.(record);
         results.push({ record, snapshot });
-        if (results.length % PROGRESS_EVERY === 0) this.options.progress?.(pid, record.slot, target);
+        if (record.slot > 0 && record.slot % PROGRESS_EVERY === 0) this.options.progress?.(pid, record.slot, target);
+        if (part && results.length === PART_SLOTS) part(results.splice(0));
       }
     } catch (fault) {
       this.live.delete(pid); // a node fault mid-fold: the instance is not to be trusted

@@ -36,10 +36,8 @@ export interface ProcessReply {
   live: number;
 }
 
-/** A progress event of a long fold, every PROGRESS_EVERY slots (runners.ts). */
-export interface FoldProgress {
-  progress: { pid: string; slot: number; target: number };
-}
+/** Events of a fold in progress: its progress every PROGRESS_EVERY slots, its results every PART_SLOTS (runners.ts). */
+export type FoldEvent = { progress: { pid: string; slot: number; target: number } } | { part: { pid: string; results: SlotResult[] } };
 
 const options = workerData as ProcessWorkerData;
 const store = openStore(options.store);
@@ -69,7 +67,7 @@ const runners = new Runners({
   snapshotEvery: options.snapshotEvery,
   maxLive: options.maxLive,
   gpu: options.gpuPort ? new KernelClient(options.gpuPort as never, options.minWork) : undefined,
-  progress: (pid, slot, target) => parentPort!.postMessage({ progress: { pid, slot, target } } satisfies FoldProgress),
+  progress: (pid, slot, target) => parentPort!.postMessage({ progress: { pid, slot, target } } satisfies FoldEvent),
 });
 
 export async function handle(request: ProcessRequest): Promise<ProcessReply> {
@@ -82,7 +80,8 @@ export async function handle(request: ProcessRequest): Promise<ProcessReply> {
       const estimate = runners.estimate(spawn, loaded, request.budget, request.latest, parseDataItem(request.item), request.environment);
       return { estimate, ...counters() };
     }
-    const { results, fault } = runners.foldTo(spawn, loaded, request.budget, request.target);
+    const part = (results: SlotResult[]) => parentPort!.postMessage({ part: { pid: request.pid, results } } satisfies FoldEvent);
+    const { results, fault } = runners.foldTo(spawn, loaded, request.budget, request.target, part);
     return { results, fault: fault === undefined ? undefined : toWire(fault), ...counters() };
   } catch (error) {
     return { fault: toWire(error), ...counters() };
