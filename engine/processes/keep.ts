@@ -42,10 +42,36 @@ export class SlotKeeper {
     return undefined;
   };
 
-  /** Attests a fold's results in batches and writes everything in one transaction; resolves, once durable, with the records' bytes. */
-  async keep(results: SlotResult[]): Promise<Uint8Array[]> {
+  /**
+   * Attests a fold's results in batches and writes everything in one transaction; resolves,
+   * once durable, with the records' bytes. A slot kept before (a fold that resumed from a
+   * snapshot below what was kept: after a restart, a lost worker) is neither kept nor attested
+   * again: its record is the same bytes, and its answer is the one kept.
+   */
+  async keep(folded: SlotResult[]): Promise<Uint8Array[]> {
+    const pid = folded[0].record.process;
+    const before = this.lastKept(pid);
+    const kept = new Map<number, Uint8Array>();
+    for (const { record } of folded) {
+      if (record.slot > before) break;
+      const body = this.cached(pid, record.slot);
+      if (body) kept.set(record.slot, body);
+    }
+    const results = kept.size === 0 ? folded : folded.filter((r) => !kept.has(r.record.slot));
+    const bodies = results.length === 0 ? [] : await this.write(pid, results);
+    if (kept.size === 0) return bodies;
+    let next = 0;
+    return folded.map((r) => kept.get(r.record.slot) ?? bodies[next++]);
+  }
+
+  /** The highest slot of a process kept so far (-1: none). */
+  private lastKept(pid: string): number {
+    for (const { key } of this.store.processResults.getRange({ start: [pid, Number.MAX_SAFE_INTEGER], end: [pid, -1], reverse: true, limit: 1 })) return key[1];
+    return -1;
+  }
+
+  private async write(pid: string, results: SlotResult[]): Promise<Uint8Array[]> {
     const { store, attest } = this;
-    const pid = results[0].record.process;
     const batches = attest?.sign(results.map((r) => processStatement(r.record, attest.address))) ?? [];
     batches.flatMap((b) => b.attestations).forEach((attestation, i) => (results[i].record.attestation = attestation));
     const bodies = results.map((r) => utf8(JSON.stringify(r.record)));
