@@ -5,23 +5,21 @@
 // only chunks whose bytes differ from that copy are hashed again (comparing 4 KiB costs ~1/30
 // of hashing it). The cache is keyed by content, never trusted: the result is the same as
 // hashing from scratch, which is what a fresh instance, a verifier or another language does.
-import { createHash } from 'node:crypto';
 import { b64url } from '../protocol/encoding.ts';
+import { sha256 } from '../protocol/hash.ts';
 
 /** Bytes per chunk: a WebAssembly page (64 KiB) is 16 chunks. */
 export const STATE_CHUNK = 4096;
 
-/** SHA-256 of one chunk, as bytes. */
-const chunkHash = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
 
 /**
  * b64url(sha256(globals || sha256(chunk 0) || sha256(chunk 1) || …)): the pure formula, from
  * scratch, over the globals' canonical JSON bytes and the whole memory (a multiple of 64 KiB).
  */
 export function stateDigest(globals: Uint8Array, memory: Uint8Array): string {
-  const hash = createHash('sha256').update(globals);
-  for (let at = 0; at < memory.length; at += STATE_CHUNK) hash.update(chunkHash(memory.subarray(at, at + STATE_CHUNK)));
-  return b64url(new Uint8Array(hash.digest()));
+  const parts = [globals];
+  for (let at = 0; at < memory.length; at += STATE_CHUNK) parts.push(sha256(memory.subarray(at, at + STATE_CHUNK)));
+  return b64url(sha256(...parts));
 }
 
 /** What an instance's memory looked like when it was last hashed. */
@@ -56,12 +54,12 @@ export function liveStateDigest(globals: Uint8Array, memory: WebAssembly.Memory)
     const at = i * STATE_CHUNK;
     if (now.compare(copy, at, at + STATE_CHUNK, at, at + STATE_CHUNK) !== 0) rehash(now, copy, hashes, i);
   }
-  return b64url(new Uint8Array(createHash('sha256').update(globals).update(hashes).digest()));
+  return b64url(sha256(globals, hashes));
 }
 
 function rehash(now: Buffer, copy: Buffer, hashes: Buffer, i: number): void {
   const at = i * STATE_CHUNK;
   const chunk = now.subarray(at, at + STATE_CHUNK);
   copy.set(chunk, at);
-  chunkHash(chunk).copy(hashes, i * 32);
+  hashes.set(sha256(chunk), i * 32);
 }
