@@ -23,6 +23,29 @@ test('canonical JSON sorts keys, drops whitespace, refuses what JSON cannot carr
   assert.throws(() => canonicalJson(1n), /bigint/);
 });
 
+test('canonical JSON equals the plain definition (sort keys, recurse) on random values', () => {
+  const reference = (value: unknown): string => {
+    if (Array.isArray(value)) return `[${value.map(reference).join(',')}]`;
+    if (value !== null && typeof value === 'object') {
+      return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${reference((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    }
+    return JSON.stringify(value);
+  };
+  let seed = 7;
+  const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const keys = ['a', 'b', 'B', 'é', 'kind', 'state-hash', 'z', '10', '9', ''];
+  const random = (depth: number): unknown => {
+    const r = next();
+    if (depth > 3 || r < 0.3) return [null, true, false, 'x"\\\u0001é', -0, 1.5, 1e21, 12345][Math.floor(next() * 8)];
+    if (r < 0.6) return Array.from({ length: Math.floor(next() * 4) }, () => random(depth + 1));
+    return Object.fromEntries(Array.from({ length: Math.floor(next() * 5) }, () => [keys[Math.floor(next() * keys.length)], random(depth + 1)]));
+  };
+  for (let i = 0; i < 2000; i++) {
+    const value = random(0);
+    assert.is(canonicalJson(value), reference(value));
+  }
+});
+
 test('node:crypto SHA-256 agrees with the independent @noble/hashes one', () => {
   for (const size of [0, 1, 55, 56, 64, 1000, 100_000]) {
     const data = new Uint8Array(size).map((_, i) => (i * 31 + size) & 0xff);

@@ -38,17 +38,38 @@ export function utf8Text(bytes: Uint8Array): string | undefined {
  * because two nodes must produce the same bytes for the same value.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError(`canonical JSON cannot encode ${value}`);
-    return JSON.stringify(value);
+  // Written as loops over strings rather than map/sort/join: every statement, request and
+  // state hash goes through it. Keys already in order (most objects here are built so) are not sorted.
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`canonical JSON cannot encode ${value}`);
+      return JSON.stringify(value);
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
+        return out + ']';
+      }
+      const keys = Object.keys(value);
+      let sorted = true;
+      let flat = true; // every value a string, a finite number, a boolean or null: JSON.stringify is canonical
+      for (let i = 0; i < keys.length; i++) {
+        if (i > 0 && keys[i - 1] > keys[i]) sorted = false;
+        const v = (value as Record<string, unknown>)[keys[i]];
+        if (!(typeof v === 'string' || typeof v === 'boolean' || v === null || (typeof v === 'number' && Number.isFinite(v)))) flat = false;
+      }
+      if (sorted && flat) return JSON.stringify(value);
+      if (!sorted) keys.sort();
+      let out = '{';
+      for (let i = 0; i < keys.length; i++) out += (i === 0 ? '' : ',') + JSON.stringify(keys[i]) + ':' + canonicalJson((value as Record<string, unknown>)[keys[i]]);
+      return out + '}';
+    }
+    default:
+      throw new TypeError(`canonical JSON cannot encode a ${typeof value}`);
   }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object') {
-    const entries = Object.keys(value as object)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
-    return `{${entries.join(',')}}`;
-  }
-  throw new TypeError(`canonical JSON cannot encode a ${typeof value}`);
 }
