@@ -85,7 +85,7 @@ export interface Store {
 export type StoreView<K extends keyof Store> = Pick<Store, K | 'transaction'>;
 
 /** Keeps a signed attestation batch and queues it for Arweave; call inside a store transaction. */
-export function keepBatch(store: StoreView<'attestations' | 'outbox'>, batch: SignedBatch, group: string, seq: number): void {
+export function keepBatch(store: StoreView<'attestations' | 'outbox'>, batch: { item: Pick<SignedBatch['item'], 'id' | 'raw'> }, group: string, seq: number): void {
   store.attestations.put(batch.item.id, batch.item.raw);
   store.outbox.put([group, seq, OutboxKind.Attestation], batch.item.raw);
 }

@@ -149,8 +149,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const prices = options.prices ?? { flat: 0n, perKgas: 0n };
     const maxGas = options.maxGas ?? 100_000_000_000;
 
-    // Processes fold on a pool of worker threads (engine/processes/pool.ts); this thread keeps
-    // HTTP, scheduling, attestation and commits. The workers start on the first fold.
+    // Processes fold on a pool of worker threads (engine/processes/pool.ts), which also sign
+    // what they fold; this thread keeps HTTP, scheduling and every commit. The workers start
+    // on the first fold.
     const workers = options.workers ?? defaultWorkers();
     const snapshotEvery = options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
     const pool = workers === 0 ? undefined : new ProcessPool({
@@ -160,6 +161,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       maxLive: DEFAULT_MAX_LIVE,
       gpu: gpuRuntime,
       progress: (pid, slot, target) => log(`process ${pid}: folded to slot ${slot} of ${target}`),
+      // Workers sign their folds' attestations on their own cores, with the node's key.
+      attest: attesting ? { module: new URL('../attest/attester.ts', import.meta.url), privateKey: key.privateKey, address: key.address } : undefined,
     });
     const processes = new Processes({
       store,

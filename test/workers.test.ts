@@ -39,7 +39,8 @@ const offline = { fetchVerified: () => Promise.reject(new Error('offline')) };
 function device(store: Store, workers: number, progress?: (pid: string, slot: number) => void) {
   const modules = new Modules(store, offline);
   const scheduler = new Scheduler({ store, signer: ed25519Signer(key.privateKey), address: key.address, blockHeight: () => 7 });
-  const pool = workers === 0 ? undefined : new ProcessPool({ workers, store: store.path, snapshotEvery: SNAPSHOT_EVERY, maxLive: 64, progress });
+  const attest = { module: new URL('../attest/attester.ts', import.meta.url), privateKey: key.privateKey, address: key.address };
+  const pool = workers === 0 ? undefined : new ProcessPool({ workers, store: store.path, snapshotEvery: SNAPSHOT_EVERY, maxLive: 64, progress, attest });
   return new Processes({ store, modules, scheduler, snapshotEvery: SNAPSHOT_EVERY, attest: new Attester({ signer: ed25519Signer(key.privateKey), address: key.address }), pool });
 }
 

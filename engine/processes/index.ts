@@ -22,8 +22,8 @@ import type { ProcessSpawn, Store } from '../store.ts';
 import type { LoadedModule } from '../wasm/compile.ts';
 import type { Estimate } from './estimate.ts';
 import type { ScheduleReader } from './fold.ts';
-import { SlotKeeper, type SlotResult } from './keep.ts';
-import { Runners, type Folded } from './runners.ts';
+import { SlotKeeper, type PreparedSlots } from './keep.ts';
+import { Runners } from './runners.ts';
 
 export { handleInput, type ScheduleReader } from './fold.ts';
 
@@ -49,11 +49,17 @@ export interface ProcessOptions {
 
 /** Where folds run off this thread: pool.ts. The module must be kept in LMDB (metered) before a fold names it. */
 export interface FoldPool {
-  /** Folds up to `target`; hands results to `part` in order as it goes, and returns the rest. */
-  fold(pid: string, target: number, budget: number, part?: (results: SlotResult[]) => void): Promise<Folded>;
+  /** Folds up to `target`, signed and encoded; hands parts to `part` in order as it goes, and returns the rest. */
+  fold(pid: string, target: number, budget: number, part?: (prepared: PreparedSlots) => void): Promise<PooledFold>;
   estimate(pid: string, latest: number, budget: number, item: DataItem, environment: { timestamp: number; 'block-height': number }): Promise<Estimate>;
   stats(): { steps: number; live: number; workers: number };
   close(): Promise<void>;
+}
+
+/** A pooled fold's last part (absent: all went out as parts) and the node fault that stopped it early. */
+export interface PooledFold {
+  prepared?: PreparedSlots;
+  fault?: unknown;
 }
 
 export const DEFAULT_SNAPSHOT_EVERY = 1000;
@@ -92,20 +98,25 @@ export class Processes {
       const kept = this.kept.cached(pid, target); // folded by the request before this one
       if (kept) return { cache: 'hit', body: kept };
       const { loaded, budget } = await this.load(spawn);
-      // Parts a worker hands back are kept one after another while it folds on.
-      let keeping = Promise.resolve<Uint8Array[]>([]);
-      const keepPart = (part: SlotResult[]) => (keeping = keeping.then(() => this.kept.keep(part)));
-      let folded: Folded;
+      if (!this.options.pool) {
+        const { results, fault } = this.runners.foldTo(spawn, loaded, budget, target);
+        const bodies = results.length > 0 ? await this.kept.keep(results) : [];
+        if (fault !== undefined) throw fault;
+        return { cache: 'miss', body: bodies.at(-1)! };
+      }
+      // Parts a worker hands back are committed one after another while it folds on.
+      let writing = Promise.resolve<Uint8Array[]>([]);
+      const write = (part: PreparedSlots) => (writing = writing.then(() => this.kept.write(part)));
+      let folded: PooledFold;
       try {
-        folded = this.options.pool ? await this.options.pool.fold(pid, target, budget, keepPart) : this.runners.foldTo(spawn, loaded, budget, target);
+        folded = await this.options.pool.fold(pid, target, budget, write);
       } catch (error) {
-        await keeping.catch(() => {}); // the parts handed back before the worker was lost stay kept
+        await writing.catch(() => {}); // the parts handed back before the worker was lost stay kept
         throw error;
       }
-      const { results, fault } = folded;
-      if (results.length > 0) keepPart(results);
-      const bodies = await keeping;
-      if (fault !== undefined) throw fault;
+      if (folded.prepared) write(folded.prepared);
+      const bodies = await writing;
+      if (folded.fault !== undefined) throw folded.fault;
       return { cache: 'miss', body: bodies.at(-1)! };
     });
   }

@@ -6,9 +6,9 @@
 // an out-of-memory) is replaced: the fold it was running fails with a 503, the requests
 // queued behind it go to its replacement, and the processes it held resume there from their
 // snapshots. Nothing acknowledged is lost: messages are durable before they are folded, and
-// the main thread keeps only results a fold has handed back, in order. A long fold hands them
-// back in parts as it goes, so the main thread attests and commits one part while the worker
-// folds the next.
+// the main thread commits only results a fold has handed back, in order. A worker signs and
+// encodes what it folds (the attestations, on its own core) and hands it back in parts as it
+// goes, so the main thread commits one part while the worker folds the next.
 import { availableParallelism } from 'node:os';
 import { fromB64url } from '../protocol/encoding.ts';
 import { fromWire, HyperError } from '../protocol/errors.ts';
@@ -16,9 +16,9 @@ import type { DataItem } from '../protocol/ans104/data-item.ts';
 import type { GpuRuntime } from '../gpu/runtime.ts';
 import { WorkerLine } from '../worker.ts';
 import type { Estimate } from './estimate.ts';
-import type { FoldPool } from './index.ts';
-import type { Folded } from './runners.ts';
-import type { SlotResult } from './keep.ts';
+import type { FoldPool, PooledFold } from './index.ts';
+import type { KeyObject } from 'node:crypto';
+import type { PreparedSlots } from './keep.ts';
 import type { FoldEvent, ProcessReply, ProcessRequest, ProcessWorkerData } from './worker.ts';
 
 export interface ProcessPoolOptions {
@@ -33,6 +33,19 @@ export interface ProcessPoolOptions {
   gpu?: GpuRuntime;
   /** A long fold's progress, every few thousand slots. */
   progress?: (pid: string, slot: number, target: number) => void;
+  /** How the workers attest: absent, results are only cached. */
+  attest?: PoolAttest;
+}
+
+/**
+ * The node's key, for workers to sign their folds' attestations and checkpoints on their own
+ * cores. `module` exports `attesterFor(privateKey, address)` returning an AttestPort (the
+ * composition root names attest/attester.ts: the engine does not import attest/).
+ */
+export interface PoolAttest {
+  module: URL;
+  privateKey: KeyObject;
+  address: string;
 }
 
 /** The worker a process folds on, of `workers`: stable across restarts and machines. */
@@ -50,7 +63,7 @@ export class ProcessPool implements FoldPool {
   /** Per worker: slots its earlier incarnations folded, and what its current one last reported. */
   private readonly counters: { before: number; steps: number; live: number }[];
   /** Where the parts of the fold each process is running go (one fold per process at a time). */
-  private readonly parts = new Map<string, (results: SlotResult[]) => void>();
+  private readonly parts = new Map<string, (prepared: PreparedSlots) => void>();
 
   constructor(private readonly options: ProcessPoolOptions) {
     const count = options.workers ?? defaultWorkers();
@@ -63,7 +76,8 @@ export class ProcessPool implements FoldPool {
       attempts: 2,
       start: () => {
         const gpu = options.gpu?.connect();
-        const data: ProcessWorkerData = { store: options.store, snapshotEvery: options.snapshotEvery, maxLive: options.maxLive, gpuPort: gpu?.port as never, minWork: gpu?.minWork };
+        const attest = options.attest && { module: options.attest.module.href, privateKey: options.attest.privateKey, address: options.attest.address };
+        const data: ProcessWorkerData = { store: options.store, snapshotEvery: options.snapshotEvery, maxLive: options.maxLive, gpuPort: gpu?.port as never, minWork: gpu?.minWork, attest };
         const c = this.counters[i];
         this.counters[i] = { before: c.before + c.steps, steps: 0, live: 0 };
         return { workerData: data, transferList: gpu ? [gpu.port] : [] };
@@ -71,7 +85,7 @@ export class ProcessPool implements FoldPool {
       lost,
       onMessage: (message) => {
         const event = message as FoldEvent;
-        if ('part' in event) this.parts.get(event.part.pid)?.(event.part.results);
+        if ('part' in event) this.parts.get(event.part.pid)?.(event.part.prepared);
         else options.progress?.(event.progress.pid, event.progress.slot, event.progress.target);
       },
     }));
@@ -81,11 +95,11 @@ export class ProcessPool implements FoldPool {
     return this.lines.length;
   }
 
-  async fold(pid: string, target: number, budget: number, part?: (results: SlotResult[]) => void): Promise<Folded> {
+  async fold(pid: string, target: number, budget: number, part?: (prepared: PreparedSlots) => void): Promise<PooledFold> {
     if (part) this.parts.set(pid, part);
     try {
       const reply = await this.request(pid, { op: 'fold', pid, target, budget });
-      return { results: reply.results ?? [], fault: reply.fault && fromWire(reply.fault) };
+      return { prepared: reply.prepared, fault: reply.fault && fromWire(reply.fault) };
     } finally {
       this.parts.delete(pid);
     }

@@ -1,7 +1,8 @@
 // The worker side of pool.ts: one thread folding the processes the pool routes to it, with
 // their live instances (runners.ts), reading the schedule, modules and snapshots from its own
 // handle on the node's LMDB environment (lmdb-js shares one environment between threads).
-// It keeps nothing: its results go back to the main thread, which attests and commits them.
+// It signs and encodes what it folds (keep.ts prepare) and hands it back to the main thread,
+// which commits it (the one writer).
 // Loaded through tsx by engine/worker-entry.mjs.
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseDataItem } from '../protocol/ans104/data-item.ts';
@@ -12,7 +13,9 @@ import { Modules } from '../modules.ts';
 import { openStore } from '../store.ts';
 import type { Estimate } from './estimate.ts';
 import type { ScheduleReader } from './fold.ts';
-import type { SlotResult } from './keep.ts';
+import { SlotKeeper, type PreparedSlots, type SlotResult } from './keep.ts';
+import type { AttestPort } from '../attestations.ts';
+import type { KeyObject } from 'node:crypto';
 import { Runners } from './runners.ts';
 
 export interface ProcessWorkerData {
@@ -21,15 +24,17 @@ export interface ProcessWorkerData {
   maxLive: number;
   gpuPort?: MessagePort;
   minWork?: number;
+  /** How this worker attests what it folds (PoolAttest in pool.ts); absent, results are only cached. */
+  attest?: { module: string; privateKey: KeyObject; address: string };
 }
 
 export type ProcessRequest =
   | { op: 'fold'; pid: string; target: number; budget: number }
   | { op: 'estimate'; pid: string; latest: number; budget: number; item: Uint8Array; environment: { timestamp: number; 'block-height': number } };
 
-/** What a fold did: its slots, the node fault that stopped it (if any), and this worker's counters. */
+/** What a fold did: the rest of its slots, prepared, the node fault that stopped it (if any), and this worker's counters. */
 export interface ProcessReply {
-  results?: SlotResult[];
+  prepared?: PreparedSlots;
   estimate?: Estimate;
   fault?: WireError;
   steps: number;
@@ -37,10 +42,16 @@ export interface ProcessReply {
 }
 
 /** Events of a fold in progress: its progress every PROGRESS_EVERY slots, its results every PART_SLOTS (runners.ts). */
-export type FoldEvent = { progress: { pid: string; slot: number; target: number } } | { part: { pid: string; results: SlotResult[] } };
+export type FoldEvent = { progress: { pid: string; slot: number; target: number } } | { part: { pid: string; prepared: PreparedSlots } };
 
 const options = workerData as ProcessWorkerData;
 const store = openStore(options.store);
+// The attester comes from the module the composition root names (the engine does not import attest/).
+const attest: AttestPort | undefined = options.attest
+  ? (await import(options.attest.module) as { attesterFor(key: KeyObject, address: string): AttestPort }).attesterFor(options.attest.privateKey, options.attest.address)
+  : undefined;
+// Signs and encodes here, on this worker's core; the main thread only commits (keep.ts).
+const keeper = new SlotKeeper(store, attest);
 const modules = new Modules(store, {
   fetchVerified: (id) => Promise.reject(new Error(`module ${id} is not in LMDB: the main thread keeps a module before a fold names it`)),
 });
@@ -80,9 +91,10 @@ export async function handle(request: ProcessRequest): Promise<ProcessReply> {
       const estimate = runners.estimate(spawn, loaded, request.budget, request.latest, parseDataItem(request.item), request.environment);
       return { estimate, ...counters() };
     }
-    const part = (results: SlotResult[]) => parentPort!.postMessage({ part: { pid: request.pid, results } } satisfies FoldEvent);
+    const part = (results: SlotResult[]) => parentPort!.postMessage({ part: { pid: request.pid, prepared: keeper.prepare(results) } } satisfies FoldEvent);
     const { results, fault } = runners.foldTo(spawn, loaded, request.budget, request.target, part);
-    return { results, fault: fault === undefined ? undefined : toWire(fault), ...counters() };
+    const prepared = results.length > 0 ? keeper.prepare(results) : undefined;
+    return { prepared, fault: fault === undefined ? undefined : toWire(fault), ...counters() };
   } catch (error) {
     return { fault: toWire(error), ...counters() };
   }
