@@ -22,9 +22,17 @@ function ownMutableGlobals(bytes: Uint8Array, info: WasmInfo): number[] {
 
 const exportName = (index: number) => `hw_global_${index}`;
 
-/** The globals of a rewritten module that a snapshot holds: those exportGlobals exported, in index order. */
-export const stateGlobals = (info: WasmInfo): number[] =>
-  [...info.exports.values()].filter((e) => e.kind === 'global' && e.name === exportName(e.index)).map((e) => e.index).sort((a, b) => a - b);
+const globalsOf = new WeakMap<WasmInfo, number[]>();
+
+/** The globals of a rewritten module that a snapshot holds: those exportGlobals exported, in index order (read once per module: every slot's state hash needs them). */
+export function stateGlobals(info: WasmInfo): number[] {
+  let globals = globalsOf.get(info);
+  if (!globals) {
+    globals = [...info.exports.values()].filter((e) => e.kind === 'global' && e.name === exportName(e.index)).map((e) => e.index).sort((a, b) => a - b);
+    globalsOf.set(info, globals);
+  }
+  return globals;
+}
 
 export function exportGlobals(bytes: Uint8Array, info: WasmInfo): Uint8Array {
   const added: number[] = [];
