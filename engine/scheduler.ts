@@ -2,20 +2,30 @@
 // process's hash-chain, signs the assignment, and answers only once message and assignment
 // are committed to LMDB (with their outbox entries, in the same transaction).
 //
-// One writer per process comes from JavaScript itself: everything from reading the head
-// of a process to building the assignment runs synchronously, so two requests can never
-// take the same slot; different processes interleave freely, and their writes share LMDB
-// commits. Slots are contiguous because commits are applied in order; a head is reloaded
-// from what is durable whenever a commit fails.
+// A message goes through three stages, each in arrival order:
+//   1. its client's signature is checked, on the signature pool (engine/signatures.ts: worker
+//      threads, or this thread for a small batch);
+//   2. on this thread, synchronously, it is given its slot: one writer per process comes from
+//      JavaScript itself, since everything from reading the head of a process to fixing the
+//      assignment's fields runs without a pause, so two requests never take the same slot;
+//   3. its assignment is signed on the pool, and once it and every assignment before it are
+//      signed, they go to LMDB together: one transaction for however many processes' slots are
+//      ready (a group commit), acknowledged once flushed.
+// Slots are contiguous because commits are applied in order; a head is reloaded from what is
+// durable whenever a commit fails.
+//
+// The read side (what the fold reads) is engine/schedule.ts, over the store alone.
 import { badRequest, HyperError, notFound } from './protocol/errors.ts';
 import { createDataItem, parseDataItem, verifyDataItem, type DataItem, type Ed25519Signer } from './protocol/ans104/data-item.ts';
 import { DataItemError } from './protocol/ans104/avro-tags.ts';
-import { readAssignment, type SignedAssignment } from './protocol/assignment.ts';
+import { signedAssignment, unsignedAssignment, type SignedAssignment, type UnsignedAssignment } from './protocol/assignment.ts';
 import { nextLink } from './protocol/hash-chain.ts';
 import { b64url, fromB64url, isId } from './protocol/encoding.ts';
 import { OutboxKind, type ProcessSpawn, type StoreView } from './store.ts';
 import { gasLimit } from './wasm/gas.ts';
 import { assignmentTags, SCHEDULED_PROTOCOLS, SCHEDULED_TYPES, tagValue } from './protocol/vocabulary.ts';
+import { StoredSchedule } from './schedule.ts';
+import { SignaturePool, type SignaturePoolOptions } from './signatures.ts';
 
 export interface SchedulerOptions {
   store: StoreView<'assignments' | 'messages' | 'outbox' | 'processes' | 'slots'>;
@@ -29,7 +39,11 @@ export interface SchedulerOptions {
   /** Called after items were added to the outbox. */
   onWrite?: () => void;
   clock?: () => number;
+  /** The signature pool's threads and inline threshold (engine/signatures.ts; its defaults otherwise). */
+  signatures?: Omit<SignaturePoolOptions, 'privateKey'>;
 }
+
+const RECORD_CACHE_LIMIT = 4096;
 
 interface Head {
   next: number;
@@ -37,21 +51,115 @@ interface Head {
   timestamp: number;
 }
 
-export class Scheduler {
-  private readonly heads = new Map<string, Head>();
-  private readonly pending = new Map<string, Promise<SignedAssignment>>();
+/** A message waiting for its signature check (stage 1), in arrival order. */
+interface Arrival {
+  item: DataItem;
+  /** Settled: the check's answer, or the pool's failure. */
+  verified?: boolean | Error;
+  /** What the caller holds: a replay of the same item while this one is in flight gets it too. */
+  promise?: Promise<SignedAssignment>;
+  resolve: (assignment: SignedAssignment | PromiseLike<SignedAssignment>) => void;
+  reject: (error: unknown) => void;
+}
 
-  constructor(private readonly options: SchedulerOptions) {}
+/** A slot given, waiting for its assignment's signature and then its commit (stage 3), in slot order. */
+interface Write {
+  arrival: Arrival;
+  pid: string;
+  slot: number;
+  record?: ProcessSpawn;
+  key: string;
+  assignment?: SignedAssignment;
+  /** Why it is not written: its signature failed, or (in the transaction) the slot no longer extends the schedule. */
+  failed?: Error;
+}
+
+export class Scheduler {
+  /** What is durable, as the fold and the HTTP reads see it. */
+  readonly stored: StoredSchedule;
+  private readonly heads = new Map<string, Head>();
+  /** Processes' spawn records by ID, read once from the store (each message needs its process's scheduler). */
+  private readonly records = new Map<string, ProcessSpawn>();
+  private readonly pending = new Map<string, Promise<SignedAssignment>>();
+  private readonly signatures: SignaturePool;
+  private readonly arrivals: Arrival[] = [];
+  private readonly writes: Write[] = [];
+  private commitQueued = false;
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.stored = new StoredSchedule(options.store);
+    this.signatures = new SignaturePool({ privateKey: options.signer.privateKey, ...options.signatures });
+  }
 
   /** Verifies a signed item and assigns it; resolves when the assignment is durable. */
   schedule(raw: Uint8Array): Promise<SignedAssignment> {
-    const item = readMessage(raw);
+    const item = readItem(raw);
+    let arrival!: Arrival;
+    const promise = new Promise<SignedAssignment>((resolve, reject) => (arrival = { item, resolve, reject }));
+    arrival.promise = promise;
+    this.arrivals.push(arrival);
+    this.signatures.verify(item, (answer) => this.verified(arrival, answer));
+    return promise;
+  }
+
+  /** Starts the signature pool's workers now rather than on the first big batch (a warm start). */
+  startWorkers(): Promise<void> {
+    return this.signatures.start();
+  }
+
+  /** Terminates the signature pool's workers (idle ones exit by themselves). */
+  close(): Promise<void> {
+    return this.signatures.close();
+  }
+
+  process(pid: string): ProcessSpawn | undefined {
+    return this.stored.process(pid);
+  }
+
+  /** The latest durable slot of a process, or undefined for an unknown one. */
+  currentSlot(pid: string): number | undefined {
+    return this.stored.currentSlot(pid);
+  }
+
+  assignment(pid: string, slot: number): SignedAssignment | undefined {
+    return this.stored.assignment(pid, slot);
+  }
+
+  message(id: string): Uint8Array | undefined {
+    return this.stored.message(id);
+  }
+
+  /** Assignments from..to inclusive with their messages, at most `limit`. */
+  range(pid: string, from: number, to: number, limit: number): { assignment: SignedAssignment; message: Uint8Array }[] {
+    return this.stored.range(pid, from, to, limit);
+  }
+
+  /** Stage 1 settled for one arrival: assign every arrival at the front whose check is done, in order. */
+  private verified(arrival: Arrival, answer: boolean | Error): void {
+    arrival.verified = answer;
+    let done = 0;
+    while (done < this.arrivals.length && this.arrivals[done]!.verified !== undefined) done++;
+    for (const next of this.arrivals.splice(0, done)) {
+      try {
+        if (next.verified instanceof Error) throw next.verified;
+        if (!next.verified) throw badRequest(`the signature of data item ${next.item.id} does not verify`);
+        this.assign(next);
+      } catch (error) {
+        next.reject(error);
+      }
+    }
+  }
+
+  /** Stage 2, synchronous: the slot, the link and the assignment's fields; then its signature. */
+  private assign(arrival: Arrival): void {
+    const { item } = arrival;
+    checkScheduled(item);
     const { pid, record } = this.resolveProcess(item);
     const key = `${pid}/${item.id}`;
     const inFlight = this.pending.get(key);
-    if (inFlight) return inFlight;
+    if (inFlight) return arrival.resolve(inFlight);
     const existing = this.assignmentOf(pid, item.id);
-    if (existing) return Promise.resolve(existing);
+    if (existing) return arrival.resolve(existing);
 
     const head = this.head(pid);
     if (record && head.next !== 0) throw badRequest(`process ${pid} already exists`);
@@ -60,71 +168,98 @@ export class Scheduler {
     const link = nextLink(head.link, item.id);
     const timestamp = Math.max((this.options.clock ?? Date.now)(), head.timestamp);
     const fields = { process: pid, slot, message: item.id, 'hash-chain': b64url(link), timestamp, 'block-height': this.options.blockHeight() };
-    const signed = createDataItem(this.options.signer, { target: pid, tags: assignmentTags(fields), data: '' });
-    const assignment: SignedAssignment = { ...fields, id: signed.id, signer: this.options.address, raw: signed.raw };
+    const unsigned = unsignedAssignment(this.options.signer.publicKey, fields);
     head.next = slot + 1;
     head.link = link;
     head.timestamp = timestamp;
 
+    const write: Write = { arrival, pid, slot, record, key };
+    this.writes.push(write);
+    this.pending.set(key, arrival.promise!);
+    if (unsigned) {
+      this.signatures.sign(unsigned.message, (signature) => {
+        if (signature instanceof Error) write.failed = signature;
+        else write.assignment = signedAssignment(unsigned, signature, this.options.address);
+        this.commitSoon();
+      });
+    } else {
+      // Not the plain shape (engine/protocol/assignment.ts): the generic codec, here.
+      try {
+        const signed = createDataItem(this.options.signer, { target: pid, tags: assignmentTags(fields), data: '' });
+        write.assignment = { ...fields, id: signed.id, signer: this.options.address, raw: signed.raw };
+      } catch (error) {
+        write.failed = error as Error;
+      }
+      this.commitReady();
+    }
+  }
+
+  /** Stage 3, once per turn: whatever signatures arrived together go into one transaction. */
+  private commitSoon(): void {
+    if (this.commitQueued) return;
+    this.commitQueued = true;
+    queueMicrotask(() => {
+      this.commitQueued = false;
+      this.commitReady();
+    });
+  }
+
+  /**
+   * Every write at the front whose assignment is signed goes into one transaction. lmdb-js
+   * puts the transactions queued while it writes into its next commit, so a commit's fixed
+   * cost (its flush above all) is shared by as many slots as arrive meanwhile, of any processes.
+   */
+  private commitReady(): void {
+    let ready = 0;
+    while (ready < this.writes.length && (this.writes[ready]!.assignment || this.writes[ready]!.failed)) ready++;
+    if (ready === 0) return;
+    const batch = this.writes.splice(0, ready);
     const { store } = this.options;
-    const durable = store
+    store
       .transaction(() => {
         // The slot must extend what is durable: if an earlier commit of this process failed,
-        // writes queued behind it abort here instead of leaving a gap or overwriting a slot.
-        if (store.assignments.get([pid, slot]) !== undefined || (slot > 0 && store.assignments.get([pid, slot - 1]) === undefined)) {
-          throw new Error(`slot ${slot} of ${pid} no longer extends the durable schedule`);
+        // writes queued behind it fail here instead of leaving a gap or overwriting a slot.
+        // A write right after one of the same process in this transaction extends it by construction.
+        const written = new Map<string, number>();
+        for (const write of batch) {
+          if (write.failed) continue;
+          const { pid, slot } = write;
+          if (written.get(pid) !== slot - 1 && (store.assignments.get([pid, slot]) !== undefined || (slot > 0 && store.assignments.get([pid, slot - 1]) === undefined))) {
+            write.failed = new Error(`slot ${slot} of ${pid} no longer extends the durable schedule`);
+            continue;
+          }
+          written.set(pid, slot);
+          const assignment = write.assignment!;
+          const raw = write.arrival.item.raw;
+          store.messages.put(assignment.message, raw);
+          store.assignments.put([pid, slot], assignment.raw);
+          store.slots.put([pid, assignment.message], slot);
+          if (write.record) store.processes.put(pid, write.record);
+          store.outbox.put([pid, slot, OutboxKind.Message], raw);
+          store.outbox.put([pid, slot, OutboxKind.Assignment], assignment.raw);
         }
-        store.messages.put(item.id, raw);
-        store.assignments.put([pid, slot], signed.raw);
-        store.slots.put([pid, item.id], slot);
-        if (record) store.processes.put(pid, record);
-        store.outbox.put([pid, slot, OutboxKind.Message], raw);
-        store.outbox.put([pid, slot, OutboxKind.Assignment], signed.raw);
       })
       .then(
-        () => {
-          this.pending.delete(key);
-          this.options.onWrite?.();
-          return assignment;
-        },
-        (error) => {
-          this.pending.delete(key);
-          this.heads.delete(pid); // reload from what is durable
-          throw error;
-        },
+        () => this.settle(batch),
+        (error: Error) => this.settle(batch, error),
       );
-    this.pending.set(key, durable);
-    return durable;
   }
 
-  process(pid: string): ProcessSpawn | undefined {
-    return this.options.store.processes.get(pid);
-  }
-
-  /** The latest durable slot of a process, or undefined for an unknown one. */
-  currentSlot(pid: string): number | undefined {
-    const last = this.lastAssignment(pid);
-    return last?.slot;
-  }
-
-  assignment(pid: string, slot: number): SignedAssignment | undefined {
-    const raw = this.options.store.assignments.get([pid, slot]);
-    return raw ? readAssignment(parseDataItem(raw)) : undefined;
-  }
-
-  message(id: string): Uint8Array | undefined {
-    return this.options.store.messages.get(id);
-  }
-
-  /** Assignments from..to inclusive with their messages, at most `limit`. */
-  range(pid: string, from: number, to: number, limit: number): { assignment: SignedAssignment; message: Uint8Array }[] {
-    const { store } = this.options;
-    const out = [];
-    for (const { value } of store.assignments.getRange({ start: [pid, from], end: [pid, to + 1], limit })) {
-      const assignment = readAssignment(parseDataItem(value));
-      out.push({ assignment, message: store.messages.get(assignment.message)! });
+  /** Answers a committed batch: the durable assignments, and the failures (whose heads are reloaded from what is durable). */
+  private settle(batch: Write[], error?: Error): void {
+    let wrote = false;
+    for (const write of batch) {
+      this.pending.delete(write.key);
+      const failure = write.failed ?? error;
+      if (failure) {
+        this.heads.delete(write.pid);
+        write.arrival.reject(failure);
+      } else {
+        wrote = true;
+        write.arrival.resolve(write.assignment!);
+      }
     }
-    return out;
+    if (wrote) this.options.onWrite?.();
   }
 
   private assignmentOf(pid: string, messageId: string): SignedAssignment | undefined {
@@ -132,17 +267,10 @@ export class Scheduler {
     return slot === undefined ? undefined : this.assignment(pid, slot);
   }
 
-  private lastAssignment(pid: string): SignedAssignment | undefined {
-    for (const { value } of this.options.store.assignments.getRange({ start: [pid, Number.MAX_SAFE_INTEGER], end: [pid, -1], reverse: true, limit: 1 })) {
-      return readAssignment(parseDataItem(value));
-    }
-    return undefined;
-  }
-
   private head(pid: string): Head {
     let head = this.heads.get(pid);
     if (!head) {
-      const last = this.lastAssignment(pid);
+      const last = this.stored.last(pid);
       head = last ? { next: last.slot + 1, link: fromB64url(last['hash-chain']), timestamp: last.timestamp } : { next: 0, timestamp: 0 };
       this.heads.set(pid, head);
     }
@@ -162,10 +290,22 @@ export class Scheduler {
       return { pid: item.id, record: { id: item.id, module, scheduler, owner: item.ownerAddress, tags: item.tags } };
     }
     if (!item.target) throw badRequest(`message ${item.id} has no target process`);
-    const record = this.options.store.processes.get(item.target);
+    const record = this.known(item.target);
     if (!record) throw notFound(`unknown process ${item.target}: spawn it first (a signed item with Type: Process)`);
     this.ensureLocal(record.scheduler, item.target);
     return { pid: item.target };
+  }
+
+  /** A durable process record; kept once read (a record never changes), bounded like the heads' use. */
+  private known(pid: string): ProcessSpawn | undefined {
+    let record = this.records.get(pid);
+    if (record === undefined) {
+      record = this.options.store.processes.get(pid);
+      if (record === undefined) return undefined;
+      if (this.records.size >= RECORD_CACHE_LIMIT) this.records.clear();
+      this.records.set(pid, record);
+    }
+    return record;
   }
 
   private ensureLocal(scheduler: string, pid: string): void {
@@ -188,15 +328,19 @@ function checkGasLimit(spawn: DataItem): void {
 
 /** Parses and verifies a signed item, or says precisely why it is refused (400). */
 export function readSigned(raw: Uint8Array): DataItem {
-  let item: DataItem;
+  const item = readItem(raw);
+  if (!verifyDataItem(item)) throw badRequest(`the signature of data item ${item.id} does not verify`);
+  return item;
+}
+
+/** Parses an item (400 where it is not one); its signature is checked apart (readSigned does both). */
+function readItem(raw: Uint8Array): DataItem {
   try {
-    item = parseDataItem(raw);
+    return parseDataItem(raw);
   } catch (error) {
     if (error instanceof DataItemError) throw badRequest(`not a valid ANS-104 data item: ${error.message}`);
     throw error;
   }
-  if (!verifyDataItem(item)) throw badRequest(`the signature of data item ${item.id} does not verify`);
-  return item;
 }
 
 /**
@@ -208,6 +352,12 @@ export function readSigned(raw: Uint8Array): DataItem {
  */
 export function readMessage(raw: Uint8Array): DataItem {
   const item = readSigned(raw);
+  checkScheduled(item);
+  return item;
+}
+
+/** readMessage's tag checks, on an item whose signature verified. */
+function checkScheduled(item: DataItem): void {
   const refuse = (tag: string, expected: string) => {
     const value = tagValue(item.tags, tag);
     const found = value === undefined ? `has no ${tag} tag` : `has ${tag}: ${JSON.stringify(value)}`;
@@ -219,5 +369,4 @@ export function readMessage(raw: Uint8Array): DataItem {
   if (!variants.includes(tagValue(item.tags, 'Variant') ?? '')) throw refuse('Variant', variants.map((v) => `Variant: ${v}`).join(' or '));
   const type = tagValue(item.tags, 'Type');
   if (!(SCHEDULED_TYPES as readonly string[]).includes(type ?? '')) throw refuse('Type', 'Type: Process (a spawn) or Type: Message (to the process its target names)');
-  return item;
 }
