@@ -126,7 +126,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       peers: options.peers,
       onWrite: () => publisher.kick(),
     });
-    stops.push(() => publisher.stop(), async () => height.stop());
+    stops.push(() => publisher.stop(), async () => height.stop(), () => scheduler.close());
     // The node's GPU (engine/gpu/runtime.ts): its worker starts acquiring the adapter now, in the
     // background (kernel calls made meanwhile wait for it); the sandbox and the processes get
     // lines to it, and the node closes it last.

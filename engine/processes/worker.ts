@@ -6,13 +6,12 @@
 // Loaded through tsx by engine/worker-entry.mjs.
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseDataItem } from '../protocol/ans104/data-item.ts';
-import { readAssignment } from '../protocol/assignment.ts';
 import { toWire, type WireError } from '../protocol/errors.ts';
 import { KernelClient } from '../gpu/client.ts';
 import { Modules } from '../modules.ts';
 import { openStore } from '../store.ts';
+import { StoredSchedule } from '../schedule.ts';
 import type { Estimate } from './estimate.ts';
-import type { ScheduleReader } from './fold.ts';
 import { SlotKeeper, type PreparedSlots, type SlotResult } from './keep.ts';
 import type { AttestPort } from '../attestations.ts';
 import type { KeyObject } from 'node:crypto';
@@ -57,15 +56,7 @@ const modules = new Modules(store, {
 });
 
 /** The node's schedule as committed to LMDB. */
-const schedule: ScheduleReader = {
-  process: (pid) => store.processes.get(pid),
-  currentSlot: () => undefined, // folds are given their target
-  assignment: (pid, slot) => {
-    const raw = store.assignments.get([pid, slot]);
-    return raw ? readAssignment(parseDataItem(raw)) : undefined;
-  },
-  message: (id) => store.messages.get(id),
-};
+const schedule = new StoredSchedule(store);
 
 const snapshot = (pid: string, slot: number): Uint8Array | undefined => {
   for (const { value } of store.snapshots.getRange({ start: [pid, slot], end: [pid, -1], reverse: true, limit: 1 })) return value;
