@@ -16,11 +16,12 @@ import { gpuFigures } from './gpu.ts';
 import { modelFigures } from './model.ts';
 import { meterFigures } from './meter.ts';
 import { attestFigures } from './attest.ts';
+import { startFigures } from './start.ts';
 import { printTable, writeResults, type Figure } from './report.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const only = new Set((process.env.BENCH_ONLY ?? 'engine,http,scheduler,process,meter,attest,gpu,model').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'engine,http,scheduler,process,meter,attest,gpu,model,start').split(','));
 const log = (line: string) => console.error(`[bench] ${line}`);
 const dir = mkdtempSync(join(tmpdir(), 'hyperwasm-bench-'));
 
@@ -33,6 +34,7 @@ try {
   if (only.has('http')) figures.push(...(await httpFigures({ seconds, connections, dir, idleSeconds: Number(process.env.BENCH_IDLE_SECONDS ?? 12) }, log)));
   if (only.has('scheduler')) figures.push(...(await schedulerFigures(dir, Number(process.env.BENCH_MESSAGES ?? 5000), log)));
   if (only.has('process')) figures.push(...(await processFigures(dir, Number(process.env.BENCH_SLOTS ?? 10_000), log)));
+  if (only.has('start')) figures.push(...(await startFigures(dir, log)));
   if (only.has('meter')) figures.push(...(await meterFigures(log)));
   if (only.has('gpu')) figures.push(...(await gpuFigures(log)));
   if (only.has('model')) figures.push(...(await modelFigures(log)));

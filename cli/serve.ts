@@ -1,5 +1,10 @@
-// `hyperwasm serve`: run a node until interrupted.
-import { startNode } from '../gateway/node.ts';
+// `hyperwasm serve`: run a node until interrupted. The slow parts of a start that need nothing
+// from the node (arlocal's child process, the example modules' build) begin before the node's
+// code is loaded, so the three proceed side by side (see startEarly).
+import { join, resolve } from 'node:path';
+import type { NodeOptions } from '../gateway/node.ts';
+import { startArlocal, type EmbeddedGateway } from '../arweave/arlocal.ts';
+import { buildModules, buildWeights, stopBuilds } from '../modules/tools/build.ts';
 import { DEFAULT_ARLOCAL_PORT, DEFAULT_PORT } from './defaults.ts';
 import { parseTags, UsageError, type Command } from './command.ts';
 import { DEFAULT_MIN_WORK } from '../engine/gpu/client.ts';
@@ -19,10 +24,16 @@ function gpuOptions(flags: { gpu?: string; minWork?: string }, env: NodeJS.Proce
   };
 }
 
+function wholeNumber(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${flag} takes a whole number ≥ 0, got ${JSON.stringify(text)}`);
+  return n;
+}
+
 export const serve: Command = {
   name: 'serve',
   summary: 'run a node serving Compute over HTTP (starts an embedded arlocal unless --gateway is given)',
-  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--peer <addr>=<url>]… [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--verbose]
+  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--workers N] [--peer <addr>=<url>]… [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--verbose]
 
 Starts a hyperwasm node. Without --gateway it starts arlocal, a local Arweave gateway, on
 127.0.0.1 (data in <data>/arlocal), builds the example modules in modules/ if needed and
@@ -36,6 +47,8 @@ Options:
   --gateway <url>     use this Arweave gateway instead of the embedded arlocal
   --arlocal-port <n>  port of the embedded arlocal (default ${DEFAULT_ARLOCAL_PORT}; 0 picks a free one)
   --snapshot-every <n> snapshot process state every n slots (default 1000)
+  --workers <n>       worker threads that fold processes, each owning its processes' live
+                      instances (default: one per core; 0: fold on the main thread)
   --peer <addr>=<url> another scheduler's URL, for 307 redirects (repeatable)
   --price-flat <n>    the node's fee per priced call (default 0)
   --price-per-kgas <n> the node's fee per 1000 gas of a priced call (default 0)
@@ -60,6 +73,7 @@ Options:
     'no-examples': { type: 'boolean' },
     verbose: { type: 'boolean' },
     'snapshot-every': { type: 'string' },
+    workers: { type: 'string' },
     peer: { type: 'string', multiple: true },
     'price-flat': { type: 'string' },
     'price-per-kgas': { type: 'string' },
@@ -70,7 +84,7 @@ Options:
   },
   async run({ values }) {
     const log = (line: string) => console.error(line);
-    const running = await startNode({
+    const options: NodeOptions = {
       data: values.data ?? './data',
       port: values.port === undefined ? undefined : Number(values.port),
       host: values.host,
@@ -79,15 +93,28 @@ Options:
       examples: values['no-examples'] ? false : values.examples,
       verbose: values.verbose,
       snapshotEvery: values['snapshot-every'] === undefined ? undefined : Number(values['snapshot-every']),
+      workers: values.workers === undefined ? undefined : wholeNumber('--workers', values.workers),
       peers: Object.fromEntries(parseTags(values.peer).map((t) => [t.name, t.value])),
       prices: { flat: BigInt(values['price-flat'] ?? 0), perKgas: BigInt(values['price-per-kgas'] ?? 0) },
       maxGas: values['max-gas'] === undefined ? undefined : Number(values['max-gas']),
       callGuardMs: values['call-guard-ms'] === undefined ? undefined : Number(values['call-guard-ms']),
       ...gpuOptions({ gpu: values.gpu, minWork: values['gpu-min-work'] }, process.env),
       log,
-    });
+    };
+    const arlocal = startEarly(options);
+    const { startNode } = await import('../gateway/node.ts');
+    let running: Awaited<ReturnType<typeof startNode>>;
+    try {
+      running = await startNode({ ...options, arlocal });
+    } catch (error) {
+      // startNode stops an arlocal it took; one it never reached, and a build it never joined,
+      // must not keep this process alive
+      stopBuilds();
+      await (await arlocal?.catch(() => undefined))?.stop();
+      throw error;
+    }
     console.log(`hyperwasm node listening on ${running.url}`);
-    console.log(`arweave gateway: ${running.gatewayUrl}${values.gateway ? '' : ' (embedded arlocal)'}`);
+    console.log(`arweave gateway: ${running.gatewayUrl}${values.gateway ? '' : ` (embedded arlocal, child process ${(await arlocal!).pid})`}`);
     console.log(`node info:       ${running.url}/~meta@1.0/info`);
     const names = Object.keys(running.examples);
     if (names.length > 0) {
@@ -110,3 +137,27 @@ Options:
     await running.close();
   },
 };
+
+/**
+ * Starts what a node's start-up waits for but which needs nothing of the node: the embedded
+ * arlocal (a child process, ~1–2 s to load and open its database) and, where the examples will be
+ * published, their build (asc children on a first start; a hash check otherwise). The node's
+ * own ~1 s of imports runs meanwhile; startNode takes the arlocal, and publishExamples joins the
+ * build in flight (modules/tools/build.ts shares concurrent runs of the same sources).
+ */
+function startEarly(options: NodeOptions): Promise<EmbeddedGateway> | undefined {
+  const log = options.log!;
+  const embedded = options.gateway === undefined;
+  if (options.examples ?? embedded) {
+    // failures surface again, with their message, when publishExamples asks for the same build
+    void buildModules({ log }).catch(() => {});
+    void buildWeights({ log }).catch(() => {});
+  }
+  if (!embedded) return undefined;
+  const dir = join(resolve(options.data), 'arlocal');
+  const port = options.arlocalPort ?? DEFAULT_ARLOCAL_PORT;
+  log(`starting arlocal on 127.0.0.1:${port} in a child process (data in ${dir})…`);
+  const started = startArlocal({ dir, port });
+  started.then((gateway) => log(`arlocal on ${gateway.url} (child process ${gateway.pid})`), () => {});
+  return started;
+}

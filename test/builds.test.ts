@@ -8,6 +8,10 @@ import { compileModule, validateModule } from '../engine/wasm/compile.ts';
 import { callFunction } from '../engine/wasm/call.ts';
 import { HyperError } from '../engine/protocol/errors.ts';
 import { buildModules } from '../modules/tools/build.ts';
+import { hashSources, isFresh, writeStamp } from '../modules/tools/stamps.ts';
+import { utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from './helpers.ts';
 
 const test = suite('builds');
 const ID = 'A'.repeat(43);
@@ -64,6 +68,61 @@ test('validateModule refuses what compileModule refuses, with the same errors, a
     WebAssembly.compile = compile;
   }
   assert.is(compiled, 1, 'only compileModule compiled');
+});
+
+test('a build is fresh by the hash of its sources, not by the clock', () => {
+  const dir = tempDir();
+  try {
+    const source = join(dir.path, 'a.ts');
+    const output = join(dir.path, 'a.wasm');
+    writeFileSync(source, 'export const a = 1;');
+    writeFileSync(output, 'built');
+    const sources = hashSources(dir.path, [source], ['asc@1']);
+    assert.is.not(hashSources(dir.path, [source], ['asc@2']), sources, 'the compiler version is a source');
+    writeStamp(output, sources);
+    assert.ok(isFresh(output, sources, [source]));
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(source, later, later);
+    assert.ok(isFresh(output, hashSources(dir.path, [source], ['asc@1']), [source]), 'a touched but unchanged source rebuilds nothing');
+    writeFileSync(source, 'export const a = 2;');
+    assert.not.ok(isFresh(output, hashSources(dir.path, [source], ['asc@1']), [source]), 'a changed source is stale');
+    writeFileSync(source, 'export const a = 1;');
+    assert.ok(isFresh(output, sources, [source]), 'an edit undone is fresh again');
+    writeFileSync(output, 'half a build');
+    assert.not.ok(isFresh(output, sources, [source]), 'an output that is not the stamped one is stale');
+  } finally {
+    dir.remove();
+  }
+});
+
+test('an output from before stamps is adopted only when newer than every source', () => {
+  const dir = tempDir();
+  try {
+    const source = join(dir.path, 'a.ts');
+    const output = join(dir.path, 'a.wasm');
+    writeFileSync(source, 'x');
+    writeFileSync(output, 'built');
+    const earlier = new Date(Date.now() - 60_000);
+    utimesSync(output, earlier, earlier);
+    const sources = hashSources(dir.path, [source]);
+    assert.not.ok(isFresh(output, sources, [source]), 'older than its source: stale, as before');
+    utimesSync(output, new Date(), new Date());
+    utimesSync(source, earlier, earlier);
+    assert.ok(isFresh(output, sources, [source]), 'newer: adopted');
+    utimesSync(source, new Date(Date.now() + 60_000), new Date(Date.now() + 60_000));
+    assert.ok(isFresh(output, sources, [source]), 'and stamped: the clock no longer matters');
+  } finally {
+    dir.remove();
+  }
+});
+
+test('a second build of unchanged sources starts no compiler and logs nothing', async () => {
+  await buildModules();
+  const lines: string[] = [];
+  const started = performance.now();
+  await buildModules({ log: (line) => lines.push(line) });
+  assert.equal(lines, []);
+  assert.ok(performance.now() - started < 2_000, 'a hash check, not a build');
 });
 
 test.run();

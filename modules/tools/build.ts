@@ -1,20 +1,27 @@
 // Builds the example WebAssembly modules (modules/*.ts, AssemblyScript) into modules/build/.
 //
-// Compilation runs in a child process (modules/tools/asc.mjs, plain Node) through the
+// Compilation runs in child processes (modules/tools/asc.mjs, plain Node) through the
 // AssemblyScript compiler API, with the options of asconfig.json (one target per module), so
-// the CLI, the tests and the benchmarks get the same bytes. A child because the compiler holds
+// the CLI, the tests and the benchmarks get the same bytes. Children because the compiler holds
 // ~1 GB once loaded, which a node that built its examples at start-up would otherwise keep for
 // its whole life, and because under tsx's loader it takes ~15 s to load (~0.5 s on plain Node).
-// A module is rebuilt only when its .wasm is missing or older than a source: that check is a
-// few stat calls and loads nothing.
+// Several at once (one per core, each taking the next stale module when it is free), since a
+// first start waits for all of them.
+//
+// A module is rebuilt only when its sources changed: modules/tools/stamps.ts keeps, beside each
+// output, the hash of what it was built from, so the check reads ~70 KB and starts nothing.
+// Concurrent builds of the same sources in one process (the node's start-up, which begins the
+// build before it loads, and the examples' publisher) share one run.
 //
 // The model's weights (modules/tools/model/weights.ts) are trained here too, into modules/build/model.weights.
 //
 // Run directly to build: `npx tsx modules/tools/build.ts [--force]`.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { hashSources, isFresh, writeStamp } from './stamps.ts';
 
 /** The example modules; each has modules/<name>.ts and an asconfig.json target of that name. */
 export const MODULES: readonly string[] = ['fac', 'text', 'kernel', 'counter', 'token', 'model'];
@@ -32,9 +39,9 @@ export function modulePath(name: string): string {
 }
 
 export interface BuildOptions {
-  /** Rebuild even when the .wasm is newer than every source. */
+  /** Rebuild even when the sources are unchanged. */
   force?: boolean;
-  /** Receives one line per module built. */
+  /** Receives a line when a build starts and one per module built. */
   log?: (line: string) => void;
 }
 
@@ -43,57 +50,130 @@ export const WEIGHTS_PATH = join(BUILD_DIR, 'model.weights');
 const TOOLS_DIR = join(MODULES_DIR, 'tools');
 const WEIGHTS_SOURCES = join(TOOLS_DIR, 'model');
 
-/** Writes modules/build/model.weights when it is missing or older than its script; returns its path. */
+/** Runs in flight, by what they build and from which sources: a second caller joins the first. */
+const running = new Map<string, Promise<unknown>>();
+
+function once<T>(key: string, run: () => Promise<T>): Promise<T> {
+  const pending = running.get(key);
+  if (pending) return pending as Promise<T>;
+  const started = run().finally(() => running.delete(key));
+  running.set(key, started);
+  return started;
+}
+
+/** Writes modules/build/model.weights when it is missing or its scripts changed; returns its path. */
 export async function buildWeights(opts: BuildOptions = {}): Promise<string> {
-  const newest = Math.max(...readdirSync(WEIGHTS_SOURCES).map((name) => statSync(join(WEIGHTS_SOURCES, name)).mtimeMs));
-  if (!opts.force && existsSync(WEIGHTS_PATH) && statSync(WEIGHTS_PATH).mtimeMs >= newest) return WEIGHTS_PATH;
-  const started = performance.now();
-  // In a child too: ~3 s of training on another core, beside the compiler, not on this event loop.
-  mkdirSync(BUILD_DIR, { recursive: true });
-  const tmp = `${WEIGHTS_PATH}.${process.pid}.tmp`;
-  await runChild(['--import', 'tsx', join(WEIGHTS_SOURCES, 'weights.ts'), tmp], 'the weights training (modules/tools/model/weights.ts)');
-  renameSync(tmp, WEIGHTS_PATH);
-  opts.log?.(`trained ${relative(ROOT, WEIGHTS_PATH)} (${statSync(WEIGHTS_PATH).size} bytes, ${Math.round(performance.now() - started)} ms)`);
-  return WEIGHTS_PATH;
-}
-
-/** Builds the modules that are missing or stale; returns name → absolute .wasm path. */
-export async function buildModules(opts: BuildOptions = {}): Promise<Record<string, string>> {
-  const newestSource = Math.max(...sourceFiles().map((file) => statSync(file).mtimeMs));
-  const paths: Record<string, string> = {};
-  const stale: string[] = [];
-  for (const name of MODULES) {
-    const out = modulePath(name);
-    paths[name] = out;
-    if (opts.force || !existsSync(out) || statSync(out).mtimeMs < newestSource) stale.push(name);
-  }
-  if (stale.length > 0) await compileInChild(stale, opts.log);
-  return paths;
-}
-
-/** Runs modules/tools/asc.mjs on the names; resolves when all are written, rejects with the compiler's message. */
-function compileInChild(names: string[], log?: (line: string) => void): Promise<void> {
-  return runChild([ASC, ...names], 'the AssemblyScript compiler (modules/tools/asc.mjs)', (line) => {
-    const event = JSON.parse(line) as { loaded?: string; name?: string; bytes?: number; ms: number };
-    if (event.loaded) log?.(`loaded the AssemblyScript compiler ${event.loaded} (${event.ms} ms)`);
-    else log?.(`built ${relative(ROOT, modulePath(event.name!))} (${event.bytes} bytes, ${event.ms} ms)`);
+  const files = readdirSync(WEIGHTS_SOURCES).sort().map((name) => join(WEIGHTS_SOURCES, name));
+  const sources = hashSources(ROOT, files);
+  if (!opts.force && isFresh(WEIGHTS_PATH, sources, files)) return WEIGHTS_PATH;
+  return once(`weights:${sources}:${opts.force === true}`, async () => {
+    const started = performance.now();
+    opts.log?.(`training the model's weights (${relative(ROOT, WEIGHTS_PATH)})…`);
+    // In a child too: ~3 s of training on another core, beside the compiler, not on this event loop.
+    mkdirSync(BUILD_DIR, { recursive: true });
+    const tmp = `${WEIGHTS_PATH}.${process.pid}.tmp`;
+    const trainer = node(['--import', 'tsx', join(WEIGHTS_SOURCES, 'weights.ts'), tmp]);
+    trainer.stdin!.end();
+    await waitFor(trainer, 'the weights training (modules/tools/model/weights.ts)');
+    renameSync(tmp, WEIGHTS_PATH);
+    writeStamp(WEIGHTS_PATH, sources);
+    opts.log?.(`trained ${relative(ROOT, WEIGHTS_PATH)} (${statSync(WEIGHTS_PATH).size} bytes, ${Math.round(performance.now() - started)} ms)`);
+    return WEIGHTS_PATH;
   });
 }
 
-/** Runs node with args in the repository root; each stdout line goes to onLine; rejects with its stderr when it fails. */
-function runChild(args: string[], what: string, onLine?: (line: string) => void): Promise<void> {
+/** Builds the modules that are missing or whose sources changed; returns name → absolute .wasm path. */
+export async function buildModules(opts: BuildOptions = {}): Promise<Record<string, string>> {
+  const files = sourceFiles();
+  const sources = hashSources(ROOT, files, compilerVersions());
+  const paths: Record<string, string> = Object.fromEntries(MODULES.map((name) => [name, modulePath(name)]));
+  const stale = MODULES.filter((name) => opts.force || !isFresh(paths[name], sources, files));
+  if (stale.length === 0) return paths;
+  // a run already in flight for these sources covers whatever is stale now (a subset of its names)
+  await once(`modules:${sources}:${opts.force === true}`, () => compile(stale, sources, opts.log));
+  return paths;
+}
+
+/** The compiler's own versions are sources too: another asc or binaryen may emit other bytes. */
+function compilerVersions(): string[] {
+  return ['assemblyscript', 'binaryen'].map((name) => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string };
+    return `${name}@${manifest.version}`;
+  });
+}
+
+/**
+ * Compiles the names on up to one modules/tools/asc.mjs per core, each handed the next name when
+ * it is free; stamps each output as it is written. Rejects with the first compiler's message.
+ */
+async function compile(names: string[], sources: string, log?: (line: string) => void): Promise<void> {
+  const queue = [...names];
+  const count = Math.min(names.length, Math.max(1, availableParallelism()), 4);
+  log?.(`building ${names.join(', ')} with the AssemblyScript compiler (${count} process${count === 1 ? '' : 'es'})…`);
+  const compilers: ChildProcess[] = [];
+  const one = async () => {
+    const child = node(['--liftoff-only', ASC]);
+    compilers.push(child);
+    const next = () => {
+      const name = queue.shift();
+      if (name === undefined) child.stdin!.end();
+      else child.stdin!.write(`${name}\n`);
+    };
+    onLines(child, (line) => {
+      const event = JSON.parse(line) as { loaded?: string; name?: string; bytes?: number; ms: number };
+      if (event.loaded) {
+        if (compilers[0] === child) log?.(`loaded the AssemblyScript compiler ${event.loaded} (${event.ms} ms)`);
+      } else {
+        writeStamp(modulePath(event.name!), sources);
+        log?.(`built ${relative(ROOT, modulePath(event.name!))} (${event.bytes} bytes, ${event.ms} ms)`);
+      }
+      next();
+    });
+    await waitFor(child, 'the AssemblyScript compiler (modules/tools/asc.mjs)');
+  };
+  try {
+    await Promise.all(Array.from({ length: count }, one));
+  } catch (error) {
+    queue.length = 0;
+    for (const child of compilers) child.kill();
+    throw error;
+  }
+}
+
+/** The compilers and trainers running now. */
+const children = new Set<ChildProcess>();
+
+/** Kills every build in flight (a start that failed must not wait for its examples' build); their runs reject. */
+export function stopBuilds(): void {
+  for (const child of children) child.kill();
+}
+
+/** Starts node with args in the repository root, stdin and stdout piped. */
+function node(args: string[]): ChildProcess {
   // Only the flags given here, whatever this process runs under: NODE_OPTIONS may carry tsx's hooks.
   const { NODE_OPTIONS: _, ...env } = process.env;
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('close', () => children.delete(child));
+  child.stdin!.on('error', () => {}); // a child that failed has closed it; its exit says why
+  return child;
+}
+
+/** Calls onLine with each line the child prints on stdout. */
+function onLines(child: ChildProcess, onLine: (line: string) => void): void {
   let pending = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    if (!onLine) return;
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     const lines = (pending + chunk).split('\n');
     pending = lines.pop()!;
     for (const line of lines) if (line) onLine(line);
   });
+}
+
+/** Resolves when the child exits with 0; rejects with its stderr otherwise. */
+function waitFor(child: ChildProcess, what: string): Promise<void> {
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdout!.resume();
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -107,7 +187,8 @@ function runChild(args: string[], what: string, onLine?: (line: string) => void)
 function sourceFiles(): string[] {
   const files = [CONFIG];
   const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) {
         if (path !== BUILD_DIR && path !== TOOLS_DIR) walk(path); // Node tooling is not module source
