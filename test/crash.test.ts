@@ -3,7 +3,9 @@
 // moments, several times on the same data folder. After every restart the schedule must hold
 // every acknowledged assignment at its slot, be contiguous from slot 0, verify end to end
 // (hash-chain and node signatures), never show a slot with a different message than before,
-// and the node must go on scheduling at the next slots.
+// and the node must go on scheduling at the next slots. The processes are counters folded on
+// two fold workers while the traffic runs (`--workers 2`), so kills land mid-fold too: every
+// answer, before and after a restart, must count exactly the messages up to its slot.
 //
 // The kill delays and the choice of processes come from a seeded PRNG; the seed is printed
 // and CRASH_SEED=<n> replays it (item anchors stay random, so timing still varies).
@@ -19,7 +21,12 @@ import { readAssignment } from '../engine/protocol/assignment.ts';
 import { chain } from '../engine/protocol/hash-chain.ts';
 import { fromB64url } from '../engine/protocol/encoding.ts';
 import { tempDir } from './helpers.ts';
-import { messageTags } from '../engine/protocol/vocabulary.ts';
+import { messageTags, moduleTags } from '../engine/protocol/vocabulary.ts';
+import { readFileSync } from 'node:fs';
+import { buildModules } from '../modules/tools/build.ts';
+import { upload } from '../arweave/upload.ts';
+import { loadOrCreateWallet } from '../arweave/wallet.ts';
+import { ArweaveGateway } from '../arweave/gateway.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CYCLES = 5; // kill/restart cycles on the same data folder
@@ -50,7 +57,7 @@ export interface ChildNode {
 
 /** Starts `hyperwasm serve` in a child process; resolves once it says where it listens. */
 export function startChildNode(data: string, timeoutMs = 60_000): Promise<ChildNode> {
-  const child = spawn(process.execPath, ['bin/hyperwasm.js', 'serve', '--port', '0', '--arlocal-port', '0', '--data', data, '--no-examples'], {
+  const child = spawn(process.execPath, ['bin/hyperwasm.js', 'serve', '--port', '0', '--arlocal-port', '0', '--data', data, '--no-examples', '--workers', '2'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FORCE_COLOR: '0' },
@@ -106,6 +113,8 @@ interface Traffic {
   seenLive: Map<string, { message: string; assignment: string }>;
   /** How long the first answer of the cycle took. */
   firstAnswerMs: number;
+  /** Results computed while the traffic ran. */
+  folded: number;
 }
 
 /**
@@ -159,7 +168,23 @@ async function trafficThenKill(node: ChildNode, signer: Signer, pids: string[], 
     }
   };
 
-  const senders = [...Array.from({ length: SENDERS }, sender), ...pids.map(observer)];
+  // one folder per process computes its latest result through the fold workers meanwhile:
+  // the counter's count at slot N is N (every message after the spawn counts)
+  let folded = 0;
+  const folder = async (pid: string) => {
+    while (!killed) {
+      try {
+        const result = await client.compute(pid);
+        if (result.output?.count !== result.slot) errorsBeforeKill.push(`${pid}/${result.slot} counts ${JSON.stringify(result.output)}`);
+        folded += 1;
+      } catch (error) {
+        if (!killed) errorsBeforeKill.push(`computing ${pid}: ${error}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
+  const senders = [...Array.from({ length: SENDERS }, sender), ...pids.map(observer), ...pids.map(folder)];
   // the delay counts from the first answer, so the kill lands while traffic flows
   const started = Date.now();
   while (acked.length === 0 && errorsBeforeKill.length === 0 && Date.now() - started < FIRST_ANSWER_MS) {
@@ -172,7 +197,7 @@ async function trafficThenKill(node: ChildNode, signer: Signer, pids: string[], 
   node.child.kill('SIGKILL');
   await node.exited;
   await Promise.all(senders);
-  return { acked, inFlightAtKill, errorsBeforeKill, seenLive, firstAnswerMs };
+  return { acked, inFlightAtKill, errorsBeforeKill, seenLive, firstAnswerMs, folded };
 }
 
 interface Row {
@@ -286,10 +311,13 @@ async function checkSchedules(client: NodeClient): Promise<number> {
 test('a fresh node spawns the processes under test', async () => {
   node = await startChildNode(data);
   const client = new NodeClient(node.url);
-  address = (await client.info()).address;
+  const info = await client.info();
+  address = info.address;
+  const wallet = await loadOrCreateWallet(join(dir.path, 'wallet.json'));
+  const counter = await upload(new Uint8Array(readFileSync((await buildModules()).counter)), { gateway: new ArweaveGateway(info.gateway), wallet, tags: moduleTags() });
   assert.match(address, /^[A-Za-z0-9_-]{43}$/);
   for (let i = 0; i < PROCESSES; i++) {
-    const { process: pid, assignment } = await client.spawn(signer, 'M'.repeat(43), address, [{ name: 'Name', value: `crash-${i}` }]);
+    const { process: pid, assignment } = await client.spawn(signer, counter, address, [{ name: 'Name', value: `crash-${i}` }]);
     assert.is(assignment.slot, 0);
     pids.push(pid);
     remember({ process: pid, slot: 0, message: pid, assignment: assignment.assignment });
@@ -331,12 +359,18 @@ test(`${CYCLES} SIGKILLs under concurrent traffic lose no acknowledged assignmen
     }
     const afterPresent = await checkSchedules(client);
     assert.is(afterPresent, acknowledged.size);
+    // 6. every process folds to its latest slot after the restart, counting every message once
+    for (const pid of pids) {
+      const result = await client.compute(pid);
+      assert.is(result.output.count, result.slot, `${pid}: the count after restart is the slot`);
+      assert.is(result.slot, countSlots(pid) - 1);
+    }
 
     console.log(
       `cycle ${cycle}: killed ${delay} ms after the first answer (which took ${traffic.firstAnswerMs} ms); acknowledged ${traffic.acked.length} this cycle, ` +
         `${present} of ${acknowledged.size - pids.length} acknowledged so far present after restart; in flight at the kill ${traffic.inFlightAtKill.length} ` +
         `(${inFlightPresent} of them stored without an answer, ${seenUnanswered} seen in the schedule before the kill); ` +
-        `${traffic.seenLive.size} slots read live; slots per process ${pids.map(countSlots).join('/')}`,
+        `${traffic.seenLive.size} slots read live, ${traffic.folded} results computed live; slots per process ${pids.map(countSlots).join('/')}`,
     );
   }
   assert.ok(cyclesKilledMidTraffic >= 1, 'at least one kill landed in flowing traffic with requests in flight');
