@@ -34,11 +34,16 @@ interface Queued {
 
 /**
  * Attestations of stateless results and paid-call receipts: one outbox group (COMPUTE_GROUP),
- * one sequence. Results that arrive in the same event-loop turn share a batch and a transaction.
+ * one sequence. A group commit: one batch is signed and committed at a time, and everything
+ * queued meanwhile (the results of that turn, or of every turn while the previous commit was
+ * flushing) shares the next batch, signature and transaction, so under load the durable
+ * flush is paid once for many answers instead of once per turn.
  */
 export class Attestations {
   private queue: Queued[] = [];
   private seq = Date.now() * 1000;
+  /** A batch is being signed and committed; what arrives meanwhile waits for the next. */
+  private flushing = false;
 
   constructor(private readonly store: StoreView<'attestations' | 'outbox'>, readonly port: AttestPort, private readonly onWrite?: () => void) {}
 
@@ -49,7 +54,7 @@ export class Attestations {
   /** Queues a statement; resolves once its batch is durable, `write(attestation)` having run in the same transaction. */
   attest(statement: Statement, write: (attestation: Attestation) => void = () => {}): Promise<Attestation> {
     return new Promise((resolve, reject) => {
-      if (this.queue.push({ statement, write, resolve, reject }) === 1) setImmediate(() => void this.flush());
+      if (this.queue.push({ statement, write, resolve, reject }) === 1 && !this.flushing) setImmediate(() => void this.flush());
     });
   }
 
@@ -65,8 +70,20 @@ export class Attestations {
   }
 
   private async flush(): Promise<void> {
+    if (this.flushing || this.queue.length === 0) return;
+    this.flushing = true;
     const queue = this.queue;
     this.queue = [];
+    try {
+      await this.commit(queue);
+    } finally {
+      this.flushing = false;
+      // What queued while this batch committed goes next, in one batch, after this turn's arrivals.
+      if (this.queue.length > 0) setImmediate(() => void this.flush());
+    }
+  }
+
+  private async commit(queue: Queued[]): Promise<void> {
     try {
       const batches = this.port.sign(queue.map((q) => q.statement));
       const attestations = batches.flatMap((b) => b.attestations);

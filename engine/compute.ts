@@ -2,19 +2,22 @@
 // to a canonical computation message whose ID, chained onto the module ID, is the
 // hashpath; the result record is cached under that hashpath, so the same computation is
 // never run twice and a result can only ever be stored under the inputs that produced it.
-import { b64url, canonicalJson, utf8 } from './protocol/encoding.ts';
+import { b64url } from './protocol/encoding.ts';
 import { badRequest } from './protocol/errors.ts';
 import { sha256b64 } from './protocol/hash.ts';
 import { hashpath } from './protocol/hashpath.ts';
 import { isBytesFunction } from './wasm/abi.ts';
-import { callFunction } from './wasm/call.ts';
-import { gasLimit } from './wasm/gas.ts';
+import { callFunction, type CallResult } from './wasm/call.ts';
+import type { LoadedModule } from './wasm/compile.ts';
+import { DEFAULT_GAS_LIMIT, gasLimit } from './wasm/gas.ts';
+import { GAS_GET_EXPORT, GAS_SET_EXPORT } from './wasm/meter/contract.ts';
 import type { Sandbox } from './wasm/sandbox/index.ts';
 import type { KernelLine } from './gpu/client.ts';
 import type { Json, Message } from './protocol/message.ts';
 import type { ComputeRecord } from './protocol/record.ts';
 import { computationMessage, computeStatement } from './protocol/statement.ts';
 import type { Attestations } from './attestations.ts';
+import { encodeComputeRecord } from './compute-record.ts';
 import type { Modules } from './modules.ts';
 import type { StoreView } from './store.ts';
 
@@ -104,9 +107,7 @@ export class StatelessCompute {
     const loaded = await this.modules.get(plan.module);
     const fn = plan.message['wasm-function'] as string;
     const params = plan.message['wasm-params'] as Json[];
-    const result = this.sandbox
-      ? await this.sandbox.call(plan.module, await this.modules.meteredBytes(plan.module), fn, params, plan.gasLimit, loaded.data)
-      : callFunction(loaded, fn, params, plan.gasLimit, this.gpu);
+    const result = this.sandbox ? await this.guarded(this.sandbox, plan, loaded, fn, params) : callFunction(loaded, fn, params, plan.gasLimit, this.gpu);
     const type = loaded.info.exportedFunction(fn);
     const record: ComputeRecord = {
       module: plan.module,
@@ -136,6 +137,49 @@ export class StatelessCompute {
     void this.store.results.put(plan.hashpath, body).finally(() => this.committing.delete(plan.hashpath));
     return { cache: 'miss', body };
   }
+
+  /**
+   * A call under the wall-clock guard. It is first tried here on a budget the guard has nothing
+   * to stop in (the sandbox's inlineGas, a few ms of work at most): metering is exact, so a call
+   * that finishes within that budget does exactly what it does under its full gas limit, and its
+   * result, encoding and gas are the same bytes. Anything else (out of gas on the small budget,
+   * a trap, any error) is run again in the worker under the full limit, which answers it as it
+   * always did. Only metered modules without the GPU host module and without a start function
+   * are tried: an unmetered one has no budget to bound it, kernel calls are counted by the line
+   * that served them, and a start function runs at every instantiation on its own budget of up
+   * to START_GAS (engine/wasm/meter/index.ts), before the call's budget is set.
+   */
+  private async guarded(sandbox: Sandbox, plan: ComputePlan, loaded: LoadedModule, fn: string, params: Json[]): Promise<CallResult> {
+    const limit = plan.gasLimit ?? DEFAULT_GAS_LIMIT;
+    if (sandbox.inlineGas > 0 && inlineable(loaded)) {
+      try {
+        return callFunction(loaded, fn, params, Math.min(limit, sandbox.inlineGas));
+      } catch {
+        // answered by the worker below, under the full limit
+      }
+    }
+    return sandbox.call(plan.module, await this.modules.meteredBytes(plan.module), fn, params, plan.gasLimit, loaded.data);
+  }
 }
 
-const encode = (record: ComputeRecord): Uint8Array => utf8(canonicalJson(record));
+const START_SECTION = 8;
+/** Data segments are copied at instantiation, unmetered: past this, a module stays in the worker. */
+const INLINE_DATA_BYTES = 1024 * 1024;
+
+/** Whether calls of a module may be tried on the calling thread: metered, no kernel calls, no start function. */
+function inlineable(loaded: LoadedModule): boolean {
+  let known = inlineChecked.get(loaded);
+  if (known === undefined) {
+    const { exports, imports, sections, dataBytes } = loaded.info;
+    known =
+      exports.has(GAS_SET_EXPORT) && exports.has(GAS_GET_EXPORT) &&
+      !imports.some((i) => i.module === 'gpu') &&
+      !sections.some((s) => s.id === START_SECTION) &&
+      dataBytes <= INLINE_DATA_BYTES;
+    inlineChecked.set(loaded, known);
+  }
+  return known;
+}
+const inlineChecked = new WeakMap<LoadedModule, boolean>();
+
+const encode = encodeComputeRecord;

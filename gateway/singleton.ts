@@ -43,6 +43,8 @@ export type Segment =
   | { kind: 'as'; device: string; path: string; keys: Msg };
 
 export function parse(request: Record<string, string>): PathMessage[] {
+  const plain = plainPath(request);
+  if (plain) return plain;
   const uri = request.path ?? '';
   const q = uri.indexOf('?');
   const segments = pathSegments(q < 0 ? uri : uri.slice(0, q));
@@ -60,6 +62,46 @@ export function parse(request: Record<string, string>): PathMessage[] {
     put(scope === undefined ? globals : scoped[scopeTarget(scope, key, segments)], typedName, value);
   }
   return segments.map((segment, i) => build(segment, { ...globals, ...scoped[i] }));
+}
+
+// The shape of nearly every Compute GET, `/<ID>/<key>?k=v&…` with plain keys and values, read
+// in one pass: what the grammar below makes of it (an ID, then one message of the request's
+// method, the query keys in order and the path), without its per-segment and per-key passes.
+// Anything it does not cover exactly (a '%', '+' or space, a typed or scoped key, parentheses,
+// another segment, an empty key) returns undefined and goes the general way, so errors are
+// the grammar's. test/singleton.test.ts checks both ways agree.
+const PLAIN = /^[A-Za-z0-9_-]+$/;
+
+function plainPath(request: Record<string, string>): PathMessage[] | undefined {
+  const uri = request.path;
+  const method = request.method;
+  let keys = 0;
+  for (const _ in request) keys++;
+  if (uri === undefined || method === undefined || keys !== 2 || uri.charCodeAt(0) !== 0x2f || uri.charCodeAt(44) !== 0x2f) return undefined;
+  const q = uri.indexOf('?');
+  const path = q < 0 ? uri : uri.slice(0, q);
+  const id = path.slice(1, 44);
+  const key = path.slice(45);
+  if (!ID.test(id) || key.length > MAX_SEGMENT_BYTES || !PLAIN.test(key) || ID.test(key)) return undefined;
+  const msg: Msg = {};
+  put(msg, 'method', method);
+  if (q >= 0) {
+    for (const part of uri.slice(q + 1).split('&')) {
+      if (part === '') continue;
+      const eq = part.indexOf('=');
+      const name = eq < 0 ? part : part.slice(0, eq);
+      if (!PLAIN.test(name)) return undefined;
+      if (eq < 0) {
+        put<Value>(msg, name, true);
+        continue;
+      }
+      const value = part.slice(eq + 1);
+      if (value.includes('%') || value.includes('+')) return undefined;
+      put<Value>(msg, name, value);
+    }
+  }
+  put<Value>(msg, 'path', key);
+  return [id, msg];
 }
 
 // A sub-path is a path of its own: its own implicit base, and no global keys.

@@ -24,6 +24,7 @@ import { isId } from '../../engine/protocol/encoding.ts';
 import { planCompute } from '../../engine/compute.ts';
 import type { PathMessage } from '../singleton.ts';
 import { itemBody, type Call, type Device, type Param, type Schema } from './device.ts';
+import { hotAnswers } from './hot-answers.ts';
 import { sendRecord } from './record.ts';
 import { ID, RECORD, boolean, number, open, string } from './schemas.ts';
 
@@ -74,10 +75,14 @@ export const compute: Device = {
         if (costOnly) return node.payments.costOnly(plan).then((cost) => call.json(cost, COST_ONLY));
         return node.payments.requireFree(plan).then(() => {
           // Only free plans are remembered: a priced one must answer 401 every time.
+          const hot = hotAnswers(node);
           call.remember((later: FastifyReply) => {
-            // The hot path: a repeated URL answered from LMDB without a promise in between.
+            // The hot path: a repeated URL answered from memory, else from LMDB, without a promise in between.
+            if (hot.send(later, plan.hashpath)) return later;
             const hit = node.compute.cached(plan);
-            return hit ? sendRecord(later, hit) : node.compute.run(plan).then((answer) => sendRecord(later, answer));
+            if (!hit) return node.compute.run(plan).then((answer) => sendRecord(later, answer));
+            hot.keep(plan.hashpath, hit);
+            return sendRecord(later, hit);
           });
           return node.compute.run(plan).then((answer) => sendRecord(reply, answer));
         });
