@@ -14,6 +14,10 @@ import { ed25519Signer } from '../engine/protocol/ans104/data-item.ts';
 import { NodeClient, type Signer } from '../client/node-client.ts';
 import { cli, tempDir, testNode } from './helpers.ts';
 import type { RunningNode } from '../gateway/node.ts';
+import { checkHistory, fetchHistory } from '../attest/verify/history.ts';
+import { verifyProcess } from '../attest/verify/replay.ts';
+import { verifyFromGateway } from '../attest/verify/pipeline.ts';
+import { POOL_THRESHOLD } from '../attest/verify/pool.ts';
 
 const dir = tempDir();
 let node: RunningNode;
@@ -38,6 +42,13 @@ test('an honest process of 2,000 slots is confirmed from a fresh folder', async 
   const result = await cli(['verify', pid, '--gateway', node.gatewayUrl]);
   assert.is(result.code, 0, result.stdout + result.stderr);
   assert.match(result.stdout, /slots 0–2000: confirmed \(2001\)/);
+  // The pipelined verification (signatures on worker threads while the replay runs) gives the sequential one's report.
+  const gateway = node.node.gateway;
+  const sequential = await verifyProcess(await checkHistory(pid, await fetchHistory(gateway, pid)), { dir: join(dir.path, 'sequential'), source: gateway });
+  const pipelined = await verifyFromGateway(gateway, pid, { dir: join(dir.path, 'pipelined'), source: gateway });
+  assert.ok(pipelined.items >= POOL_THRESHOLD, `${pipelined.items} items: enough for the worker threads`);
+  assert.equal(pipelined.report, sequential);
+  assert.is(sequential.confirmed, 2001);
 });
 
 test.run();

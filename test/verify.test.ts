@@ -20,6 +20,7 @@ import { loadOrCreateNodeKey } from '../attest/node-key.ts';
 import { signBatch } from '../engine/protocol/attestation.ts';
 import { fetchHistory, readHistory, type FaultKind } from '../attest/verify/history.ts';
 import { verifyProcess } from '../attest/verify/replay.ts';
+import { verifyFromGateway } from '../attest/verify/pipeline.ts';
 import { NodeClient, type Signer } from '../client/node-client.ts';
 import { cli, tempDir, testNode } from './helpers.ts';
 import type { RunningNode } from '../gateway/node.ts';
@@ -62,8 +63,12 @@ async function publish(pid: string, raws: Uint8Array[], extra: { name: string; v
   });
 }
 
+/** The sequential verification's report, which the pipelined one (its checks on a worker thread) must give identically. */
 async function verify(pid: string, gateway = node.node.gateway) {
-  return verifyProcess(readHistory(pid, await fetchHistory(gateway, pid)), { dir: join(dir.path, `verify-${n++}`), source: gateway });
+  const report = await verifyProcess(readHistory(pid, await fetchHistory(gateway, pid)), { dir: join(dir.path, `verify-${n++}`), source: gateway });
+  const pipelined = await verifyFromGateway(gateway, pid, { dir: join(dir.path, `verify-${n++}`), source: gateway, threads: 1, threshold: 0 });
+  assert.equal(pipelined.report, report, 'the pipelined verification gives the same report');
+  return report;
 }
 
 /** Publishes a mutated history and checks the first fault's slot and kind. */
@@ -277,7 +282,19 @@ test('dispute: checks and fetches only the window it replays, far less than the 
   assert.ok(result.checks * 4 < entries.length, `${result.checks} signature checks of a history of ${entries.length} items`);
   assert.ok(result.fetched.bundles < result.bundles, `${result.fetched.bundles} of ${result.bundles} bundles fetched`);
   assert.ok(result.fetched.items * 2 < entries.length, `${result.fetched.items} items fetched of ${entries.length}`);
+  // A gateway without an index of bundled items: every bundle naming an attestation is fetched, with the same finding.
+  const unindexed = await dispute(new UnindexedGateway(node.gatewayUrl), mine.id, other.id, { dir: join(dir.path, 'dispute-unindexed') });
+  assert.equal({ ...unindexed, ms: result.ms, fetched: result.fetched, checks: result.checks }, result);
+  assert.ok(unindexed.fetched.bundles >= result.fetched.bundles, `${unindexed.fetched.bundles} bundles fetched without the index, ${result.fetched.bundles} with`);
 });
+
+/** A gateway whose GraphQL does not answer queries for items' owners (the item index, arweave/items.ts). */
+class UnindexedGateway extends ArweaveGateway {
+  override async request(path: string, init: RequestInit = {}): Promise<Response> {
+    if (path === '/graphql' && String(init.body).includes('owner { address }')) return new Response('no item index here', { status: 501 });
+    return super.request(path, init);
+  }
+}
 
 test('dispute: a forged item inside the replayed window is still caught', async () => {
   // The message of slot 35 (between the checkpoint at 32 and the divergence at 37), its bytes changed.

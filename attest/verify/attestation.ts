@@ -38,10 +38,17 @@ export interface AttestationItem {
   inconsistent?: { reason: 'unreadable' | 'root'; message: string };
 }
 
-/** Decodes and checks an attestation item; `signed` when its signature was already checked. */
-export function readAttestationItem(item: DataItem, signed?: boolean): AttestationItem {
+/**
+ * Decodes and checks an attestation item; `signed` when its signature was already checked,
+ * `rooted` when it is known (attestationRooted, on another thread) that its statements hash to its Merkle-Root.
+ */
+export function readAttestationItem(item: DataItem, signed?: boolean, rooted?: boolean): AttestationItem {
   const root = tagValue(item.tags, 'Merkle-Root');
   const read: AttestationItem = { id: item.id, signed: signed ?? verifyDataItem(item), signer: item.ownerAddress, node: tagValue(item.tags, 'Node'), root, statements: [] };
+  if (rooted) {
+    read.statements = JSON.parse(new TextDecoder().decode(item.data)) as Statement[];
+    return read;
+  }
   let statements: Statement[];
   let computed: string;
   try {
@@ -57,6 +64,11 @@ export function readAttestationItem(item: DataItem, signed?: boolean): Attestati
   }
   read.statements = statements;
   return read;
+}
+
+/** Whether `item` is an attestation item whose statements read and hash to its Merkle-Root (what `rooted` vouches for). */
+export function attestationRooted(item: DataItem): boolean {
+  return tagValue(item.tags, 'Type') === 'Attestation' && readAttestationItem(item, true).inconsistent === undefined;
 }
 
 /** The process statements among an attestation's (an item tagged with a process holds only these). */

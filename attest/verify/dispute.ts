@@ -2,14 +2,17 @@
 // the slots both signers attested finds the first slot whose state hashes part ways, in
 // O(log n) comparisons; then only that slot (from the nearest checkpoint whose bytes hash
 // to a state both sides agree on) is re-executed, to say which side the replay supports.
-// It touches only what it replays: the two signers' attestations (checked only where the
-// bisection compares them), and the window from the checkpoint to the slot, fetched by the
-// bundles' Seq-From/Seq-To tags where they have them (docs/PROTOCOL.md §16).
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// It touches only what it replays: the two signers' attestations (found through the gateway's
+// index of bundled items, fetched and checked only where the bisection compares them:
+// ./claims.ts), and the window from the checkpoint to the slot, fetched by the bundles'
+// Seq-From/Seq-To tags where they have them (docs/PROTOCOL.md §16).
+import { join } from 'node:path';
 import type { ArweaveGateway } from '../../arweave/gateway.ts';
 import { findByTags, type FoundTransaction } from '../../arweave/graphql.ts';
-import { decodeBundle } from '../../engine/protocol/ans104/bundle.ts';
+import { findItems, type IndexedItem } from '../../arweave/items.ts';
+import { MAX_BATCH } from '../../engine/protocol/attestation.ts';
+import { Claims, type ClaimSource } from './claims.ts';
+import { decodeBundle, type BundledItem } from '../../engine/protocol/ans104/bundle.ts';
 import { parseDataItem, verifyDataItem, type DataItem } from '../../engine/protocol/ans104/data-item.ts';
 import { badRequest, notFound } from '../../engine/protocol/errors.ts';
 import { readWindow, type Fault, type HistoryWindow } from './history.ts';
@@ -18,8 +21,7 @@ import { verifyItems } from './pool.ts';
 import { processStatements, readAttestationItem } from './attestation.ts';
 import type { ProcessStatement } from '../../engine/protocol/statement.ts';
 import { tagValue } from '../../engine/protocol/vocabulary.ts';
-import { openStore } from '../../engine/store.ts';
-import { Modules, type ModuleSource } from '../../engine/modules.ts';
+import { warmModule } from './warm.ts';
 
 export interface DisputeResult {
   process: string;
@@ -54,11 +56,10 @@ interface Bundle {
   attestations: string[];
 }
 
-/** The bundles of one process, fetched at most once each, with what was fetched counted. */
+/** The bundles of one process, fetched at most once each, with what was fetched counted; items parsed only when asked for. */
 class BundleCache {
-  readonly fetched = new Map<string, Uint8Array[]>();
-  /** Every fetched item that parses, in fetch order. */
-  readonly parsed: DataItem[] = [];
+  readonly fetched = new Map<string, BundledItem[]>();
+  private readonly parsedOf = new Map<string, DataItem[]>();
   items = 0;
   /** Wall time with a request in flight. */
   fetchMs = 0;
@@ -77,7 +78,7 @@ class BundleCache {
 
   /** Several bundles, a few requests at a time (a gateway answers each at its own pace), kept in `ids`' order. */
   async getAll(ids: string[], parallel = 6): Promise<void> {
-    const wanted = ids.filter((id) => !this.fetched.has(id));
+    const wanted = [...new Set(ids)].filter((id) => !this.fetched.has(id));
     const data = new Map<string, Uint8Array>();
     let next = 0;
     await Promise.all(Array.from({ length: Math.min(parallel, wanted.length) }, async () => {
@@ -89,24 +90,55 @@ class BundleCache {
     for (const id of wanted) this.add(id, data.get(id)!);
   }
 
-  async get(id: string): Promise<Uint8Array[]> {
+  async get(id: string): Promise<BundledItem[]> {
     if (!this.fetched.has(id)) this.add(id, await this.timed(() => this.gateway.data(id)));
     return this.fetched.get(id)!;
   }
 
   private add(id: string, bundle: Uint8Array): void {
     if (!this.fetched.has(id)) {
-      const raws = decodeBundle(bundle).map((item) => item.raw);
-      this.fetched.set(id, raws);
-      this.items += raws.length;
-      for (const raw of raws) {
-        try { this.parsed.push(parseDataItem(raw)); } catch { /* a window cannot place it; a full verification reports it */ }
-      }
+      const items = decodeBundle(bundle);
+      this.fetched.set(id, items);
+      this.items += items.length;
     }
+  }
+
+  /** The items of a fetched bundle that parse, in its order. */
+  parsed(id: string): DataItem[] {
+    let parsed = this.parsedOf.get(id);
+    if (!parsed) {
+      parsed = [];
+      for (const { raw } of this.fetched.get(id) ?? []) {
+        try { parsed.push(parseDataItem(raw)); } catch { /* a window cannot place it; a full verification reports it */ }
+      }
+      if (this.fetched.has(id)) this.parsedOf.set(id, parsed);
+    }
+    return parsed;
+  }
+
+  /** The item `id` of a bundle (fetching it), parsed alone; undefined if it holds none that parses. */
+  async item(bundle: string, id: string): Promise<DataItem | undefined> {
+    const entry = (await this.get(bundle)).find((item) => item.id === id);
+    if (!entry) return undefined;
+    try { return parseDataItem(entry.raw); } catch { return undefined; }
+  }
+
+  /** Every fetched item that parses, in fetch order. */
+  all(): DataItem[] {
+    return [...this.fetched.keys()].flatMap((id) => this.parsed(id));
   }
 
   async find(tags: Record<string, string>): Promise<FoundTransaction[]> {
     return this.timed(() => findByTags(this.gateway, tags));
+  }
+
+  /** The gateway's index of the process's attestation items; empty where it has none (or fails): then every bundle naming one is fetched. */
+  async indexed(tags: Record<string, string>): Promise<Map<string, IndexedItem>> {
+    try {
+      return new Map((await this.timed(() => findItems(this.gateway, tags))).map((item) => [item.id, item]));
+    } catch {
+      return new Map();
+    }
   }
 }
 
@@ -120,62 +152,62 @@ function readBundle(found: FoundTransaction): Bundle {
 /** Whether a bundle may hold items of slots lo..hi. */
 const covers = (bundle: Bundle, lo: number, hi: number) => !bundle.range || (bundle.range[0] <= hi && bundle.range[1] >= lo);
 
+/** Widest Slot-From..Slot-To an index entry may give for its item to be fetched lazily (a batch holds at most MAX_BATCH slots). */
+const LAZY_RANGE = 4 * MAX_BATCH;
+
 /**
- * One signer's claims, by slot, from its attestation items about the process. An item is
- * checked (signature, Merkle root) only when a claim of it is asked for; a slot's claim is
- * the one in the last item holding it that checks, as if every item had been checked.
+ * Both signers' claims (./claims.ts), their attestations in the order of the bundles' listing.
+ * A bundle that may hold anything (no usable Seq tags) is fetched now, as is one naming an
+ * attestation the gateway's item index does not describe (signer, Slot-From/Slot-To); one the
+ * index gives to neither signer is not fetched; the others are fetched only when the
+ * bisection asks for a slot their range holds.
  */
-class Claims {
-  private readonly bySlot = new Map<number, number[]>();
-  private readonly checked = new Map<number, Map<number, ProcessStatement> | null>();
-  checks = 0;
+async function signersClaims(cache: BundleCache, bundles: Bundle[], pid: string, signerA: string, signerB: string): Promise<{ claimsA: Claims; claimsB: Claims }> {
+  const index = await cache.indexed({ Type: 'Attestation', Process: pid });
+  const rangeOf = (id: string): [number, number] | undefined => {
+    const entry = index.get(id);
+    if (!entry) return undefined;
+    const [from, to] = [tagValue(entry.tags, 'Slot-From'), tagValue(entry.tags, 'Slot-To')].map(Number);
+    return Number.isSafeInteger(from) && Number.isSafeInteger(to) && from >= 0 && from <= to && to - from < LAZY_RANGE ? [from, to] : undefined;
+  };
+  const signers = new Set([signerA, signerB]);
+  const lazy = (id: string) => index.has(id) && (!signers.has(index.get(id)!.owner) || rangeOf(id) !== undefined);
+  await cache.getAll(bundles.filter((bundle) => !bundle.range || bundle.attestations.some((id) => !lazy(id))).map((bundle) => bundle.id));
 
-  constructor(private readonly items: DataItem[]) {
-    for (const [i, item] of items.entries()) {
-      let statements: unknown;
-      try { statements = JSON.parse(new TextDecoder().decode(item.data)); } catch { continue; }
-      if (!Array.isArray(statements)) continue;
-      for (const statement of processStatements(statements)) {
-        if (!Number.isSafeInteger(statement.slot) || statement.slot < 0) continue;
-        const list = this.bySlot.get(statement.slot) ?? [];
-        if (list.at(-1) !== i) list.push(i);
-        this.bySlot.set(statement.slot, list);
+  // Fetched bundles outside the listing first (the given attestations' own), then the listing's.
+  const listed = new Set(bundles.map((bundle) => bundle.id));
+  const order = [...[...cache.fetched.keys()].filter((id) => !listed.has(id)), ...bundles.map((bundle) => bundle.id)];
+  const sources = new Map<string, Map<string, ClaimSource>>([[signerA, new Map()], [signerB, new Map()]]);
+  for (const bundle of order) {
+    if (cache.fetched.has(bundle)) {
+      for (const item of cache.parsed(bundle)) {
+        const mine = sources.get(item.ownerAddress);
+        if (mine && isType(item, 'Attestation', pid) && !mine.has(item.id)) mine.set(item.id, { item });
       }
+      continue;
+    }
+    for (const id of bundles.find((b) => b.id === bundle)!.attestations) {
+      const mine = sources.get(index.get(id)?.owner ?? '');
+      if (!mine || mine.has(id)) continue;
+      const signer = index.get(id)!.owner;
+      mine.set(id, {
+        range: rangeOf(id),
+        // What the index said is checked against the item itself: its type, process and signer.
+        fetch: async () => {
+          const item = await cache.item(bundle, id);
+          return item && isType(item, 'Attestation', pid) && item.ownerAddress === signer ? item : undefined;
+        },
+      });
     }
   }
-
-  /** Slots some item claims (not all of which need check). */
-  slots(): number[] {
-    return [...this.bySlot.keys()];
-  }
-
-  get(slot: number): ProcessStatement | undefined {
-    for (const i of [...(this.bySlot.get(slot) ?? [])].reverse()) {
-      const statement = this.read(i)?.get(slot);
-      if (statement) return statement;
-    }
-    return undefined;
-  }
-
-  private read(i: number): Map<number, ProcessStatement> | null {
-    if (!this.checked.has(i)) {
-      this.checks++;
-      const attestation = readAttestationItem(this.items[i]);
-      const claims = attestation.signed && !attestation.inconsistent ? new Map<number, ProcessStatement>() : null;
-      if (claims) for (const s of processStatements(attestation.statements)) if (Number.isSafeInteger(s.slot) && s.slot >= 0) claims.set(s.slot, s);
-      this.checked.set(i, claims);
-    }
-    return this.checked.get(i)!;
-  }
+  return { claimsA: new Claims([...sources.get(signerA)!.values()]), claimsB: new Claims([...sources.get(signerB)!.values()]) };
 }
 
 /** The item `id`, from the bundles that name it (fetched through the cache). */
 async function attestationItem(cache: BundleCache, id: string): Promise<DataItem> {
   for (const bundle of await cache.find({ Attestation: id, Type: 'Bundle' })) {
-    for (const raw of await cache.get(bundle.id)) {
-      const item = parseDataItem(raw);
-      if (item.id === id) return item;
-    }
+    const item = await cache.item(bundle.id, id);
+    if (item) return item;
   }
   throw notFound(`no bundle holds the attestation ${id}`);
 }
@@ -200,13 +232,7 @@ export async function dispute(gateway: ArweaveGateway, a: string, b: string, opt
   try {
     const bundles = (await cache.find({ Process: pid, Type: 'Bundle' })).map(readBundle);
     options.progress?.(`found ${bundles.length} bundle${bundles.length === 1 ? '' : 's'} for ${pid}`);
-    // The signers' attestations: in the bundles that name attestations, or may hold anything.
-    await cache.getAll(bundles.filter((bundle) => !bundle.range || bundle.attestations.length > 0).map((bundle) => bundle.id));
-    const attestations = cache.parsed.filter((item) => isType(item, 'Attestation', pid));
-    const unique = (signer: string) => [...new Map(attestations.filter((item) => item.ownerAddress === signer).map((item) => [item.id, item])).values()];
-    const claimsA = new Claims(unique(itemA.ownerAddress));
-    const claimsB = new Claims(unique(itemB.ownerAddress));
-
+    const { claimsA, claimsB } = await signersClaims(cache, bundles, pid, itemA.ownerAddress, itemB.ownerAddress);
     const slotsB = new Set(claimsB.slots());
     const common = claimsA.slots().filter((slot) => slotsB.has(slot)).sort((x, y) => x - y);
     // The first index whose state hashes differ: once two states part, they stay apart. A
@@ -214,10 +240,11 @@ export async function dispute(gateway: ArweaveGateway, a: string, b: string, opt
     let comparisons = 0;
     let lo = 0;
     let hi = common.length;
-    await timedCheck(() => {
+    const fetchedBefore = cache.fetchMs;
+    await timedCheck(async () => {
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        const [x, y] = [claimsA.get(common[mid]), claimsB.get(common[mid])];
+        const [x, y] = [await claimsA.get(common[mid]), await claimsB.get(common[mid])];
         if (!x || !y) {
           common.splice(mid, 1);
           hi--;
@@ -228,6 +255,7 @@ export async function dispute(gateway: ArweaveGateway, a: string, b: string, opt
         else lo = mid + 1;
       }
     });
+    checkMs -= cache.fetchMs - fetchedBefore; // the attestations the bisection fetched count as fetching
     const result: DisputeResult = {
       process: pid,
       a: { signer: itemA.ownerAddress, attestation: a },
@@ -251,12 +279,19 @@ export async function dispute(gateway: ArweaveGateway, a: string, b: string, opt
     if (lo === common.length) return finish();
     const slot = common[lo];
     result.slot = slot;
-    result.a.claim = claimsA.get(slot)!['state-hash'];
-    result.b.claim = claimsB.get(slot)!['state-hash'];
-    // A state both sides attested, before the divergent slot.
+    result.a.claim = claimsA.peek(slot)!['state-hash'];
+    result.b.claim = claimsB.peek(slot)!['state-hash'];
+    /** Reads both sides' claims at `at`, so that `trusted` can answer for it. */
+    const agreed = async (at: number): Promise<boolean> => {
+      if (at >= slot) return false;
+      await claimsA.get(at);
+      await claimsB.get(at);
+      return trusted(at) !== undefined;
+    };
+    // A state both sides attested, before the divergent slot (of those `agreed` read).
     const trusted = (at: number): string | undefined => {
       if (at >= slot) return undefined;
-      const [x, y] = [claimsA.get(at), claimsB.get(at)];
+      const [x, y] = [claimsA.peek(at), claimsB.peek(at)];
       return x && y && x['state-hash'] === y['state-hash'] ? x['state-hash'] : undefined;
     };
 
@@ -309,33 +344,55 @@ export async function dispute(gateway: ArweaveGateway, a: string, b: string, opt
      * the window from it with every bundle that may hold its slots (and slot 0's, the spawn).
      */
     async function openWindow(): Promise<{ checkpoint?: DataItem; window: HistoryWindow }> {
+      // The bundles the window reads (those fetched for the signers' attestations only are not
+      // among them, unless they may hold anything, or everything is read).
+      const held = new Set(bundles.filter((bundle) => !bundle.range).map((bundle) => bundle.id));
+      const hold = async (ids: string[]) => {
+        await cache.getAll(ids);
+        for (const id of ids) held.add(id);
+      };
+      const items = () => [...cache.fetched.keys()].filter((id) => everything || held.has(id)).flatMap((id) => cache.parsed(id));
       const byStart = bundles.filter((bundle) => bundle.range && bundle.range[0] <= slot).sort((x, y) => y.range![0] - x.range![0]);
-      await cache.getAll(bundles.filter((bundle) => covers(bundle, slot, slot) || covers(bundle, 0, 0)).map((bundle) => bundle.id));
-      // The scheduler whose checkpoints count: from a copy of the spawn that verifies.
-      const spawn = cache.parsed.filter((item) => item.id === pid).find((item) => { checks++; return verifyDataItem(item); });
+      await hold(bundles.filter((bundle) => covers(bundle, slot, slot)).map((bundle) => bundle.id));
+      // The scheduler whose checkpoints count: from a copy of the spawn that verifies, in the
+      // bundles that may hold slot 0, taken in the listing's order until one holds it.
+      const verified = new Map<DataItem, boolean>();
+      const validSpawn = () => items().filter((item) => item.id === pid).find((item) => {
+        if (!verified.has(item)) { checks++; verified.set(item, verifyDataItem(item)); }
+        return verified.get(item);
+      });
+      let spawn = validSpawn();
+      for (const bundle of bundles.filter((b) => covers(b, 0, 0))) {
+        if (spawn) break;
+        await hold([bundle.id]);
+        spawn = validSpawn();
+      }
       const scheduler = spawn ? tagValue(spawn.tags, 'Scheduler') : undefined;
       // Every bundle starting at or after `reached` is held: a checkpoint there is the nearest.
       let reached = slot;
       let checkpoint: DataItem | undefined;
       for (const next of byStart) {
         if (reached <= 0) break;
-        await cache.get(next.id);
+        await hold([next.id]);
         reached = Math.min(reached, next.range![0]);
+        const fetchedBefore = cache.fetchMs;
         checkpoint = await timedCheck(() => latestCheckpoint(reached));
+        checkMs -= cache.fetchMs - fetchedBefore;
         if (checkpoint) break;
       }
       const from = checkpoint ? Number(tagValue(checkpoint.tags, 'Slot')) : -1;
-      await cache.getAll(bundles.filter((bundle) => covers(bundle, Math.max(0, from), slot)).map((bundle) => bundle.id));
-      const window = await timedCheck(() => readWindow(pid!, cache.parsed, from, slot, verifyItems));
+      await hold(bundles.filter((bundle) => covers(bundle, Math.max(0, from), slot)).map((bundle) => bundle.id));
+      const window = await timedCheck(() => readWindow(pid!, items(), from, slot, verifyItems));
       return { checkpoint, window };
 
       /** The latest checkpoint at or after `floor` and before the slot, signed by the scheduler, at an agreed state. */
-      function latestCheckpoint(floor: number): DataItem | undefined {
-        const found = cache.parsed
+      async function latestCheckpoint(floor: number): Promise<DataItem | undefined> {
+        const found = items()
           .filter((item) => isType(item, 'Checkpoint', pid!) && item.ownerAddress === scheduler && !rejected.has(item.id))
-          .filter((item) => { const at = Number(tagValue(item.tags, 'Slot')); return Number.isSafeInteger(at) && at >= floor && at < slot && trusted(at) !== undefined; })
+          .filter((item) => { const at = Number(tagValue(item.tags, 'Slot')); return Number.isSafeInteger(at) && at >= floor && at < slot; })
           .sort((x, y) => Number(tagValue(y.tags, 'Slot')) - Number(tagValue(x.tags, 'Slot')));
         for (const item of found) {
+          if (!(await agreed(Number(tagValue(item.tags, 'Slot'))))) continue;
           checks++;
           if (verifyDataItem(item)) return item;
           rejected.add(item.id);
@@ -354,24 +411,6 @@ function moduleOf(item: DataItem): string | undefined {
     return processStatements(JSON.parse(new TextDecoder().decode(item.data)) as unknown[] as never)[0]?.module;
   } catch {
     return undefined;
-  }
-}
-
-/**
- * Fetches, checks, meters and compiles a module into a verifier's LMDB folder, so that the
- * replay there finds it made (a fresh folder otherwise starts the meter only at the replay).
- * Only a cache: the replay still loads the module the spawn names, and reports its faults.
- */
-async function warmModule(folder: string, source: ModuleSource, id: string | undefined): Promise<void> {
-  if (!id) return;
-  mkdirSync(dirname(folder), { recursive: true });
-  const store = openStore(folder);
-  try {
-    await new Modules(store, source).getForProcess(id);
-  } catch {
-    // the replay meets the same trouble and says what it is
-  } finally {
-    await store.close();
   }
 }
 

@@ -81,28 +81,68 @@ export async function checkHistory(pid: string, raws: Uint8Array[]): Promise<Pro
   return readHistory(pid, raws, await verifyItems(raws));
 }
 
+/** A raw item parsed once: the item, or why it does not parse. */
+export type ParsedRaw = { item: DataItem } | { error: Error };
+
+/** Parses each raw item (never throws: an item that does not parse carries its error). */
+export function parseRaws(raws: readonly Uint8Array[]): ParsedRaw[] {
+  return raws.map((raw) => {
+    try {
+      return { item: parseDataItem(raw) };
+    } catch (error) {
+      return { error: error as Error };
+    }
+  });
+}
+
 /** Checks a process's items; `valid` (whether each raw item's signature verifies) when already known. */
 export function readHistory(pid: string, raws: Uint8Array[], valid?: boolean[]): ProcessHistory {
+  return readParsed(pid, parseRaws(raws), valid ? (i) => valid[i] : (_, item) => verifyDataItem(item));
+}
+
+/**
+ * readHistory over items parsed already (parseRaws), so a verifier that parsed them to stream
+ * them parses nothing twice; `valid(i, item)` says whether the `i`th raw item's signature
+ * verifies, `rooted(i)` (when known) whether it is an attestation whose statements hash to its
+ * Merkle-Root (attest/verify/pool.ts checks both on other threads; unknown: computed here).
+ */
+export function readParsed(pid: string, parsed: readonly ParsedRaw[], valid: (i: number, item: DataItem) => boolean, rooted?: (i: number) => boolean): ProcessHistory {
+  const schedule = readSchedule(pid, parsed, valid);
+  if (schedule.history.record) readItems(schedule, rooted);
+  return schedule.history;
+}
+
+/** What readSchedule read, for readItems to finish. */
+export interface ScheduleReading {
+  history: ProcessHistory;
+  items: { item: DataItem; valid: boolean; index: number }[];
+  scheduler: string;
+  claimed: Set<string>;
+}
+
+/**
+ * The first half of readParsed: the spawn, the assignments, the messages and the hash-chain,
+ * all a replay needs; readItems then adds the checkpoints, the attestations' statements and
+ * the other items' faults. readParsed is the two in a row: a verifier may replay in between.
+ */
+export function readSchedule(pid: string, parsed: readonly ParsedRaw[], valid: (i: number, item: DataItem) => boolean): ScheduleReading {
   const faults: Fault[] = [];
-  const items: { item: DataItem; valid: boolean }[] = [];
-  for (const [i, raw] of raws.entries()) {
-    try {
-      const item = parseDataItem(raw);
-      items.push({ item, valid: valid ? valid[i] : verifyDataItem(item) });
-    } catch (error) {
-      faults.push({ slot: null, kind: 'malformed-item', message: `an item in the process's bundles does not parse: ${(error as Error).message}` });
-    }
+  const items: { item: DataItem; valid: boolean; index: number }[] = [];
+  for (const [i, entry] of parsed.entries()) {
+    if ('item' in entry) items.push({ item: entry.item, valid: valid(i, entry.item), index: i });
+    else faults.push({ slot: null, kind: 'malformed-item', message: `an item in the process's bundles does not parse: ${entry.error.message}` });
   }
-  const history: ProcessHistory = { pid, assignments: new Map(), messages: new Map(), statements: new Map(), checkpoints: [], faults, items: raws.length };
+  const history: ProcessHistory = { pid, assignments: new Map(), messages: new Map(), statements: new Map(), checkpoints: [], faults, items: parsed.length };
+  const reading: ScheduleReading = { history, items, scheduler: '', claimed: new Set() };
 
   const spawn = items.find(({ item }) => item.id === pid);
   if (!spawn) {
     faults.push({ slot: 0, kind: 'missing-process', message: `the process message ${pid} is not on Arweave` });
-    return history;
+    return reading;
   }
   if (!spawn.valid) {
     faults.push({ slot: 0, kind: 'process-tampered', message: `the process message's bytes do not match its ID ${pid} (signature fails)`, item: pid });
-    return history;
+    return reading;
   }
   const scheduler = tagValue(spawn.item.tags, 'Scheduler') ?? '';
   history.record = { id: pid, module: tagValue(spawn.item.tags, 'Module') ?? '', scheduler, owner: spawn.item.ownerAddress, tags: spawn.item.tags };
@@ -124,8 +164,16 @@ export function readHistory(pid: string, raws: Uint8Array[], valid?: boolean[]):
     history.messages.set(assignment.message, linked.raw);
   }
 
-  const claimed = new Set([...claims.values()].flat().map((a) => a.message));
-  for (const { item, valid } of items) {
+  reading.scheduler = scheduler;
+  reading.claimed = new Set([...claims.values()].flat().map((a) => a.message));
+  return reading;
+}
+
+/** The second half of readParsed (see readSchedule), on a reading that found the process message. */
+export function readItems(reading: ScheduleReading, rooted?: (i: number) => boolean): void {
+  const { history, items, scheduler, claimed } = reading;
+  const { pid, faults } = history;
+  for (const { item, valid, index } of items) {
     const type = tagValue(item.tags, 'Type');
     if (type === 'Checkpoint') {
       if (!valid) faults.push({ slot: Number(tagValue(item.tags, 'Slot')), kind: 'checkpoint-bad-signature', message: `the checkpoint ${item.id} has a signature that does not verify`, item: item.id });
@@ -148,7 +196,7 @@ export function readHistory(pid: string, raws: Uint8Array[], valid?: boolean[]):
       faults.push({ slot: from, kind: 'attestation-wrong-signer', message: `the attestation ${item.id} is signed by ${item.ownerAddress}, not by the process's scheduler ${scheduler}`, attestation: item.id });
       continue;
     }
-    const attestation = readAttestationItem(item, valid);
+    const attestation = readAttestationItem(item, valid, rooted?.(index));
     if (attestation.inconsistent) {
       faults.push({ slot: from, kind: 'attestation-root', message: `the attestation ${item.id} is inconsistent: ${attestation.inconsistent.message}`, attestation: item.id });
       continue;
@@ -159,7 +207,6 @@ export function readHistory(pid: string, raws: Uint8Array[], valid?: boolean[]):
       history.statements.set(statement.slot, list);
     }
   }
-  return history;
 }
 
 /** A slot window of a history (readWindow): what a dispute replays, and how many signatures it took. */

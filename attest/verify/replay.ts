@@ -30,19 +30,42 @@ export interface VerifyOptions {
 }
 
 export async function verifyProcess(history: ProcessHistory, options: VerifyOptions): Promise<Report> {
+  return judge(history, history.record ? await replayRecords(history, options) : { records: [] }, options.to);
+}
+
+/** The records a replay of a history produced, in the order the fold gave them, or why its module cannot be used. */
+export interface ReplayedRecords {
+  records: SlotRecord[];
+  unusable?: Error;
+}
+
+/** The last slot a verification of `history` replays: its last assigned slot, or `to` if earlier. */
+export function replayEnd(history: ProcessHistory, to?: number): number {
+  const last = Math.max(-1, ...history.assignments.keys());
+  return Math.min(to ?? last, last);
+}
+
+/** One fold from slot 0 to replayEnd, every record kept as it comes out (a history with a process message). */
+export async function replayRecords(history: ProcessHistory, options: VerifyOptions): Promise<ReplayedRecords> {
+  const end = replayEnd(history, options.to);
+  const every = Math.max(1, Math.round((end + 1) / 20));
+  const records: SlotRecord[] = [];
+  const observe = (record: SlotRecord) => {
+    records.push(record);
+    if (record.slot % every === 0 || record.slot === end) options.progress?.(`replayed ${record.slot + 1}/${end + 1} slots`);
+  };
+  const replayed = await replay(history, { store: join(options.dir, 'lmdb'), source: options.source, to: end, observe });
+  return 'unusable' in replayed ? { records, unusable: replayed.unusable } : { records };
+}
+
+/** The report on `history` from its replay's records: every record compared with every statement about its slot. */
+export function judge(history: ProcessHistory, replayed: ReplayedRecords, to?: number): Report {
   const faults = [...history.faults];
   const slots: SlotStatus[] = [];
-  const report = () => {
-    faults.sort((a, b) => (a.slot ?? -1) - (b.slot ?? -1));
-    return { process: history.pid, slots, faults, confirmed: slots.filter((s) => s === 'confirmed').length, unattested: slots.filter((s) => s === 'unattested').length, ok: faults.length === 0 };
-  };
-  if (!history.record) return report();
-
-  const last = Math.max(-1, ...history.assignments.keys());
-  const end = Math.min(options.to ?? last, last);
-  const every = Math.max(1, Math.round((end + 1) / 20));
-  const check = (record: SlotRecord) => {
+  const end = replayEnd(history, to);
+  for (const record of replayed.records) {
     const slot = record.slot;
+    if (slot > end) continue;
     const claims = history.statements.get(slot) ?? [];
     let status: SlotStatus = claims.length > 0 ? 'confirmed' : 'unattested';
     for (const { statement, attestation } of claims) {
@@ -61,12 +84,10 @@ export async function verifyProcess(history: ProcessHistory, options: VerifyOpti
       });
     }
     slots.push(status);
-    if (slot % every === 0 || slot === end) options.progress?.(`replayed ${slot + 1}/${end + 1} slots`);
-  };
-  // One fold from slot 0 to the end, every record checked as it comes out.
-  const replayed = await replay(history, { store: join(options.dir, 'lmdb'), source: options.source, to: end, observe: check });
-  if ('unusable' in replayed) {
+  }
+  if (replayed.unusable && history.record) {
     faults.push({ slot: 0, kind: 'module-mismatch', message: `the module ${history.record.module} cannot be used: ${replayed.unusable.message}`, item: history.record.module });
   }
-  return report();
+  faults.sort((a, b) => (a.slot ?? -1) - (b.slot ?? -1));
+  return { process: history.pid, slots, faults, confirmed: slots.filter((s) => s === 'confirmed').length, unattested: slots.filter((s) => s === 'unattested').length, ok: faults.length === 0 };
 }
