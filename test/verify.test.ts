@@ -288,7 +288,7 @@ test('dispute: checks and fetches only the window it replays, far less than the 
   assert.ok(unindexed.fetched.bundles >= result.fetched.bundles, `${unindexed.fetched.bundles} bundles fetched without the index, ${result.fetched.bundles} with`);
 });
 
-/** A gateway whose GraphQL does not answer queries for items' owners (the item index, arweave/items.ts). */
+/** A gateway whose GraphQL does not answer queries for items' owners (the item index, findItems in arweave/graphql.ts). */
 class UnindexedGateway extends ArweaveGateway {
   override async request(path: string, init: RequestInit = {}): Promise<Response> {
     if (path === '/graphql' && String(init.body).includes('owner { address }')) return new Response('no item index here', { status: 501 });

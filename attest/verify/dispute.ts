@@ -8,8 +8,7 @@
 // Seq-From/Seq-To tags where they have them (docs/PROTOCOL.md §16).
 import { join } from 'node:path';
 import type { ArweaveGateway } from '../../arweave/gateway.ts';
-import { findByTags, type FoundTransaction } from '../../arweave/graphql.ts';
-import { findItems, type IndexedItem } from '../../arweave/items.ts';
+import { findByTags, findItems, type FoundTransaction, type IndexedItem } from '../../arweave/graphql.ts';
 import { MAX_BATCH } from '../../engine/protocol/attestation.ts';
 import { Claims, type ClaimSource } from './claims.ts';
 import { decodeBundle, type BundledItem } from '../../engine/protocol/ans104/bundle.ts';
