@@ -91,10 +91,6 @@ export class ProcessPool implements FoldPool {
     }));
   }
 
-  get size(): number {
-    return this.lines.length;
-  }
-
   async fold(pid: string, target: number, budget: number, part?: (prepared: PreparedSlots) => void): Promise<PooledFold> {
     if (part) this.parts.set(pid, part);
     try {

@@ -58,14 +58,9 @@ const modules = new Modules(store, {
 /** The node's schedule as committed to LMDB. */
 const schedule = new StoredSchedule(store);
 
-const snapshot = (pid: string, slot: number): Uint8Array | undefined => {
-  for (const { value } of store.snapshots.getRange({ start: [pid, slot], end: [pid, -1], reverse: true, limit: 1 })) return value;
-  return undefined;
-};
-
 const runners = new Runners({
   schedule,
-  snapshot,
+  snapshot: keeper.snapshot,
   snapshotEvery: options.snapshotEvery,
   maxLive: options.maxLive,
   gpu: options.gpuPort ? new KernelClient(options.gpuPort as never, options.minWork) : undefined,
