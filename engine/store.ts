@@ -75,6 +75,12 @@ export interface Store {
   snapshots: Database<Uint8Array, SlotKey>;
   /** Runs fn in one write transaction; resolves once it is committed and flushed. */
   transaction<T>(fn: () => T): Promise<T>;
+  /**
+   * Makes the next read see everything committed so far. A thread's reads share one LMDB read
+   * transaction until its event loop reaches its timers; a worker kept busy by back-to-back
+   * requests never gets there, so it calls this before each request (engine/processes/worker.ts).
+   */
+  refresh(): void;
   close(): Promise<void>;
 }
 
@@ -115,6 +121,7 @@ export function openStore(path: string): Store {
       await root.flushed;
       return result;
     },
+    refresh: () => root.resetReadTxn(),
     close: () => root.close(),
   };
 }

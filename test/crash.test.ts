@@ -329,8 +329,10 @@ test(`${CYCLES} SIGKILLs under concurrent traffic lose no acknowledged assignmen
   let cyclesKilledMidTraffic = 0;
   for (let cycle = 1; cycle <= CYCLES; cycle++) {
     const delay = 150 + Math.floor(delays() * 751);
-    const traffic = await trafficThenKill(node!, signer, pids, delay, choices, countSlots);
+    const killed = node!;
+    const traffic = await trafficThenKill(killed, signer, pids, delay, choices, countSlots);
     node = undefined;
+    if (traffic.errorsBeforeKill.length) console.log(`node log before the kill:\n${killed.stderr().slice(-6000)}`);
     assert.equal(traffic.errorsBeforeKill, [], `cycle ${cycle}: requests failed before the kill`);
     for (const ack of traffic.acked) remember(ack);
     const unanswered = new Set(traffic.inFlightAtKill);

@@ -69,6 +69,9 @@ const runners = new Runners({
 
 export async function handle(request: ProcessRequest): Promise<ProcessReply> {
   const counters = () => runners.stats();
+  // The main thread sent this after committing the slots it names: read from now, not from
+  // the read transaction an earlier request in the same burst opened.
+  store.refresh();
   try {
     const spawn = store.processes.get(request.pid);
     if (!spawn) throw new Error(`process ${request.pid} is not in LMDB`);
