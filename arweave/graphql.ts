@@ -23,19 +23,21 @@ export function findByTags(gateway: ArweaveGateway, tags: Record<string, string 
   return query(gateway, tags, 'id tags { name value }', (node) => node);
 }
 
-export function findItems(gateway: ArweaveGateway, tags: Record<string, string | string[]>): Promise<IndexedItem[]> {
-  return query(gateway, tags, 'id owner { address } tags { name value }', (node) => ({ id: node.id, owner: node.owner?.address ?? '', tags: node.tags }));
+/** `owners` narrows the search to items signed by those addresses (GraphQL's `owners` filter). */
+export function findItems(gateway: ArweaveGateway, tags: Record<string, string | string[]>, options: { owners?: string[] } = {}): Promise<IndexedItem[]> {
+  return query(gateway, tags, 'id owner { address } tags { name value }', (node) => ({ id: node.id, owner: node.owner?.address ?? '', tags: node.tags }), options.owners);
 }
 
 /** Every transaction whose tags match, `fields` of each node read by `read`, page after page. */
-async function query<T>(gateway: ArweaveGateway, tags: Record<string, string | string[]>, fields: string, read: (node: any) => T): Promise<T[]> {
+async function query<T>(gateway: ArweaveGateway, tags: Record<string, string | string[]>, fields: string, read: (node: any) => T, owners?: string[]): Promise<T[]> {
   const filter = Object.entries(tags)
     .map(([name, values]) => `{name: ${JSON.stringify(name)}, values: ${JSON.stringify([values].flat())}}`)
     .join(', ');
+  const ownersFilter = owners ? `, owners: ${JSON.stringify(owners)}` : '';
   const found: T[] = [];
   let after: string | undefined;
   for (;;) {
-    const query = `{ transactions(first: ${PAGE}, sort: HEIGHT_ASC, tags: [${filter}]${after ? `, after: ${JSON.stringify(after)}` : ''}) {
+    const query = `{ transactions(first: ${PAGE}, sort: HEIGHT_ASC, tags: [${filter}]${ownersFilter}${after ? `, after: ${JSON.stringify(after)}` : ''}) {
       pageInfo { hasNextPage } edges { cursor node { ${fields} } } } }`;
     const response = await gateway.request('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
     if (!response.ok) throw gatewayUnavailable(`GraphQL on ${gateway.url} answered ${response.status}`);

@@ -83,6 +83,28 @@ export class NodeClient {
   slot = (process: string) => this.get(`/~scheduler@1.0/slot?target=${process}`);
   schedulePage = (process: string, from = 0, to?: number, limit?: number) =>
     this.get(`/~scheduler@1.0/schedule?target=${process}&from=${from}${to === undefined ? '' : `&to=${to}`}${limit === undefined ? '' : `&limit=${limit}`}`);
+  /**
+   * The signed scheduler-location record the node gives for `address` (raw bytes, to verify
+   * with engine/protocol/location.ts readLocation), or undefined where it knows none. With
+   * `cached`, the node answers from what it holds and asks no one else (what peers ask each
+   * other, so two nodes never ask each other in a circle).
+   */
+  async location(address: string, options: { cached?: boolean; timeoutMs?: number } = {}): Promise<Uint8Array | undefined> {
+    // Bounded: a resolver waits on this, and a peer that hangs must not hold it forever.
+    const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000);
+    const response = await fetch(`${this.url}/~scheduler@1.0/location?address=${encodeURIComponent(address)}${options.cached ? '&cached=true' : ''}`, { signal });
+    const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    if (response.status === 404) return undefined;
+    if (!response.ok) throw new NodeError(response.status, body);
+    if (typeof body.item !== 'string') throw new NodeError(response.status, { message: `${this.url} answered a location without its item` });
+    return new Uint8Array(Buffer.from(body.item, 'base64url'));
+  }
+
+  /** Hands the node a signed location record (its own or another's) to verify and cache. */
+  async announceLocation(raw: Uint8Array): Promise<void> {
+    await this.post('/~scheduler@1.0/location', raw);
+  }
+
   /** A process's result at a slot, or at its latest slot (the record of §13, with `cache`). */
   compute = (process: string, slot?: number | string) =>
     this.get(slot === undefined ? `/${encodeURIComponent(process)}/now` : `/${encodeURIComponent(process)}/compute&slot=${encodeURIComponent(slot)}`);
