@@ -16,6 +16,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'spawn', summary: 'spawn a process from a module on a node; prints the process ID last', load: async () => (await import('./process.ts')).spawnCommand },
   { name: 'send', summary: 'send a signed message to a process; prints the assigned slot last', load: async () => (await import('./process.ts')).sendCommand },
   { name: 'schedule', summary: "list a process's assignments (slot, message, hash-chain, timestamp)", load: async () => (await import('./process.ts')).scheduleCommand },
+  { name: 'outbox', summary: "list a process's outgoing messages and where each was delivered", load: async () => (await import('./outbox.ts')).outboxCommand },
   { name: 'verify', summary: 'replay a process (or check one attestation) from Arweave alone; exit 0 only if all is confirmed', load: async () => (await import('./verify.ts')).verifyCommand },
   { name: 'dispute', summary: 'localise where two attestations of a process disagree, and which one a replay supports', load: async () => (await import('./dispute.ts')).disputeCommand },
   { name: 'build', summary: 'compile the example modules in modules/ with asc (only what changed, or all with --force)', load: async () => (await import('./build.ts')).buildCommand },

@@ -33,7 +33,7 @@ function wholeNumber(flag: string, text: string): number {
 export const serve: Command = {
   name: 'serve',
   summary: 'run a node serving Compute over HTTP (starts an embedded arlocal unless --gateway is given)',
-  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--workers N] [--peer <addr>=<url>]… [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--verbose]
+  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--workers N] [--peer <addr>=<url>]… [--public-url <url>] [--no-eager] [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--verbose]
 
 Starts a hyperwasm node. Without --gateway it starts arlocal, a local Arweave gateway, on
 127.0.0.1 (data in <data>/arlocal), builds the example modules in modules/ if needed and
@@ -49,7 +49,13 @@ Options:
   --snapshot-every <n> snapshot process state every n slots (default 1000)
   --workers <n>       worker threads that fold processes, each owning its processes' live
                       instances (default: one per core; 0: fold on the main thread)
-  --peer <addr>=<url> another scheduler's URL, for 307 redirects (repeatable)
+  --peer <addr>=<url> another node, by its address and URL (repeatable): this node announces its
+                      location record to it at start, asks it first where other schedulers are
+                      and which node schedules a process; Arweave's records are asked too
+  --public-url <url>  the URL other nodes reach this one at, for its location record (default:
+                      http://<host>:<port> it listens on)
+  --no-eager          do not fold new slots as they are assigned (then a process's outgoing
+                      messages are sent only once someone reads its result)
   --price-flat <n>    the node's fee per priced call (default 0)
   --price-per-kgas <n> the node's fee per 1000 gas of a priced call (default 0)
   --max-gas <n>       the largest gas budget of a stateless call (default 100000000000)
@@ -75,6 +81,8 @@ Options:
     'snapshot-every': { type: 'string' },
     workers: { type: 'string' },
     peer: { type: 'string', multiple: true },
+    'public-url': { type: 'string' },
+    'no-eager': { type: 'boolean' },
     'price-flat': { type: 'string' },
     'price-per-kgas': { type: 'string' },
     'max-gas': { type: 'string' },
@@ -95,6 +103,8 @@ Options:
       snapshotEvery: values['snapshot-every'] === undefined ? undefined : Number(values['snapshot-every']),
       workers: values.workers === undefined ? undefined : wholeNumber('--workers', values.workers),
       peers: Object.fromEntries(parseTags(values.peer).map((t) => [t.name, t.value])),
+      publicUrl: values['public-url'],
+      eager: values['no-eager'] ? false : undefined,
       prices: { flat: BigInt(values['price-flat'] ?? 0), perKgas: BigInt(values['price-per-kgas'] ?? 0) },
       maxGas: values['max-gas'] === undefined ? undefined : Number(values['max-gas']),
       callGuardMs: values['call-guard-ms'] === undefined ? undefined : Number(values['call-guard-ms']),

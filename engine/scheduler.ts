@@ -25,10 +25,11 @@ import { OutboxKind, type ProcessSpawn, type StoreView } from './store.ts';
 import { gasLimit } from './wasm/gas.ts';
 import { assignmentTags, SCHEDULED_PROTOCOLS, SCHEDULED_TYPES, tagValue } from './protocol/vocabulary.ts';
 import { StoredSchedule } from './schedule.ts';
+import { pushKey, readPushOrigin, type PushOrigin } from './protocol/pushed.ts';
 import { SignaturePool, type SignaturePoolOptions } from './signatures.ts';
 
 export interface SchedulerOptions {
-  store: StoreView<'assignments' | 'messages' | 'outbox' | 'processes' | 'slots'>;
+  store: StoreView<'assignments' | 'messages' | 'outbox' | 'processes' | 'slots' | 'pushed'>;
   signer: Ed25519Signer;
   /** This node's address: processes whose Scheduler tag names it are scheduled here. */
   address: string;
@@ -36,8 +37,12 @@ export interface SchedulerOptions {
   blockHeight: () => number;
   /** Other schedulers' URLs by address, for redirects. */
   peers?: Record<string, string>;
+  /** Where another scheduler is, from the location records this node holds (engine/locations.ts): a 307 carries its record. */
+  locate?: (address: string) => { url: string; record?: string } | undefined;
   /** Called after items were added to the outbox. */
   onWrite?: () => void;
+  /** Called with the processes that got new durable slots (eager evaluation: engine/processes/crank.ts). */
+  onAssigned?: (pids: Set<string>) => void;
   clock?: () => number;
   /** The signature pool's threads and inline threshold (engine/signatures.ts; its defaults otherwise). */
   signatures?: Omit<SignaturePoolOptions, 'privateKey'>;
@@ -54,6 +59,10 @@ interface Head {
 /** A message waiting for its signature check (stage 1), in arrival order. */
 interface Arrival {
   item: DataItem;
+  /** A pushed message's source process, its spawn item verified by whoever passed it (the push route). */
+  source?: DataItem;
+  /** A pushed message's origin, read from its tags. */
+  origin?: PushOrigin;
   /** Settled: the check's answer, or the pool's failure. */
   verified?: boolean | Error;
   /** What the caller holds: a replay of the same item while this one is in flight gets it too. */
@@ -69,6 +78,8 @@ interface Write {
   slot: number;
   record?: ProcessSpawn;
   key: string;
+  /** A pushed message's dedup key, written with the assignment. */
+  push?: [string, string, number, number];
   assignment?: SignedAssignment;
   /** Why it is not written: its signature failed, or (in the transaction) the slot no longer extends the schedule. */
   failed?: Error;
@@ -91,11 +102,16 @@ export class Scheduler {
     this.signatures = new SignaturePool({ privateKey: options.signer.privateKey, ...options.signatures });
   }
 
-  /** Verifies a signed item and assigns it; resolves when the assignment is durable. */
-  schedule(raw: Uint8Array): Promise<SignedAssignment> {
+  /**
+   * Verifies a signed item and assigns it; resolves when the assignment is durable. A pushed
+   * message (a From-Process tag) is taken only if signed by its source process's scheduler:
+   * `source` is that process's spawn item, verified by the caller, unless this node schedules it.
+   */
+  schedule(raw: Uint8Array, options: { source?: DataItem } = {}): Promise<SignedAssignment> {
     const item = readItem(raw);
+    const origin = readPushOrigin(item);
     let arrival!: Arrival;
-    const promise = new Promise<SignedAssignment>((resolve, reject) => (arrival = { item, resolve, reject }));
+    const promise = new Promise<SignedAssignment>((resolve, reject) => (arrival = { item, source: options.source, origin, resolve, reject }));
     arrival.promise = promise;
     this.arrivals.push(arrival);
     this.signatures.verify(item, (answer) => this.verified(arrival, answer));
@@ -155,10 +171,12 @@ export class Scheduler {
     const { item } = arrival;
     checkScheduled(item);
     const { pid, record } = this.resolveProcess(item);
-    const key = `${pid}/${item.id}`;
+    const push = arrival.origin && this.admitPushed(arrival, pid);
+    // A pushed message is one slot per (source, slot, index), whichever node signed it.
+    const key = push ? `${pid}/push/${push.slice(1).join('/')}` : `${pid}/${item.id}`;
     const inFlight = this.pending.get(key);
     if (inFlight) return arrival.resolve(inFlight);
-    const existing = this.assignmentOf(pid, item.id);
+    const existing = push ? this.pushedAssignment(push) : this.assignmentOf(pid, item.id);
     if (existing) return arrival.resolve(existing);
 
     const head = this.head(pid);
@@ -173,7 +191,7 @@ export class Scheduler {
     head.link = link;
     head.timestamp = timestamp;
 
-    const write: Write = { arrival, pid, slot, record, key };
+    const write: Write = { arrival, pid, slot, record, key, push };
     this.writes.push(write);
     this.pending.set(key, arrival.promise!);
     if (unsigned) {
@@ -234,6 +252,7 @@ export class Scheduler {
           store.messages.put(assignment.message, raw);
           store.assignments.put([pid, slot], assignment.raw);
           store.slots.put([pid, assignment.message], slot);
+          if (write.push) store.pushed.put(write.push, slot);
           if (write.record) store.processes.put(pid, write.record);
           store.outbox.put([pid, slot, OutboxKind.Message], raw);
           store.outbox.put([pid, slot, OutboxKind.Assignment], assignment.raw);
@@ -248,6 +267,7 @@ export class Scheduler {
   /** Answers a committed batch: the durable assignments, and the failures (whose heads are reloaded from what is durable). */
   private settle(batch: Write[], error?: Error): void {
     let wrote = false;
+    const assigned = new Set<string>();
     for (const write of batch) {
       this.pending.delete(write.key);
       const failure = write.failed ?? error;
@@ -256,10 +276,42 @@ export class Scheduler {
         write.arrival.reject(failure);
       } else {
         wrote = true;
+        assigned.add(write.pid);
         write.arrival.resolve(write.assignment!);
       }
     }
     if (wrote) this.options.onWrite?.();
+    if (assigned.size > 0) this.options.onAssigned?.(assigned);
+  }
+
+  /**
+   * A pushed message's checks (docs/PROTOCOL.md §21): it is for a process, and signed by the
+   * scheduler its source process names, which this node knows from the source's spawn (its
+   * own record of a process it schedules, or the spawn item the pushing node sent along).
+   */
+  private admitPushed(arrival: Arrival, target: string): [string, string, number, number] {
+    const { item, origin } = arrival;
+    const from = origin!.process;
+    let scheduler = this.known(from)?.scheduler;
+    if (scheduler === undefined && arrival.source) {
+      const source = arrival.source;
+      if (source.id !== from) throw badRequest(`the spawn sent with pushed message ${item.id} is ${source.id}, not its From-Process ${from}`);
+      if (tagValue(source.tags, 'Type') !== 'Process') throw badRequest(`the item sent as the spawn of ${from} is not a process (Type: ${tagValue(source.tags, 'Type') ?? 'none'})`);
+      scheduler = tagValue(source.tags, 'Scheduler');
+    }
+    if (scheduler === undefined) {
+      throw badRequest(`pushed message ${item.id} claims to come from process ${from}, which this node does not know: send it with that process's spawn item (POST /~scheduler@1.0/push)`);
+    }
+    if (scheduler !== item.ownerAddress) {
+      throw new HyperError('forbidden', 'forbidden', `pushed message ${item.id} claims to come from process ${from}, but it is signed by ${item.ownerAddress} and that process is scheduled by ${scheduler}: only a process's scheduler sends its messages`);
+    }
+    if (item.target !== target) throw badRequest(`pushed message ${item.id} targets ${item.target}, not ${target}`);
+    return pushKey(target, origin!);
+  }
+
+  private pushedAssignment(push: [string, string, number, number]): SignedAssignment | undefined {
+    const slot = this.options.store.pushed.get(push);
+    return slot === undefined ? undefined : this.assignment(push[0], slot);
   }
 
   private assignmentOf(pid: string, messageId: string): SignedAssignment | undefined {
@@ -310,8 +362,15 @@ export class Scheduler {
 
   private ensureLocal(scheduler: string, pid: string): void {
     if (scheduler === this.options.address) return;
-    const peer = this.options.peers?.[scheduler];
-    if (peer) throw new HyperError('redirect', 'redirect', `process ${pid} is scheduled by ${scheduler} at ${peer}`, { location: `${peer.replace(/\/+$/, '')}/~scheduler@1.0/schedule` });
+    const found = this.options.locate?.(scheduler);
+    const peer = found?.url ?? this.options.peers?.[scheduler];
+    if (peer) {
+      throw new HyperError('redirect', 'redirect', `process ${pid} is scheduled by ${scheduler} at ${peer}`, {
+        location: `${peer.replace(/\/+$/, '')}/~scheduler@1.0/schedule`,
+        scheduler,
+        ...(found?.record ? { record: found.record } : {}),
+      });
+    }
     throw notFound(`process ${pid} is scheduled by ${scheduler}, not by this node (${this.options.address}), and that scheduler's URL is unknown here`);
   }
 }

@@ -2,6 +2,7 @@
 // each concept gets its own sub-database so keys never collide.
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { SignedBatch } from './protocol/attestation.ts';
+import type { DeliveryEntry } from './delivery/ledger.ts';
 
 /**
  * What an outbox entry is, the third part of its key: within one seq (a process's slot) a
@@ -13,6 +14,7 @@ export enum OutboxKind {
   Assignment = 1,
   Attestation = 2,
   Checkpoint = 3,
+  Location = 4,
 }
 
 export type OutboxKey = [group: string, seq: number, kind: OutboxKind];
@@ -20,6 +22,10 @@ export type OutboxKey = [group: string, seq: number, kind: OutboxKind];
 /** The outbox group of stateless Compute attestations and paid-call receipts (a process's group is its ID). */
 export const COMPUTE_GROUP = '~compute@1.0';
 export type SlotKey = [process: string, slot: number];
+/** An outbox entry of a process: its slot and its index among that slot's messages. */
+export type EntryKey = [process: string, slot: number, index: number];
+/** What a receiving scheduler knows of a pushed message: [target, source process, source slot, index]. */
+export type PushKey = [target: string, process: string, slot: number, index: number];
 
 export interface ModuleMeta {
   owner: string;
@@ -69,6 +75,12 @@ export interface Store {
   balances: Database<string, string>;
   /** Paid-call receipts and applied top-ups by the ID of the signed item that asked. */
   receipts: Database<unknown, string>;
+  /** Every outgoing message of the processes this node schedules, with its delivery state (engine/delivery/ledger.ts). */
+  deliveries: Database<DeliveryEntry, EntryKey>;
+  /** The deliverer's work list: the entries not yet settled, by key; the value is the target. */
+  undelivered: Database<string, EntryKey>;
+  /** The slot each pushed message got here, by PushKey: a retry, from any node, gets the same slot. */
+  pushed: Database<number, PushKey>;
   /** Signed attestation items (raw ANS-104) by ID. */
   attestations: Database<Uint8Array, string>;
   /** Memory snapshots of processes by [process, slot]. */
@@ -116,6 +128,9 @@ export function openStore(path: string): Store {
     dataItems: root.openDB<Uint8Array, string>({ name: 'data-items', encoding: 'binary' }),
     balances: root.openDB<string, string>({ name: 'balances', encoding: 'string' }),
     receipts: root.openDB<unknown, string>({ name: 'receipts', encoding: 'json' }),
+    deliveries: root.openDB<DeliveryEntry, EntryKey>({ name: 'deliveries', encoding: 'json' }),
+    undelivered: root.openDB<string, EntryKey>({ name: 'undelivered', encoding: 'string' }),
+    pushed: root.openDB<number, PushKey>({ name: 'pushed', encoding: 'ordered-binary' }),
     async transaction(fn) {
       const result = await root.transaction(fn);
       await root.flushed;

@@ -8,6 +8,8 @@ import type { StatelessCompute } from '../engine/compute.ts';
 import type { Ledger } from '../engine/ledger.ts';
 import type { Payments } from '../engine/payments.ts';
 import type { GpuDescription } from '../engine/gpu/adapter.ts';
+import type { Deliverer } from '../engine/delivery/deliverer.ts';
+import type { Locations } from '../engine/locations.ts';
 
 export interface NodeContext {
   /** The node's own address: it signs assignments, attestations and receipts. */
@@ -19,6 +21,10 @@ export interface NodeContext {
   /** Paid calls, cost-only estimates and top-ups (engine/payments.ts). */
   payments: Pick<Payments, 'requireFree' | 'costOnly' | 'paidCall' | 'topup'>;
   ledger: Pick<Ledger, 'balance'>;
+  /** The processes' outgoing messages and their delivery (engine/delivery/deliverer.ts). */
+  deliveries: Pick<Deliverer, 'outbox'>;
+  /** Where schedulers are: signed location records (engine/locations.ts). */
+  locations: Pick<Locations, 'resolve' | 'accept' | 'sourceNames'>;
   /** The largest gas budget of a stateless call. */
   maxGas: number;
   blockHeight(): number;

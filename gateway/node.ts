@@ -22,6 +22,7 @@ import { DEFAULT_GUARD_MS, Sandbox } from '../engine/wasm/sandbox/index.ts';
 import { DEFAULT_GAS_LIMIT } from '../engine/wasm/gas.ts';
 import type { Rates } from '../engine/protocol/pricing.ts';
 import { ed25519Signer } from '../engine/protocol/ans104/data-item.ts';
+import { b64url } from '../engine/protocol/encoding.ts';
 import { Publisher } from '../arweave/publisher.ts';
 import { BlockHeight } from '../arweave/block-height.ts';
 import { buildServer } from './server.ts';
@@ -30,6 +31,13 @@ import type { GpuDescription, GpuMode } from '../engine/gpu/adapter.ts';
 import { VERSION } from './version.ts';
 import type { NodeContext } from './context.ts';
 import { DEFAULT_ARLOCAL_PORT, DEFAULT_PORT } from '../cli/defaults.ts';
+import { Locations } from '../engine/locations.ts';
+import { arweaveLocations } from '../arweave/locations.ts';
+import { peerLocations } from './peer-locations.ts';
+import { Deliverer } from '../engine/delivery/deliverer.ts';
+import { Crank } from '../engine/processes/crank.ts';
+import { deliveryRoutes } from './delivery-routes.ts';
+import { NodeClient } from '../client/node-client.ts';
 
 export interface NodeOptions {
   data: string;
@@ -48,8 +56,16 @@ export interface NodeOptions {
   snapshotEvery?: number;
   /** Worker threads that fold processes (default: one per core; 0: fold on the main thread). */
   workers?: number;
-  /** Other schedulers' URLs by their address, for 307 redirects. */
+  /** Other nodes' URLs by their address: where to look first for a scheduler's location record (a cache seed; Arweave is asked too). */
   peers?: Record<string, string>;
+  /** The URL other nodes reach this one at, as its location record says (default: the address it listens on). */
+  publicUrl?: string;
+  /** Fold each new slot of the processes this node schedules as it is assigned, so their messages go out unasked (default true). */
+  eager?: boolean;
+  /** Attempts after which a message to an ID that no scheduler knows as a process is settled as sent to an account (default 5). */
+  accountAfter?: number;
+  /** A location record's time-to-live in ms (default 1 day); the node re-announces itself at half of it. */
+  locationTtlMs?: number;
   /** Publish the outbox to the gateway in the background (default true). */
   publish?: boolean;
   /** Sign an attestation for every result (default true). */
@@ -76,6 +92,8 @@ export interface Node extends NodeContext {
   scheduler: Scheduler;
   processes: Processes;
   publisher: Publisher;
+  locations: Locations;
+  deliverer: Deliverer;
   blockHeight(): number;
   /** Stateless Compute over the result cache. */
   compute: StatelessCompute;
@@ -118,15 +136,33 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     if (options.publish ?? true) publisher.start();
     const modules = new Modules(store, gateway);
     const signer = ed25519Signer(key.privateKey);
+    // Where other schedulers are: signed location records, from the configured peers first,
+    // then Arweave (engine/locations.ts); this node announces its own once it listens.
+    const peerUrls = Object.values(options.peers ?? {});
+    const locations = new Locations({
+      address: key.address,
+      signer,
+      store,
+      version: VERSION,
+      ttlMs: options.locationTtlMs,
+      sources: [peerLocations(peerUrls), arweaveLocations(gateway)],
+      log,
+    });
+    let crank: Crank | undefined;
     const scheduler = new Scheduler({
       store,
       signer,
       address: key.address,
       blockHeight: () => height.current,
       peers: options.peers,
+      locate: (address) => {
+        const found = locations.cached().find((r) => r.address === address);
+        return found && { url: found.url, record: b64url(found.raw) };
+      },
       onWrite: () => publisher.kick(),
+      onAssigned: (pids) => crank?.touch(pids),
     });
-    stops.push(() => publisher.stop(), async () => height.stop(), () => scheduler.close());
+    stops.push(async () => locations.stop(), () => publisher.stop(), async () => height.stop(), () => scheduler.close());
     // The node's GPU (engine/gpu/runtime.ts): its worker starts acquiring the adapter now, in the
     // background (kernel calls made meanwhile wait for it); the sandbox and the processes get
     // lines to it, and the node closes it last.
@@ -170,12 +206,28 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       scheduler,
       snapshotEvery,
       attest: attesting ? attester : undefined,
-      onWrite: () => publisher.kick(),
+      onWrite: (deliveries) => {
+        publisher.kick();
+        if (deliveries) deliverer.kick();
+      },
       gpu: gpuRuntime.client,
       pool,
     });
+    // Outgoing messages go from the delivery ledger to their targets' schedulers (engine/delivery/).
+    const deliverer = new Deliverer({
+      store,
+      scheduler,
+      signer,
+      routes: deliveryRoutes({ store, address: key.address, locations, gateway, peers: peerUrls }),
+      accountAfter: options.accountAfter,
+      log,
+    });
+    if (options.eager ?? true) crank = new Crank((pid) => processes.compute(pid), log);
     // Closed before the GPU runtime (stops run in order), whose lines the workers hold.
-    stops.unshift(() => processes.close());
+    stops.unshift(async () => {
+      crank?.stop();
+      deliverer.stop();
+    }, () => processes.close());
 
     const node: Node = {
       store,
@@ -191,6 +243,9 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       // Receipts are attested even where results are not: a charge always has its receipt.
       payments: new Payments({ modules, compute, ledger, receipts: store.receipts, prices, maxGas, attestations }),
       publisher,
+      locations,
+      deliverer,
+      deliveries: deliverer,
       blockHeight: () => height.current,
       log,
       info: () => ({
@@ -208,6 +263,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         prices: { flat: String(prices.flat), 'per-kgas': String(prices.perKgas), unit: 'the node\'s ledger unit', 'max-gas': maxGas, 'default-gas-limit': DEFAULT_GAS_LIMIT },
         outbox: { depth: publisher.depth(), ...publisher.stats() },
         processes: processes.stats(),
+        deliveries: { ...deliverer.stats(), eager: crank !== undefined, folding: crank?.busy ?? 0 },
+        location: locations.own() && { url: locations.own()!.url, nonce: locations.own()!.nonce, known: locations.cached().length },
         gpu: gpu ?? { probing: true },
       }),
       gpu: () => acquired,
@@ -215,8 +272,15 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const app = buildServer(node, { logger: options.verbose });
     await app.listen({ port: options.port ?? DEFAULT_PORT, host: options.host ?? '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
+    const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
+    // Announced (and queued for Arweave) now that the URL is known, and to each peer directly.
+    const own = await locations.start(options.publicUrl ?? url);
+    for (const peer of peerUrls) void new NodeClient(peer).announceLocation(own.raw).catch((error) => log(`announcing this node to ${peer} failed: ${(error as Error).message}`));
+    deliverer.start();
+    // Slots assigned before a restart but not yet folded are folded now (their messages go out).
+    if (crank) crank.touch([...store.processes.getRange({})].filter(({ value }) => value.scheduler === key.address).map(({ key: pid }) => pid));
     return {
-      url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+      url,
       gatewayUrl: gateway.url,
       examples,
       node,

@@ -3,6 +3,7 @@
 // response schemas send the very bytes JSON.stringify would, the kind → status table, the
 // no-route help and the OpenAPI document, both written from the registry.
 import { suite } from 'uvu';
+import { encodeBundle } from '../engine/protocol/ans104/bundle.ts';
 import * as assert from 'uvu/assert';
 import { generateKeyPairSync } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -101,6 +102,10 @@ function fakeNode(overrides: Partial<NodeContext> = {}) {
       topup: async (raw) => (asked.push(`topup ${raw.length}`), TOPUP),
     },
     ledger: { balance: (address) => (address === ALICE ? 42n : 0n) },
+    deliveries: {
+      outbox: (_pid, from) => [{ slot: from, index: 0, entry: { status: 'delivered', target: ALICE, message: { target: ALICE, tags: [], data: 'hi' }, record: 'r', pushedFor: 'p', createdAt: 1, attempts: 1, item: 'i'.repeat(43), slot: 4, assignment: 'a'.repeat(43), scheduler: NODE } }],
+    },
+    locations: { resolve: async () => undefined, accept: () => { throw new HyperError('invalid', 'bad-request', 'not a location record'); }, sourceNames: () => [] },
     maxGas: 100_000_000_000,
     blockHeight: () => 1234,
     info: () => INFO,
@@ -169,6 +174,15 @@ test('every key of every device is reached through the registry, with the bytes 
   assert.equal(r.json().continues, false);
   assert.not.ok('next' in r.json());
   sameBytes((await request(app, 'POST', '/~scheduler@1.0/schedule', item.raw)).text, assignmentJson(assignment(3)));
+  // A push is a bundle of the pushed message and its source's spawn (both checked before the scheduler sees them).
+  const source = signedItem();
+  r = await request(app, 'POST', '/~scheduler@1.0/push', encodeBundle([item.raw, source.raw]));
+  sameBytes(r.text, assignmentJson(assignment(3)));
+  assert.is((await request(app, 'POST', '/~scheduler@1.0/push', item.raw)).status, 400, 'a push that is not a bundle');
+  r = await request(app, 'GET', `/${PID}/outbox&from=1`);
+  sameBytes(r.text, { process: PID, from: 1, entries: [{ slot: 1, index: 0, target: ALICE, status: 'delivered', attempts: 1, item: 'i'.repeat(43), 'target-slot': 4, assignment: 'a'.repeat(43), scheduler: NODE, tags: [], data: 'hi' }] });
+  assert.is((await request(app, 'GET', `/~scheduler@1.0/location?address=${NODE}`)).status, 404);
+  assert.is((await request(app, 'POST', '/~scheduler@1.0/location', item.raw)).status, 400);
   r = await request(app, 'POST', '/~scheduler@1.0/schedule?cost-only', item.raw);
   sameBytes(r.text, { process: PID, slot: 2, gas: 5, 'gas-limit': 10, exact: 'against the state at slot 2; messages scheduled before this one may change it', charged: false });
 

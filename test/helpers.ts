@@ -11,9 +11,13 @@ export function tempDir(prefix = 'hyperwasm-test-'): { path: string; remove(): v
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** A node on free loopback ports, quiet, without example uploads unless asked. */
+/**
+ * A node on free loopback ports, quiet, without example uploads unless asked, and without eager
+ * evaluation unless asked: most tests count folds, cache misses and attestation batches, which
+ * a node folding in the background would change under them (test/net.ts turns it on).
+ */
 export function testNode(data: string, options: Partial<NodeOptions> = {}): Promise<RunningNode> {
-  return startNode({ data, port: 0, arlocalPort: 0, examples: false, log: () => {}, ...options });
+  return startNode({ data, port: 0, arlocalPort: 0, examples: false, eager: false, log: () => {}, ...options });
 }
 
 export interface CliResult { code: number; stdout: string; stderr: string }

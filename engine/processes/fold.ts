@@ -13,6 +13,7 @@ import { hashpath } from '../protocol/hashpath.ts';
 import { parseDataItem, type DataItem } from '../protocol/ans104/data-item.ts';
 import type { SignedAssignment } from '../protocol/assignment.ts';
 import type { Json } from '../protocol/message.ts';
+import { tagValue } from '../protocol/vocabulary.ts';
 import type { SlotRecord } from '../protocol/record.ts';
 import { callBytes, instantiate } from '../wasm/call.ts';
 import type { LoadedModule } from '../wasm/compile.ts';
@@ -128,7 +129,9 @@ function messageInput(item: DataItem, assignment: SignedAssignment) {
   return {
     id: item.id,
     slot: assignment.slot,
-    from: item.ownerAddress,
+    // A pushed message is from its source process: its scheduler admitted it only if signed by
+    // that process's scheduler (docs/PROTOCOL.md §21); anything else is from its signer.
+    from: tagValue(item.tags, 'From-Process') ?? item.ownerAddress,
     owner: item.ownerAddress,
     target: item.target ?? null,
     tags: item.tags,

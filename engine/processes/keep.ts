@@ -11,7 +11,8 @@ import { utf8 } from '../protocol/encoding.ts';
 import type { SlotRecord } from '../protocol/record.ts';
 import { processStatement } from '../protocol/statement.ts';
 import type { AttestPort } from '../attestations.ts';
-import { keepBatch, OutboxKind, type StoreView } from '../store.ts';
+import { keepBatch, OutboxKind, type EntryKey, type StoreView } from '../store.ts';
+import { entriesOf, putEntries, type DeliveryEntry } from '../delivery/ledger.ts';
 
 /** A folded slot: its record, and its snapshot when one is due. */
 export interface SlotResult {
@@ -30,6 +31,8 @@ export interface PreparedSlots {
   checkpoints: { slot: number; raw: Uint8Array }[];
   /** The answer of every slot of the part, in order: written now, or kept before. */
   bodies: Uint8Array[];
+  /** The outgoing messages of the slots written, for the deliverer (only where this node schedules the process). */
+  deliveries: { key: EntryKey; entry: DeliveryEntry }[];
 }
 
 export class SlotKeeper {
@@ -37,11 +40,11 @@ export class SlotKeeper {
   private readonly committing = new Map<string, Uint8Array>();
 
   constructor(
-    private readonly store: StoreView<'results' | 'processResults' | 'snapshots' | 'outbox' | 'attestations'>,
+    private readonly store: StoreView<'results' | 'processResults' | 'snapshots' | 'outbox' | 'attestations' | 'processes' | 'deliveries' | 'undelivered'>,
     /** Attest records and sign checkpoints; without it records are only cached (verifiers). */
     private readonly attest?: AttestPort,
-    /** Called once a fold's writes are committed (to kick the publisher). */
-    private readonly onWrite?: () => void,
+    /** Called once a fold's writes are committed (to kick the publisher; `deliveries`: and the deliverer). */
+    private readonly onWrite?: (deliveries: boolean) => void,
   ) {}
 
   /** The record at a slot as stored (JSON bytes), if it was folded before. */
@@ -92,7 +95,11 @@ export class SlotKeeper {
     const checkpoints = attest ? results.filter((r) => r.snapshot).map((r) => ({ slot: r.record.slot, raw: attest.checkpoint(r.record, r.snapshot!).raw })) : [];
     let next = 0;
     const bodies = folded.map((r) => kept.get(r.record.slot) ?? slots[next++].body);
-    return { pid, slots, batches, checkpoints, bodies };
+    // The scheduler of a process delivers its messages; a node that only computes it does not.
+    const delivers = attest !== undefined && this.store.processes.get(pid)?.scheduler === attest.address;
+    const now = Date.now();
+    const deliveries = delivers ? results.flatMap((r) => entriesOf(r.record, now)) : [];
+    return { pid, slots, batches, checkpoints, bodies, deliveries };
   }
 
   /** Commits a prepared part in one transaction; resolves, once durable, with its answers. */
@@ -111,11 +118,12 @@ export class SlotKeeper {
         }
         for (const batch of batches) keepBatch(store, { item: batch }, pid, batch.seq);
         for (const checkpoint of checkpoints) store.outbox.put([pid, checkpoint.slot, OutboxKind.Checkpoint], checkpoint.raw);
+        putEntries(store, prepared.deliveries);
       });
     } finally {
       for (const key of keys) this.committing.delete(key);
     }
-    this.onWrite?.();
+    this.onWrite?.(prepared.deliveries.length > 0);
     return prepared.bodies;
   }
 

@@ -18,11 +18,12 @@ import type { Device, Key, Method } from './device.ts';
 import { compute } from './compute.ts';
 import { processDevice } from './process.ts';
 import { scheduler } from './scheduler.ts';
+import { location } from './location.ts';
 import { p4 } from './p4.ts';
 import { meta } from './meta.ts';
 
 /** Every device this node serves, in the order the help lists them. */
-export const DEVICES: readonly Device[] = [compute, processDevice, scheduler, p4, meta];
+export const DEVICES: readonly Device[] = [compute, processDevice, scheduler, location, p4, meta];
 
 export class Registry {
   private readonly named = new Map<string, Key>();

@@ -60,7 +60,11 @@ function write(devices: readonly Device[]): OpenApiDocument {
         'A hyperwasm node. Every path is read with the HyperBEAM singleton grammar (docs/PROTOCOL.md §8): ' +
         'a key may equally be a query parameter or written inline after its segment (`/<process-id>/compute&slot=3`).',
     },
-    tags: devices.map((device) => ({ name: device.name, description: device.about })),
+    // A device may come in several files under one name (scheduler@1.0 and its location keys): one tag each.
+    tags: [...new Map(devices.map((device) => [device.name, { name: device.name, description: device.about }])).values()].map((tag) => ({
+      ...tag,
+      description: devices.filter((d) => d.name === tag.name).map((d) => d.about).join('; '),
+    })),
     paths,
   };
 }

@@ -9,9 +9,18 @@
 //       beyond the latest is 400.
 //   GET /<process-id>/compute, GET /<process-id>/now
 //       The same at the latest slot.
+//   GET /<process-id>/outbox&from=<slot>&limit=<n>
+//       The process's outgoing messages from slot `from` (default 0), at most `limit` (default
+//       and at most 1000): each with its target, its delivery status (pending, delivered,
+//       account, invalid), attempts and last error, and once delivered the slot and assignment
+//       it got at its target. No side effects.
 import { wholeNumber, type Device, type Key } from './device.ts';
 import { sendRecord } from './record.ts';
 import { RECORD } from './schemas.ts';
+import { open } from './schemas.ts';
+
+const MAX_OUTBOX = 1000;
+const OUTBOX = { type: 'object', properties: { process: { type: 'string' }, from: { type: 'integer' }, entries: { type: 'array', items: open('an outgoing message: slot, index, target, status, attempts, last-error, next-at, item, target-slot, assignment, scheduler, invalid, tags, data', {}) } } };
 
 const atSlot = (key: string, usage: string, summary: string, slotted: boolean): Key => ({
   method: 'GET',
@@ -34,5 +43,35 @@ export const processDevice: Device = {
   keys: [
     atSlot('compute', '/<process-id>/compute&slot=<n>', 'process state at a slot', true),
     atSlot('now', '/<process-id>/now', 'process state at the latest slot', false),
+    {
+      method: 'GET',
+      key: 'outbox',
+      usage: '/<process-id>/outbox&from=<slot>',
+      summary: 'a process\'s outgoing messages and their delivery',
+      params: [
+        { name: 'from', description: 'the first slot (default 0)', schema: { type: 'integer', minimum: 0 } },
+        { name: 'limit', description: `at most this many entries (default and at most ${MAX_OUTBOX})`, schema: { type: 'integer', minimum: 1 } },
+      ],
+      response: OUTBOX,
+      claims: (node, id) => node.scheduler.process(id) !== undefined,
+      answer: (call) => {
+        const pid = call.base as string;
+        const from = call.last.from === undefined ? 0 : wholeNumber(call.last.from, 'from');
+        const limit = call.last.limit === undefined ? MAX_OUTBOX : Math.min(MAX_OUTBOX, Math.max(1, wholeNumber(call.last.limit, 'limit')));
+        const entries = call.node.deliveries.outbox(pid, from, limit).map(({ slot, index, entry }) => ({
+          slot,
+          index,
+          target: entry.target ?? null,
+          status: entry.status,
+          attempts: entry.attempts,
+          ...(entry.lastError && entry.status === 'pending' ? { 'last-error': entry.lastError, 'next-at': entry.nextAt } : {}),
+          ...(entry.item ? { item: entry.item } : {}),
+          ...(entry.slot !== undefined ? { 'target-slot': entry.slot, assignment: entry.assignment, scheduler: entry.scheduler } : {}),
+          ...(entry.invalid ? { invalid: entry.invalid } : {}),
+          ...(entry.message ? { tags: entry.message.tags, data: entry.message.data } : {}),
+        }));
+        return call.json({ process: pid, from, entries }, OUTBOX);
+      },
+    },
   ],
 };

@@ -10,6 +10,11 @@
 //   POST /~scheduler@1.0/schedule?cost-only
 //        Returns the gas the message would use against the state at the latest slot, and its
 //        gas limit. Side effects: none (nothing is scheduled, signed or charged).
+//   POST /~scheduler@1.0/push   body: an ANS-104 bundle of two items: a pushed message (§21)
+//        and the spawn item of the process it comes from. Assumes both are signed, the message
+//        by the scheduler the spawn names, and that this node schedules its target (else 307,
+//        with the target scheduler's location record when known). Returns the assignment, the
+//        same for every retry of the entry. Side effects: as schedule.
 //   GET  /~scheduler@1.0/slot?target=<process-id>
 //        Returns the latest slot, its hash-chain and timestamp, the block height and this
 //        scheduler's address. No side effects; an unknown process is 404.
@@ -21,6 +26,7 @@ import { badRequest, notFound } from '../../engine/protocol/errors.ts';
 import { b64url, isId } from '../../engine/protocol/encoding.ts';
 import { assignmentJson } from '../../engine/protocol/assignment.ts';
 import { readSigned } from '../../engine/scheduler.ts';
+import { BundleError, decodeBundle } from '../../engine/protocol/ans104/bundle.ts';
 import type { NodeContext } from '../context.ts';
 import type { Msg } from '../singleton.ts';
 import { itemBody, wholeNumber, type Device, type Param, type Schema } from './device.ts';
@@ -75,6 +81,18 @@ export const scheduler: Device = {
       },
     },
     {
+      method: 'POST',
+      key: 'push',
+      usage: '/~scheduler@1.0/push',
+      summary: 'schedule a message another process sent (a pushed message with its source\'s spawn)',
+      body: 'an ANS-104 bundle of two signed items: the pushed message, then the spawn item of the process it comes from',
+      response: ASSIGNMENT,
+      answer: async (call) => {
+        const { pushed, source } = readPush(itemBody(call));
+        return call.json(assignmentJson(await call.node.scheduler.schedule(pushed, { source })), ASSIGNMENT);
+      },
+    },
+    {
       method: 'GET',
       key: 'slot',
       usage: '/~scheduler@1.0/slot?target=<process-id>',
@@ -125,4 +143,17 @@ function scheduleOf(node: NodeContext, pid: string, query: Msg) {
     ...(lastSlot < to ? { next: lastSlot + 1 } : {}),
     assignments: page.map(({ assignment, message }) => ({ ...assignmentJson(assignment), 'message-item': b64url(message) })),
   };
+}
+
+/** A push body: the bundle of the pushed message and its source process's spawn (verified here). */
+function readPush(body: Uint8Array) {
+  let items;
+  try {
+    items = decodeBundle(body);
+  } catch (error) {
+    if (error instanceof BundleError) throw badRequest(`a push is an ANS-104 bundle of the pushed message and its source's spawn: ${error.message}`);
+    throw error;
+  }
+  if (items.length !== 2) throw badRequest(`a push is a bundle of exactly two items (the pushed message, then its source's spawn), got ${items.length}`);
+  return { pushed: items[0]!.raw, source: readSigned(items[1]!.raw) };
 }

@@ -24,7 +24,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { hashSources, isFresh, writeStamp } from './stamps.ts';
 
 /** The example modules; each has modules/<name>.ts and an asconfig.json target of that name. */
-export const MODULES: readonly string[] = ['fac', 'text', 'kernel', 'counter', 'token', 'model'];
+export const MODULES: readonly string[] = ['fac', 'text', 'kernel', 'counter', 'token', 'pingpong', 'model'];
 
 const MODULES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROOT = dirname(MODULES_DIR);

@@ -1,0 +1,109 @@
+// The deliverer's effects (engine/delivery/deliverer.ts DeliveryRoutes): where a target is
+// scheduled, and the push to another node over HTTP. A target is found, in order, in this
+// node's own schedule, in the gateway's index (its spawn item names its Scheduler), and at
+// every scheduler this node knows (each answers /~scheduler@1.0/slot for what it schedules);
+// its scheduler's URL comes from the location records (engine/locations.ts).
+import type { ArweaveGateway } from '../arweave/gateway.ts';
+import { lookupSpawn } from '../arweave/spawns.ts';
+import { fromB64url } from '../engine/protocol/encoding.ts';
+import type { DeliveryRoutes, PushAnswer, Route } from '../engine/delivery/deliverer.ts';
+import type { Locations } from '../engine/locations.ts';
+import type { StoreView } from '../engine/store.ts';
+
+export interface DeliveryRoutesOptions {
+  store: StoreView<'processes'>;
+  /** This node's address. */
+  address: string;
+  locations: Pick<Locations, 'resolve' | 'accept' | 'invalidate' | 'cached'>;
+  gateway: ArweaveGateway;
+  /** URLs of other nodes to ask about a target (the --peer seeds); the cached locations are asked too. */
+  peers?: string[];
+  /** Per-request timeout of a push or a question to another node (default 10 s). */
+  timeoutMs?: number;
+}
+
+export function deliveryRoutes(options: DeliveryRoutesOptions): DeliveryRoutes {
+  const timeout = () => AbortSignal.timeout(options.timeoutMs ?? 10_000);
+  const { locations } = options;
+
+  /** The scheduler of a target that is not scheduled here: from the gateway's index, else from a node that schedules it. */
+  async function schedulerOf(target: string): Promise<{ scheduler?: string; account?: string; asked: string[]; unreachable: number }> {
+    const asked: string[] = [];
+    let unreachable = 0;
+    try {
+      const found = await lookupSpawn(options.gateway, target);
+      asked.push('the gateway');
+      if (found.kind === 'process') return { scheduler: found.scheduler, asked, unreachable };
+      if (found.kind === 'not-a-process') return { account: `${target} is an item of Type ${found.type} on Arweave, not a process`, asked, unreachable };
+    } catch {
+      unreachable++; // the gateway down: the nodes below may still know
+    }
+    const urls = new Set([...(options.peers ?? []), ...locations.cached().filter((r) => r.address !== options.address).map((r) => r.url)]);
+    for (const url of urls) {
+      try {
+        const response = await fetch(`${url}/~scheduler@1.0/slot?target=${target}`, { signal: timeout() });
+        asked.push(url);
+        if (response.ok) {
+          const body = (await response.json()) as { scheduler?: string };
+          if (body.scheduler) return { scheduler: body.scheduler, asked, unreachable };
+        } else await response.body?.cancel();
+      } catch {
+        unreachable++; // asked again on the next attempt
+      }
+    }
+    return { asked, unreachable };
+  }
+
+  // A process's scheduler never changes (its spawn names it): found once, kept.
+  const schedulers = new Map<string, string>();
+
+  return {
+    async locate(target: string): Promise<Route> {
+      let scheduler = options.store.processes.get(target)?.scheduler ?? schedulers.get(target);
+      if (scheduler === options.address) return { kind: 'local' };
+      if (scheduler === undefined) {
+        const found = await schedulerOf(target);
+        if (found.account) return { kind: 'account' };
+        if (!found.scheduler) {
+          const asked = found.asked.length ? found.asked.join(', ') : 'nobody reachable';
+          return { kind: 'unknown', reason: `no scheduler knows ${target} as a process (asked ${asked}${found.unreachable ? `; ${found.unreachable} did not answer` : ''})`, definite: found.unreachable === 0 };
+        }
+        scheduler = found.scheduler;
+        schedulers.set(target, scheduler);
+      }
+      if (scheduler === options.address) return { kind: 'unknown', reason: `${target} names this node as its scheduler but is not in its schedule` };
+      const record = await locations.resolve(scheduler);
+      if (!record) return { kind: 'unknown', reason: `the location of ${target}'s scheduler ${scheduler} is not known yet` };
+      return { kind: 'remote', scheduler, url: record.url };
+    },
+
+    async push(url: string, bundle: Uint8Array): Promise<PushAnswer> {
+      const response = await fetch(`${url}/~scheduler@1.0/push`, { method: 'POST', body: bundle as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'application/octet-stream' }, redirect: 'manual', signal: timeout() });
+      const text = await response.text();
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not JSON: said below
+      }
+      if (response.status === 307) return { redirect: { scheduler: body.scheduler as string | undefined, url: undefined, record: body.record as string | undefined } };
+      if (!response.ok) throw new Error(`${url} answered ${response.status}: ${String(body.message ?? text).slice(0, 300)}`);
+      const { process, slot, message, assignment, signer } = body as { process: string; slot: number; message: string; assignment: string; signer: string };
+      return { assignment: { process, slot, message, id: assignment, signer } };
+    },
+
+    async redirected(answer) {
+      if (answer.record) {
+        const record = locations.accept(fromB64url(answer.record));
+        if (answer.scheduler && record.address !== answer.scheduler) throw new Error(`a redirect to ${answer.scheduler} carried the location record of ${record.address}`);
+        return record.url;
+      }
+      if (answer.scheduler) return (await locations.resolve(answer.scheduler))?.url;
+      return answer.url;
+    },
+
+    failed(scheduler: string) {
+      locations.invalidate(scheduler);
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// pingpong: two processes that answer each other, for message passing (docs/PROTOCOL.md §21).
+// `Action: Serve` with `Peer: <process>` and `Rounds: N` starts a rally: this process sends
+// `Action: Ping, Round: 1` to the peer; a process that gets `Ping` with Round r < N answers
+// its sender (`from`: the process that pushed it) with Round r + 1. Both count what they got.
+import { readEnvelope, respond, respondError, outbound, tags } from "./lib/process";
+import { JSONValue, jsonArray, jsonObject } from "./lib/json";
+
+export { hw_alloc, hw_free } from "./lib/abi";
+
+let pings: i64 = 0;
+let last: i64 = 0;
+let lastFrom: string = "";
+
+export function handle(ptr: i32, len: i32): u64 {
+  const env = readEnvelope(ptr, len);
+  if (env.slot == 0) return state(jsonArray());
+  const action = env.tag("Action");
+  if (action == "Serve") {
+    const peer = env.tag("Peer");
+    const rounds = env.tag("Rounds");
+    if (peer == null || rounds == null) return respondError("Serve needs Peer and Rounds tags");
+    return state(jsonArray().push(outbound(peer, tags(["Action", "Ping", "Round", "1", "Rounds", rounds]), "ping 1")));
+  }
+  if (action == "Ping") {
+    const round = env.tag("Round");
+    const rounds = env.tag("Rounds");
+    if (round == null || rounds == null) return respondError("Ping needs Round and Rounds tags");
+    pings++;
+    last = I64.parseInt(round);
+    lastFrom = env.from;
+    const messages = jsonArray();
+    if (last < I64.parseInt(rounds)) {
+      const next = (last + 1).toString();
+      messages.push(outbound(env.from, tags(["Action", "Ping", "Round", next, "Rounds", rounds]), "ping " + next));
+    }
+    return state(messages);
+  }
+  return state(jsonArray());
+}
+
+function state(messages: JSONValue): u64 {
+  return respond(jsonObject().setNumber("pings", <f64>pings).setNumber("last", <f64>last).setString("from", lastFrom), messages);
+}

@@ -1,0 +1,103 @@
+// Message passing across two real nodes sharing one arlocal (issue 12): each finds the other
+// through signed location records; a process on one node talks to a process on the other,
+// exactly once per outbox entry, in order; the same entry pushed many times concurrently gets
+// one slot; a push signed by a node that does not schedule the source is refused; a target
+// whose node is down is delivered to once the node is back, at its new URL.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { generateKeyPairSync } from 'node:crypto';
+import { encodeBundle } from '../engine/protocol/ans104/bundle.ts';
+import { ed25519Signer } from '../engine/protocol/ans104/data-item.ts';
+import { signPushed } from '../engine/protocol/pushed.ts';
+import { checkDelivery, pushedInto, quiet, startCluster, type Cluster } from './net.ts';
+
+const test = suite('network');
+let cluster: Cluster;
+
+test.before(async () => {
+  cluster = await startCluster(2, { accountAfter: 1 });
+});
+test.after(async () => {
+  await cluster?.close();
+});
+
+const transfer = (recipient: string, quantity: string) => [{ name: 'Action', value: 'Transfer' }, { name: 'Recipient', value: recipient }, { name: 'Quantity', value: quantity }];
+let token = '';
+let counter = '';
+
+test('ping-pong across two nodes: 10 rounds, each message once, in order', async () => {
+  const [a0, a1] = cluster.clients;
+  const module = await cluster.module('pingpong');
+  const a = (await a0!.spawn(cluster.signer, module, cluster.nodes[0]!.node.key.address)).process;
+  const b = (await a1!.spawn(cluster.signer, module, cluster.nodes[1]!.node.key.address)).process;
+  await a0!.send(cluster.signer, a, [{ name: 'Action', value: 'Serve' }, { name: 'Peer', value: b }, { name: 'Rounds', value: '10' }]);
+  await quiet(cluster.nodes);
+  const rb = await a1!.compute(b);
+  const ra = await a0!.compute(a);
+  assert.equal([rb.output.pings, rb.output.last, rb.output.from], [5, 9, a]);
+  assert.equal([ra.output.pings, ra.output.last, ra.output.from], [5, 10, b]);
+  const { delivered } = await checkDelivery([{ pid: a, client: a0! }, { pid: b, client: a1! }]);
+  assert.is(delivered, 10);
+});
+
+test('a token on node 0 pays a counter on node 1: the counter counts the Credit-Notice', async () => {
+  const [a0, a1] = cluster.clients;
+  token = (await a0!.spawn(cluster.signer, await cluster.module('token'), cluster.nodes[0]!.node.key.address)).process;
+  counter = (await a1!.spawn(cluster.signer, await cluster.module('counter'), cluster.nodes[1]!.node.key.address)).process;
+  await a0!.send(cluster.signer, token, transfer(counter, '7'));
+  await quiet(cluster.nodes);
+  assert.is((await a1!.compute(counter)).output.count, 1);
+  await checkDelivery([{ pid: token, client: a0! }, { pid: counter, client: a1! }]);
+});
+
+/** The pushed item and bundle of the token's Credit-Notice at slot 1, as node 0 sends it (or as `signer` would). */
+function creditNotice(signer = ed25519Signer(cluster.nodes[0]!.node.key.privateKey)) {
+  const { store } = cluster.nodes[0]!.node;
+  const index = 1; // Debit-Notice first, then Credit-Notice
+  const entry = store.deliveries.get([token, 1, index])!;
+  const item = signPushed(signer, { process: token, slot: 1, index, record: entry.record, pushedFor: entry.pushedFor }, entry.message!);
+  return { entry, item, bundle: encodeBundle([item.raw, store.messages.get(token)!]) };
+}
+
+test('the same entry pushed 20 times at once gets one slot: the one already given', async () => {
+  const { entry, bundle } = creditNotice();
+  const url = cluster.nodes[1]!.url;
+  const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/~scheduler@1.0/push`, { method: 'POST', body: bundle as Uint8Array<ArrayBuffer> }).then((r) => r.json())));
+  assert.equal([...new Set(answers.map((a: any) => a.slot))], [entry.slot]);
+  const found = await pushedInto(cluster.clients[1]!, counter);
+  assert.equal(found.get(`${token}/1/1`), [entry.slot]);
+  assert.is((await cluster.clients[1]!.compute(counter)).output.count, 1);
+});
+
+test('a push signed by a node that does not schedule the source is refused (403), nothing assigned', async () => {
+  const { bundle } = creditNotice(ed25519Signer(generateKeyPairSync('ed25519').privateKey));
+  const before = (await cluster.clients[1]!.slot(counter)).current;
+  const response = await fetch(`${cluster.nodes[1]!.url}/~scheduler@1.0/push`, { method: 'POST', body: bundle as Uint8Array<ArrayBuffer> });
+  const body = (await response.json()) as { message: string };
+  assert.is(response.status, 403);
+  assert.match(body.message, /only a process's scheduler sends its messages/);
+  assert.is((await cluster.clients[1]!.slot(counter)).current, before);
+});
+
+test('a target whose node is down is delivered to once it is back at a new URL (a newer location record)', async () => {
+  const [a0] = cluster.clients;
+  const oldUrl = cluster.nodes[1]!.url;
+  await cluster.stop(1);
+  await a0!.send(cluster.signer, token, transfer(counter, '3'));
+  // The push fails while node 1 is down: the entry stays pending, with the reason.
+  let entry;
+  for (let i = 0; i < 400; i++) {
+    entry = (await a0!.get(`/${token}/outbox&from=2`)).entries.find((e: any) => e.target === counter);
+    if (entry && entry.attempts > 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  assert.is(entry.status, 'pending');
+  assert.ok(entry['last-error'], 'the failed attempt says why');
+  const back = await cluster.restart(1);
+  assert.is.not(back.url, oldUrl);
+  await quiet(cluster.nodes);
+  assert.is((await cluster.clients[1]!.compute(counter)).output.count, 2);
+  await checkDelivery([{ pid: token, client: a0! }, { pid: counter, client: cluster.clients[1]! }]);
+});
+
+test.run();
