@@ -32,7 +32,11 @@ export type FaultKind =
   | 'attestation-wrong-signer'
   | 'attestation-root'
   | 'checkpoint-bad-signature'
-  | 'result-mismatch';
+  | 'result-mismatch'
+  | 'link-wrong-signer'
+  | 'link-no-source'
+  | 'link-mismatch'
+  | 'link-duplicate';
 
 export interface Fault {
   slot: number | null;
