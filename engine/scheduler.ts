@@ -343,7 +343,8 @@ export class Scheduler {
     }
     if (!item.target) throw badRequest(`message ${item.id} has no target process`);
     const record = this.known(item.target);
-    if (!record) throw notFound(`unknown process ${item.target}: spawn it first (a signed item with Type: Process)`);
+    // `process` lets the HTTP edge look the process up elsewhere and redirect (gateway/devices/scheduler.ts).
+    if (!record) throw notFound(`unknown process ${item.target}: spawn it first (a signed item with Type: Process)`, { process: item.target });
     this.ensureLocal(record.scheduler, item.target);
     return { pid: item.target };
   }
@@ -371,7 +372,7 @@ export class Scheduler {
         ...(found?.record ? { record: found.record } : {}),
       });
     }
-    throw notFound(`process ${pid} is scheduled by ${scheduler}, not by this node (${this.options.address}), and that scheduler's URL is unknown here`);
+    throw notFound(`process ${pid} is scheduled by ${scheduler}, not by this node (${this.options.address}), and that scheduler's URL is unknown here`, { process: pid, scheduler });
   }
 }
 

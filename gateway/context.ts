@@ -21,6 +21,8 @@ export interface NodeContext {
   /** Paid calls, cost-only estimates and top-ups (engine/payments.ts). */
   payments: Pick<Payments, 'requireFree' | 'costOnly' | 'paidCall' | 'topup'>;
   ledger: Pick<Ledger, 'balance'>;
+  /** Where another node's process is scheduled: its scheduler, URL and location record (unpadded base64url), if it can be found. */
+  whereIs(pid: string): Promise<{ scheduler: string; url: string; record?: string } | undefined>;
   /** The processes' outgoing messages and their delivery (engine/delivery/deliverer.ts). */
   deliveries: Pick<Deliverer, 'outbox'>;
   /** Where schedulers are: signed location records (engine/locations.ts). */

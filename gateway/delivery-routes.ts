@@ -38,7 +38,19 @@ export function deliveryRoutes(options: DeliveryRoutesOptions): DeliveryRoutes {
     } catch {
       unreachable++; // the gateway down: the nodes below may still know
     }
-    const urls = new Set([...(options.peers ?? []), ...locations.cached().filter((r) => r.address !== options.address).map((r) => r.url)]);
+    // Every scheduler ever seen is asked, at its current URL; one whose location cannot be
+    // found (its record expired) is no longer asked, one that does not answer makes the miss
+    // indefinite, so a process on a node that is down is never taken for an account.
+    for (const record of locations.cached()) {
+      if (record.address !== options.address) seen.set(record.address, { url: record.url, expiresAt: record.timestamp + record.ttlMs });
+    }
+    const urls = new Set(options.peers ?? []);
+    for (const [address, last] of seen) {
+      const record = await locations.resolve(address).catch(() => undefined);
+      if (record) urls.add(record.url);
+      else if (Date.now() <= last.expiresAt) urls.add(last.url); // dropped after a failure, not expired: still asked
+      else seen.delete(address);
+    }
     for (const url of urls) {
       try {
         const response = await fetch(`${url}/~scheduler@1.0/slot?target=${target}`, { signal: timeout() });
@@ -56,6 +68,7 @@ export function deliveryRoutes(options: DeliveryRoutesOptions): DeliveryRoutes {
 
   // A process's scheduler never changes (its spawn names it): found once, kept.
   const schedulers = new Map<string, string>();
+  const seen = new Map<string, { url: string; expiresAt: number }>();
 
   return {
     async locate(target: string): Promise<Route> {

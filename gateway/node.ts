@@ -214,19 +214,20 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       pool,
     });
     // Outgoing messages go from the delivery ledger to their targets' schedulers (engine/delivery/).
+    const routes = deliveryRoutes({ store, address: key.address, locations, gateway, peers: peerUrls });
     const deliverer = new Deliverer({
       store,
       scheduler,
       signer,
-      routes: deliveryRoutes({ store, address: key.address, locations, gateway, peers: peerUrls }),
+      routes,
       accountAfter: options.accountAfter,
       log,
     });
     if (options.eager ?? true) crank = new Crank((pid) => processes.compute(pid), log);
     // Closed before the GPU runtime (stops run in order), whose lines the workers hold.
     stops.unshift(async () => {
-      crank?.stop();
-      deliverer.stop();
+      await crank?.stop();
+      await deliverer.stop();
     }, () => processes.close());
 
     const node: Node = {
@@ -246,6 +247,12 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       locations,
       deliverer,
       deliveries: deliverer,
+      whereIs: async (pid) => {
+        const route = await routes.locate(pid);
+        if (route.kind !== 'remote') return undefined;
+        const record = locations.cached().find((r) => r.address === route.scheduler);
+        return { scheduler: route.scheduler, url: route.url, record: record && b64url(record.raw) };
+      },
       blockHeight: () => height.current,
       log,
       info: () => ({

@@ -2,6 +2,7 @@
 // `Action: Serve` with `Peer: <process>` and `Rounds: N` starts a rally: this process sends
 // `Action: Ping, Round: 1` to the peer; a process that gets `Ping` with Round r < N answers
 // its sender (`from`: the process that pushed it) with Round r + 1. Both count what they got.
+// `Action: Fanout` with `Peers: <pid>,<pid>,…` sends one `Action: Note` to each.
 import { readEnvelope, respond, respondError, outbound, tags } from "./lib/process";
 import { JSONValue, jsonArray, jsonObject } from "./lib/json";
 
@@ -20,6 +21,15 @@ export function handle(ptr: i32, len: i32): u64 {
     const rounds = env.tag("Rounds");
     if (peer == null || rounds == null) return respondError("Serve needs Peer and Rounds tags");
     return state(jsonArray().push(outbound(peer, tags(["Action", "Ping", "Round", "1", "Rounds", rounds]), "ping 1")));
+  }
+  if (action == "Fanout") {
+    // One `Action: Note` to each of the comma-separated `Peers`, in order: a fan-out.
+    const peers = env.tag("Peers");
+    if (peers == null) return respondError("Fanout needs a Peers tag");
+    const messages = jsonArray();
+    const list = peers.split(",");
+    for (let i = 0; i < list.length; i++) messages.push(outbound(unchecked(list[i]), tags(["Action", "Note"]), ""));
+    return state(messages);
   }
   if (action == "Ping") {
     const round = env.tag("Round");

@@ -102,6 +102,7 @@ function fakeNode(overrides: Partial<NodeContext> = {}) {
       topup: async (raw) => (asked.push(`topup ${raw.length}`), TOPUP),
     },
     ledger: { balance: (address) => (address === ALICE ? 42n : 0n) },
+    whereIs: async () => undefined,
     deliveries: {
       outbox: (_pid, from) => [{ slot: from, index: 0, entry: { status: 'delivered', target: ALICE, message: { target: ALICE, tags: [], data: 'hi' }, record: 'r', pushedFor: 'p', createdAt: 1, attempts: 1, item: 'i'.repeat(43), slot: 4, assignment: 'a'.repeat(43), scheduler: NODE } }],
     },

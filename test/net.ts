@@ -94,6 +94,15 @@ export async function quiet(nodes: RunningNode[], what = 'the nodes'): Promise<v
   throw new Error(`${what} did not become quiet: ${JSON.stringify(stats)}`);
 }
 
+/** Polls `done` until it holds (about 100 s at most, then fails naming `what`). */
+export async function waitFor(done: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let look = 0; look < 4000; look++) {
+    if (await done()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
 /** Every pushed message in a process's schedule: "source/slot/index" → the slot it got. */
 export async function pushedInto(client: NodeClient, pid: string): Promise<Map<string, number[]>> {
   const found = new Map<string, number[]>();

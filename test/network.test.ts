@@ -9,7 +9,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import { encodeBundle } from '../engine/protocol/ans104/bundle.ts';
 import { ed25519Signer } from '../engine/protocol/ans104/data-item.ts';
 import { signPushed } from '../engine/protocol/pushed.ts';
-import { checkDelivery, pushedInto, quiet, startCluster, type Cluster } from './net.ts';
+import { readLocation } from '../engine/protocol/location.ts';
+import { fromB64url } from '../engine/protocol/encoding.ts';
+import { messageTags } from '../engine/protocol/vocabulary.ts';
+import { NodeClient, NodeError, signItem } from '../client/node-client.ts';
+import { checkDelivery, pushedInto, quiet, startCluster, waitFor, type Cluster } from './net.ts';
 
 const test = suite('network');
 let cluster: Cluster;
@@ -98,6 +102,50 @@ test('a target whose node is down is delivered to once it is back at a new URL (
   await quiet(cluster.nodes);
   assert.is((await cluster.clients[1]!.compute(counter)).output.count, 2);
   await checkDelivery([{ pid: token, client: a0! }, { pid: counter, client: cluster.clients[1]! }]);
+});
+
+test('a message posted to a node that does not schedule its process gets a 307 to the one that does, with its location record', async () => {
+  const [a0] = cluster.clients;
+  const item = await signItem(cluster.signer, { target: counter, tags: messageTags([{ name: 'Action', value: 'Hello' }]) });
+  const refused = await a0!.schedule(item.raw).catch((error: NodeError) => error);
+  assert.instance(refused, NodeError);
+  const { status, body } = refused as NodeError;
+  assert.is(status, 307);
+  assert.is(body.location, `${cluster.nodes[1]!.url}/~scheduler@1.0/schedule`);
+  assert.is(body.scheduler, cluster.nodes[1]!.node.key.address);
+  assert.is(readLocation(fromB64url(body.record as string), body.scheduler as string).url, cluster.nodes[1]!.url);
+  const before = (await cluster.clients[1]!.compute(counter)).output.count;
+  const answer = await new NodeClient(String(body.location).replace('/~scheduler@1.0/schedule', '')).schedule(item.raw);
+  assert.is(answer.process, counter);
+  await quiet(cluster.nodes);
+  assert.is((await cluster.clients[1]!.compute(counter)).output.count, before + 1);
+});
+
+test('fan-out to 50 counters on two nodes while one node is down: the rest deliver at once, the others once it is back', async () => {
+  const [a0] = cluster.clients;
+  const counterModule = await cluster.module('counter');
+  const targets: { pid: string; node: number }[] = [];
+  for (let i = 0; i < 50; i++) {
+    const node = i % 2;
+    targets.push({ pid: (await cluster.clients[node]!.spawn(cluster.signer, counterModule, cluster.nodes[node]!.node.key.address)).process, node });
+  }
+  const source = (await a0!.spawn(cluster.signer, await cluster.module('pingpong'), cluster.nodes[0]!.node.key.address)).process;
+  await cluster.stop(1);
+  await a0!.send(cluster.signer, source, [{ name: 'Action', value: 'Fanout' }, { name: 'Peers', value: targets.map((t) => t.pid).join(',') }]);
+  // Node 0's own 25 are delivered while node 1 is down (its links do not wait for the others).
+  const onNode0 = new Set(targets.filter((t) => t.node === 0).map((t) => t.pid));
+  const settled = () => cluster.nodes[0]!.node.deliverer.outbox(source, 0, 100).filter((e) => onNode0.has(e.entry.target!) && e.entry.status === 'delivered').length;
+  await waitFor(() => settled() === 25, 'the 25 deliveries on the running node');
+  const half = (await a0!.get(`/${source}/outbox`)).entries;
+  assert.is(half.filter((e: any) => e.status === 'delivered').length, 25, 'the 25 targets on the running node got theirs');
+  assert.is(half.filter((e: any) => e.status === 'pending').length, 25, 'the 25 on the stopped node wait, none dropped');
+  await cluster.restart(1);
+  await quiet(cluster.nodes);
+  const processes = [{ pid: source, client: a0! }, ...targets.map((t) => ({ pid: t.pid, client: cluster.clients[t.node]! }))];
+  const { delivered } = await checkDelivery(processes);
+  if (delivered !== 50) console.log(JSON.stringify((await a0!.get(`/${source}/outbox`)).entries.filter((e: any) => e.status !== 'delivered').slice(0, 3)));
+  assert.is(delivered, 50);
+  for (const t of targets) assert.is((await cluster.clients[t.node]!.compute(t.pid)).output.count, 1);
 });
 
 test.run();

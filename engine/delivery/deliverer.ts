@@ -65,6 +65,7 @@ export class Deliverer {
   private readonly queued = new Set<string>();
   private scanQueued = false;
   private stopped = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly counters = { delivered: 0, accounts: 0, attempts: 0, redirects: 0, failures: 0 };
 
   constructor(private readonly options: DelivererOptions) {}
@@ -75,9 +76,11 @@ export class Deliverer {
     this.kick();
   }
 
-  stop(): void {
+  /** Sends no more; resolves once the attempts in flight have settled (their ledger writes included). */
+  async stop(): Promise<void> {
     this.stopped = true;
     for (const link of this.links.values()) clearTimeout(link.timer);
+    await Promise.allSettled([...this.inFlight]);
   }
 
   /** New entries were committed: queue them (coalesced to one scan per turn). */
@@ -128,7 +131,10 @@ export class Deliverer {
     if (link.busy || link.timer || this.stopped || link.queue.length === 0) return;
     link.busy = true;
     const key = link.queue[0]!;
-    void this.attempt(key).then((retryAt) => {
+    const attempt = this.attempt(key);
+    this.inFlight.add(attempt);
+    void attempt.finally(() => this.inFlight.delete(attempt));
+    void attempt.then((retryAt) => {
       link.busy = false;
       if (retryAt === undefined) {
         link.queue.shift();

@@ -7,6 +7,7 @@ export class Crank {
   private readonly running = new Map<string, boolean>();
   private readonly complained = new Set<string>();
   private stopped = false;
+  private readonly folds = new Set<Promise<void>>();
 
   constructor(
     private readonly compute: (pid: string) => Promise<unknown>,
@@ -20,7 +21,9 @@ export class Crank {
       if (this.running.has(pid)) this.running.set(pid, true);
       else {
         this.running.set(pid, false);
-        void this.run(pid);
+        const fold = this.run(pid);
+        this.folds.add(fold);
+        void fold.finally(() => this.folds.delete(fold));
       }
     }
   }
@@ -30,8 +33,10 @@ export class Crank {
     return this.running.size;
   }
 
-  stop(): void {
+  /** Takes no more; resolves once the folds in progress are done (their commits included). */
+  async stop(): Promise<void> {
     this.stopped = true;
+    await Promise.allSettled([...this.folds]);
   }
 
   private async run(pid: string): Promise<void> {

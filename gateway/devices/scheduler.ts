@@ -22,7 +22,7 @@
 //        Returns the assignments from slot `from` to `to` (inclusive, default the whole
 //        schedule) with their message items, at most 1000 a page; `continues` and `next` say
 //        where the next page starts. No side effects; an unknown process is 404.
-import { badRequest, notFound } from '../../engine/protocol/errors.ts';
+import { badRequest, HyperError, notFound } from '../../engine/protocol/errors.ts';
 import { b64url, isId } from '../../engine/protocol/encoding.ts';
 import { assignmentJson } from '../../engine/protocol/assignment.ts';
 import { readSigned } from '../../engine/scheduler.ts';
@@ -77,7 +77,7 @@ export const scheduler: Device = {
           const exact = `against the state at slot ${estimate.slot}; messages scheduled before this one may change it`;
           return call.json({ process: item.target ?? item.id, ...estimate, exact, charged: false }, ESTIMATE);
         }
-        return call.json(assignmentJson(await node.scheduler.schedule(itemBody(call))), ASSIGNMENT);
+        return call.json(assignmentJson(await elsewhere(node, 'schedule', () => node.scheduler.schedule(itemBody(call)))), ASSIGNMENT);
       },
     },
     {
@@ -89,7 +89,7 @@ export const scheduler: Device = {
       response: ASSIGNMENT,
       answer: async (call) => {
         const { pushed, source } = readPush(itemBody(call));
-        return call.json(assignmentJson(await call.node.scheduler.schedule(pushed, { source })), ASSIGNMENT);
+        return call.json(assignmentJson(await elsewhere(call.node, 'push', () => call.node.scheduler.schedule(pushed, { source }))), ASSIGNMENT);
       },
     },
     {
@@ -156,4 +156,25 @@ function readPush(body: Uint8Array) {
   }
   if (items.length !== 2) throw badRequest(`a push is a bundle of exactly two items (the pushed message, then its source's spawn), got ${items.length}`);
   return { pushed: items[0]!.raw, source: readSigned(items[1]!.raw) };
+}
+
+/**
+ * A message for a process this node does not schedule is answered with a 307 to the node that
+ * does, when it can be found (the process's spawn in the gateway's index or at a known
+ * scheduler, then that scheduler's location record, PROTOCOL.md §21–22); else the 404 stands.
+ */
+async function elsewhere<T>(node: NodeContext, key: 'schedule' | 'push', schedule: () => Promise<T>): Promise<T> {
+  try {
+    return await schedule();
+  } catch (error) {
+    const pid = error instanceof HyperError && error.kind === 'not-found' ? error.details.process : undefined;
+    if (typeof pid !== 'string') throw error;
+    const found = await node.whereIs(pid).catch(() => undefined);
+    if (!found) throw error;
+    throw new HyperError('redirect', 'redirect', `process ${pid} is scheduled by ${found.scheduler} at ${found.url}`, {
+      location: `${found.url}/~scheduler@1.0/${key}`,
+      scheduler: found.scheduler,
+      ...(found.record ? { record: found.record } : {}),
+    });
+  }
 }
