@@ -9,6 +9,7 @@ import type { Ledger } from '../engine/ledger.ts';
 import type { Payments } from '../engine/payments.ts';
 import type { GpuDescription } from '../engine/gpu/adapter.ts';
 import type { Deliverer } from '../engine/delivery/deliverer.ts';
+import type { Mirror } from '../engine/mirror.ts';
 import type { Locations } from '../engine/locations.ts';
 
 export interface NodeContext {
@@ -21,6 +22,8 @@ export interface NodeContext {
   /** Paid calls, cost-only estimates and top-ups (engine/payments.ts). */
   payments: Pick<Payments, 'requireFree' | 'costOnly' | 'paidCall' | 'topup'>;
   ledger: Pick<Ledger, 'balance'>;
+  /** Copies of processes other nodes schedule (engine/mirror.ts): any node computes any process. */
+  mirror: Pick<Mirror, 'sync' | 'mirrors'>;
   /** Where another node's process is scheduled: its scheduler, URL and location record (unpadded base64url), if it can be found. */
   whereIs(pid: string): Promise<{ scheduler: string; url: string; record?: string } | undefined>;
   /** The processes' outgoing messages and their delivery (engine/delivery/deliverer.ts). */

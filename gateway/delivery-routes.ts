@@ -16,8 +16,10 @@ export interface DeliveryRoutesOptions {
   address: string;
   locations: Pick<Locations, 'resolve' | 'accept' | 'invalidate' | 'cached'>;
   gateway: ArweaveGateway;
-  /** URLs of other nodes to ask about a target (the --peer seeds); the cached locations are asked too. */
-  peers?: string[];
+  /** Other nodes to ask about a target, by address (the --peer seeds; a newer location record of one replaces its URL); every scheduler with a location record is asked too. */
+  peers?: Record<string, string>;
+  /** Definite misses of a target, at least 0.5 s apart, after which it is an account (default 5). */
+  accountAfter?: number;
   /** Per-request timeout of a push or a question to another node (default 10 s). */
   timeoutMs?: number;
 }
@@ -44,7 +46,7 @@ export function deliveryRoutes(options: DeliveryRoutesOptions): DeliveryRoutes {
     for (const record of locations.cached()) {
       if (record.address !== options.address) seen.set(record.address, { url: record.url, expiresAt: record.timestamp + record.ttlMs });
     }
-    const urls = new Set(options.peers ?? []);
+    const urls = new Set<string>();
     for (const [address, last] of seen) {
       const record = await locations.resolve(address).catch(() => undefined);
       if (record) urls.add(record.url);
@@ -68,18 +70,33 @@ export function deliveryRoutes(options: DeliveryRoutesOptions): DeliveryRoutes {
 
   // A process's scheduler never changes (its spawn names it): found once, kept.
   const schedulers = new Map<string, string>();
-  const seen = new Map<string, { url: string; expiresAt: number }>();
+  // Seeds are asked at their configured URL until a location record of theirs says otherwise.
+  const seen = new Map<string, { url: string; expiresAt: number }>(Object.entries(options.peers ?? {}).map(([address, url]) => [address, { url, expiresAt: Infinity }]));
+  // A target is an account once enough definite misses, spaced out, agree; then it stays one
+  // (an address never becomes a process ID), so the next message to it settles at once.
+  const misses = new Map<string, { count: number; last: number }>();
+  const accounts = new Set<string>();
+  const accountAfter = options.accountAfter ?? 5;
 
   return {
     async locate(target: string): Promise<Route> {
       let scheduler = options.store.processes.get(target)?.scheduler ?? schedulers.get(target);
       if (scheduler === options.address) return { kind: 'local' };
       if (scheduler === undefined) {
+        if (accounts.has(target)) return { kind: 'account' };
         const found = await schedulerOf(target);
         if (found.account) return { kind: 'account' };
         if (!found.scheduler) {
           const asked = found.asked.length ? found.asked.join(', ') : 'nobody reachable';
-          return { kind: 'unknown', reason: `no scheduler knows ${target} as a process (asked ${asked}${found.unreachable ? `; ${found.unreachable} did not answer` : ''})`, definite: found.unreachable === 0 };
+          const reason = `no scheduler knows ${target} as a process (asked ${asked}${found.unreachable ? `; ${found.unreachable} did not answer` : ''})`;
+          if (found.unreachable > 0) return { kind: 'unknown', reason };
+          const now = Date.now();
+          const miss = misses.get(target) ?? { count: 0, last: -Infinity };
+          if (now - miss.last >= 500) misses.set(target, { count: miss.count + 1, last: now });
+          if ((misses.get(target)?.count ?? 0) < accountAfter) return { kind: 'unknown', reason, definite: true };
+          misses.delete(target);
+          accounts.add(target);
+          return { kind: 'account' };
         }
         scheduler = found.scheduler;
         schedulers.set(target, scheduler);
@@ -101,8 +118,10 @@ export function deliveryRoutes(options: DeliveryRoutesOptions): DeliveryRoutes {
       }
       if (response.status === 307) return { redirect: { scheduler: body.scheduler as string | undefined, url: undefined, record: body.record as string | undefined } };
       if (!response.ok) throw new Error(`${url} answered ${response.status}: ${String(body.message ?? text).slice(0, 300)}`);
-      const { process, slot, message, assignment, signer } = body as { process: string; slot: number; message: string; assignment: string; signer: string };
-      return { assignment: { process, slot, message, id: assignment, signer } };
+      // One pushed message is answered with its assignment, several with {assignments: […]} in order.
+      type Answer = { process: string; slot: number; message: string; assignment: string; signer: string };
+      const answers = (Array.isArray(body.assignments) ? body.assignments : [body]) as Answer[];
+      return { assignments: answers.map(({ process, slot, message, assignment, signer }) => ({ process, slot, message, id: assignment, signer })) };
     },
 
     async redirected(answer) {

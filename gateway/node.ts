@@ -22,7 +22,7 @@ import { DEFAULT_GUARD_MS, Sandbox } from '../engine/wasm/sandbox/index.ts';
 import { DEFAULT_GAS_LIMIT } from '../engine/wasm/gas.ts';
 import type { Rates } from '../engine/protocol/pricing.ts';
 import { ed25519Signer } from '../engine/protocol/ans104/data-item.ts';
-import { b64url } from '../engine/protocol/encoding.ts';
+import { b64url, fromB64url } from '../engine/protocol/encoding.ts';
 import { Publisher } from '../arweave/publisher.ts';
 import { BlockHeight } from '../arweave/block-height.ts';
 import { buildServer } from './server.ts';
@@ -38,6 +38,7 @@ import { Deliverer } from '../engine/delivery/deliverer.ts';
 import { Crank } from '../engine/processes/crank.ts';
 import { deliveryRoutes } from './delivery-routes.ts';
 import { NodeClient } from '../client/node-client.ts';
+import { Mirror } from '../engine/mirror.ts';
 
 export interface NodeOptions {
   data: string;
@@ -208,22 +209,39 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       attest: attesting ? attester : undefined,
       onWrite: (deliveries) => {
         publisher.kick();
-        if (deliveries) deliverer.kick();
+        if (deliveries.length > 0) deliverer.enqueue(deliveries);
       },
       gpu: gpuRuntime.client,
       pool,
     });
     // Outgoing messages go from the delivery ledger to their targets' schedulers (engine/delivery/).
-    const routes = deliveryRoutes({ store, address: key.address, locations, gateway, peers: peerUrls });
+    const routes = deliveryRoutes({ store, address: key.address, locations, gateway, peers: options.peers, accountAfter: options.accountAfter });
     const deliverer = new Deliverer({
       store,
       scheduler,
       signer,
       routes,
-      accountAfter: options.accountAfter,
       log,
     });
     if (options.eager ?? true) crank = new Crank((pid) => processes.compute(pid), log);
+    // Processes other nodes schedule, copied (checked) from their schedulers to be computed here.
+    const mirror = new Mirror({
+      store,
+      address: key.address,
+      ports: {
+        locate: async (pid) => {
+          const route = await routes.locate(pid);
+          return route.kind === 'remote' ? { scheduler: route.scheduler, url: route.url } : undefined;
+        },
+        page: async (url, pid, from) => {
+          const page = await new NodeClient(url).schedulePage(pid, from);
+          return {
+            assignments: page.assignments.map((a: Record<string, string>) => ({ assignment: fromB64url(a['assignment-item']!), message: fromB64url(a['message-item']!) })),
+            next: page.continues ? page.next : undefined,
+          };
+        },
+      },
+    });
     // Closed before the GPU runtime (stops run in order), whose lines the workers hold.
     stops.unshift(async () => {
       await crank?.stop();
@@ -247,6 +265,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       locations,
       deliverer,
       deliveries: deliverer,
+      mirror,
       whereIs: async (pid) => {
         const route = await routes.locate(pid);
         if (route.kind !== 'remote') return undefined;

@@ -3,6 +3,8 @@
 // response schemas send the very bytes JSON.stringify would, the kind → status table, the
 // no-route help and the OpenAPI document, both written from the registry.
 import { suite } from 'uvu';
+import { notFound } from '../engine/protocol/errors.ts';
+const notFoundError = () => notFound('unknown process');
 import { encodeBundle } from '../engine/protocol/ans104/bundle.ts';
 import * as assert from 'uvu/assert';
 import { generateKeyPairSync } from 'node:crypto';
@@ -103,6 +105,7 @@ function fakeNode(overrides: Partial<NodeContext> = {}) {
     },
     ledger: { balance: (address) => (address === ALICE ? 42n : 0n) },
     whereIs: async () => undefined,
+    mirror: { sync: async () => { throw notFoundError(); }, mirrors: () => false },
     deliveries: {
       outbox: (_pid, from) => [{ slot: from, index: 0, entry: { status: 'delivered', target: ALICE, message: { target: ALICE, tags: [], data: 'hi' }, record: 'r', pushedFor: 'p', createdAt: 1, attempts: 1, item: 'i'.repeat(43), slot: 4, assignment: 'a'.repeat(43), scheduler: NODE } }],
     },

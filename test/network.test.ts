@@ -13,6 +13,9 @@ import { readLocation } from '../engine/protocol/location.ts';
 import { fromB64url } from '../engine/protocol/encoding.ts';
 import { messageTags } from '../engine/protocol/vocabulary.ts';
 import { NodeClient, NodeError, signItem } from '../client/node-client.ts';
+import { Mirror } from '../engine/mirror.ts';
+import { openStore } from '../engine/store.ts';
+import { tempDir } from './helpers.ts';
 import { checkDelivery, pushedInto, quiet, startCluster, waitFor, type Cluster } from './net.ts';
 
 const test = suite('network');
@@ -119,6 +122,55 @@ test('a message posted to a node that does not schedule its process gets a 307 t
   assert.is(answer.process, counter);
   await quiet(cluster.nodes);
   assert.is((await cluster.clients[1]!.compute(counter)).output.count, before + 1);
+});
+
+test('any node computes any process: node 0 copies node 1\'s counter schedule (checked) and answers with its own attestation, the same state', async () => {
+  const [a0, a1] = cluster.clients;
+  const there = await a1!.compute(counter);
+  const here = await a0!.compute(counter);
+  assert.equal([here.slot, here.output, here.hashpath, here['state-hash'], here['result-hash']], [there.slot, there.output, there.hashpath, there['state-hash'], there['result-hash']]);
+  assert.is(here.attestation.statement.node, cluster.nodes[0]!.node.key.address, 'attested by the node that computed it');
+  assert.is(there.attestation.statement.node, cluster.nodes[1]!.node.key.address);
+  // A new message at the scheduler is picked up by the next read on the other node.
+  await a1!.send(cluster.signer, counter, [{ name: 'Action', value: 'Again' }]);
+  const later = await a0!.compute(counter);
+  assert.is(later.slot, there.slot + 1);
+  assert.is(later.output.count, there.output.count + 1);
+  // It does not claim to schedule the process, and it sends nothing of it.
+  assert.is((await a0!.slot(counter)).scheduler, cluster.nodes[1]!.node.key.address);
+  assert.equal(cluster.nodes[0]!.node.deliverer.outbox(counter, 0, 10), []);
+  const unknown = await a0!.compute('Q'.repeat(42) + 'A').catch((error: NodeError) => error);
+  assert.is((unknown as NodeError).status, 404);
+  assert.match(String((unknown as NodeError).body.message), /no scheduler this node can find/);
+});
+
+test('a copied schedule that fails a check (a message swapped for another signed one) is refused, nothing kept', async () => {
+  const dir = tempDir('hyperwasm-mirror-');
+  const store = openStore(dir.path);
+  try {
+    const scheduler = cluster.nodes[1]!.node.key.address;
+    const other = await signItem(cluster.signer, { target: counter, tags: messageTags([{ name: 'Action', value: 'Forged' }]) });
+    const mirror = new Mirror({
+      store,
+      address: 'x'.repeat(43),
+      ports: {
+        locate: async () => ({ scheduler, url: cluster.nodes[1]!.url }),
+        page: async (_url, pid, from) => {
+          const page = await cluster.clients[1]!.schedulePage(pid, from);
+          const assignments = page.assignments.map((a: any) => ({ assignment: fromB64url(a['assignment-item']), message: fromB64url(a['message-item']) }));
+          assignments[1]!.message = other.raw; // what a dishonest scheduler might serve
+          return { assignments };
+        },
+      },
+    });
+    const refused = await mirror.sync(counter).catch((error: Error) => error);
+    assert.instance(refused, Error);
+    assert.match((refused as Error).message, /slot 1's message does not match its ID/);
+    assert.is(store.assignments.getCount(), 0, 'nothing of the failed page is kept');
+  } finally {
+    await store.close();
+    dir.remove();
+  }
 });
 
 test('fan-out to 50 counters on two nodes while one node is down: the rest deliver at once, the others once it is back', async () => {

@@ -6,8 +6,8 @@
 // One message in flight per link (source process → target), in (slot, index) order, so a link
 // is first-in first-out; links run side by side, so a dead target holds up only its own link.
 // A failed attempt is retried with backoff (0.5 s doubling to 30 s, with jitter), forever,
-// with the reason visible in the entry; only a target that no scheduler knows as a process,
-// asked `accountAfter` times, is settled as an account (PROTOCOL.md §21).
+// with the reason visible in the entry; only a target the routes call an account (no scheduler
+// knows it as a process, asked several times) is settled as one (PROTOCOL.md §21).
 import { encodeBundle } from '../protocol/ans104/bundle.ts';
 import type { Ed25519Signer } from '../protocol/ans104/data-item.ts';
 import { signPushed } from '../protocol/pushed.ts';
@@ -23,9 +23,9 @@ export type Route =
   /** Not found now; `definite` when every place that could know was asked and answered (only then does it count towards an account). */
   | { kind: 'unknown'; reason: string; definite?: boolean };
 
-/** What a target's scheduler answered a push: its durable assignment, or where the target is scheduled instead. */
+/** What a target's scheduler answered a push: its durable assignments, in order, or where the target is scheduled instead. */
 export type PushAnswer =
-  | { assignment: Pick<SignedAssignment, 'process' | 'slot' | 'message' | 'id' | 'signer'> }
+  | { assignments: Pick<SignedAssignment, 'process' | 'slot' | 'message' | 'id' | 'signer'>[] }
   | { redirect: { scheduler?: string; url?: string; record?: string } };
 
 /** The effects the deliverer needs: where targets are, and pushes to other nodes (gateway/delivery-routes.ts). */
@@ -44,8 +44,6 @@ export interface DelivererOptions {
   scheduler: { schedule(raw: Uint8Array): Promise<SignedAssignment> };
   signer: Ed25519Signer;
   routes: DeliveryRoutes;
-  /** Attempts after which a target no scheduler knows as a process is settled as an account (default 5). */
-  accountAfter?: number;
   clock?: () => number;
   log?: (line: string) => void;
 }
@@ -53,11 +51,27 @@ export interface DelivererOptions {
 const MAX_HOPS = 3;
 const FIRST_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 30_000;
+/** Entries of one link sent together (one push bundle, one ledger transaction), in order. */
+export const MAX_PUSH = 64;
+
+interface Queued {
+  key: EntryKey;
+  createdAt: number;
+}
 
 interface Link {
-  queue: EntryKey[];
+  name: string;
+  queue: Queued[];
   busy: boolean;
   timer?: NodeJS.Timeout;
+  /** Whether its first entry has failed an attempt (and waits for the next). */
+  retrying: boolean;
+}
+
+/** How a run of entries went: how many from the front were settled, and when to try the rest. */
+interface Outcome {
+  settled: number;
+  retryAt?: number;
 }
 
 export class Deliverer {
@@ -83,29 +97,37 @@ export class Deliverer {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  /** New entries were committed: queue them (coalesced to one scan per turn). */
+  /** Re-reads the whole work list (at start; coalesced to one scan per turn). */
   kick(): void {
     if (this.scanQueued || this.stopped) return;
     this.scanQueued = true;
     setImmediate(() => {
       this.scanQueued = false;
-      this.scan();
+      for (const { key, value: target } of this.options.store.undelivered.getRange({})) {
+        if (!this.queued.has(key.join('/'))) this.add(key as EntryKey, target, this.options.store.deliveries.get(key)?.createdAt ?? 0);
+      }
     });
   }
 
-  /** Pending and settled counts, and how long the oldest pending entry has waited. */
+  /** Entries just committed (keep.ts): queued without reading the work list again. */
+  enqueue(entries: readonly { key: EntryKey; entry: DeliveryEntry }[]): void {
+    if (this.stopped) return;
+    for (const { key, entry } of entries) {
+      if (entry.status === 'pending' && !this.queued.has(key.join('/'))) this.add(key, entry.target!, entry.createdAt);
+    }
+  }
+
+  /** Pending and settled counts, and how long the oldest pending entry has waited (from memory, not the store). */
   stats(): { pending: number; retrying: number; oldestPendingMs: number; delivered: number; accounts: number; attempts: number; redirects: number; failures: number } {
     const now = (this.options.clock ?? Date.now)();
-    let pending = 0;
-    let retrying = 0;
     let oldest = now;
-    for (const { key } of this.options.store.undelivered.getRange({})) {
-      pending++;
-      const entry = this.options.store.deliveries.get(key);
-      if (entry && entry.attempts > 0) retrying++;
-      if (entry && entry.createdAt < oldest) oldest = entry.createdAt;
+    let retrying = 0;
+    for (const link of this.links.values()) {
+      const first = link.queue[0];
+      if (first && first.createdAt < oldest) oldest = first.createdAt;
+      if (link.retrying) retrying++;
     }
-    return { pending, retrying, oldestPendingMs: pending ? now - oldest : 0, ...this.counters };
+    return { pending: this.queued.size, retrying, oldestPendingMs: this.queued.size ? now - oldest : 0, ...this.counters };
   }
 
   /** A process's outbox from slot `from` on: each entry with its delivery state. */
@@ -113,33 +135,28 @@ export class Deliverer {
     return entriesFrom(this.options.store, pid, from, limit);
   }
 
-  private scan(): void {
-    for (const { key, value: target } of this.options.store.undelivered.getRange({})) {
-      const id = key.join('/');
-      if (this.queued.has(id)) continue;
-      this.queued.add(id);
-      const name = `${key[0]}>${target}`;
-      let link = this.links.get(name);
-      if (!link) this.links.set(name, (link = { queue: [], busy: false }));
-      link.queue.push(key as EntryKey);
-      this.pump(link);
-    }
+  private add(key: EntryKey, target: string, createdAt: number): void {
+    this.queued.add(key.join('/'));
+    const name = `${key[0]}>${target}`;
+    let link = this.links.get(name);
+    if (!link) this.links.set(name, (link = { name, queue: [], busy: false, retrying: false }));
+    link.queue.push({ key, createdAt });
+    this.pump(link);
   }
 
-  /** Sends the link's first entry, and the next once it is settled. */
+  /** Sends the link's first entries (up to MAX_PUSH, in order), and the next once they are settled. */
   private pump(link: Link): void {
     if (link.busy || link.timer || this.stopped || link.queue.length === 0) return;
     link.busy = true;
-    const key = link.queue[0]!;
-    const attempt = this.attempt(key);
+    const run = link.queue.slice(0, MAX_PUSH).map((q) => q.key);
+    const attempt = this.attempt(run);
     this.inFlight.add(attempt);
     void attempt.finally(() => this.inFlight.delete(attempt));
-    void attempt.then((retryAt) => {
+    void attempt.then(({ settled, retryAt }) => {
       link.busy = false;
-      if (retryAt === undefined) {
-        link.queue.shift();
-        this.queued.delete(key.join('/'));
-      } else {
+      for (const { key } of link.queue.splice(0, settled)) this.queued.delete(key.join('/'));
+      link.retrying = retryAt !== undefined;
+      if (retryAt !== undefined) {
         link.timer = setTimeout(() => {
           link.timer = undefined;
           this.pump(link);
@@ -147,54 +164,85 @@ export class Deliverer {
         link.timer.unref();
         return;
       }
-      this.pump(link);
+      if (link.queue.length === 0) this.links.delete(link.name);
+      else this.pump(link);
     });
   }
 
-  /** One attempt at an entry: undefined once it is settled, else when to try again. */
-  private async attempt(key: EntryKey): Promise<number | undefined> {
+  /** One attempt at a run of one link's entries: the front that got settled, and when to retry the rest. */
+  private async attempt(keys: EntryKey[]): Promise<Outcome> {
     const { store } = this.options;
-    const entry = store.deliveries.get(key);
-    if (!entry || entry.status !== 'pending') {
-      if (store.undelivered.get(key) !== undefined) await store.transaction(() => store.undelivered.remove(key));
-      return undefined;
+    const entries = keys.map((key) => store.deliveries.get(key));
+    // Entries settled already (by an earlier run of this node) leave the work list first.
+    let stale = 0;
+    while (stale < entries.length && (!entries[stale] || entries[stale]!.status !== 'pending')) stale++;
+    if (stale > 0) {
+      await store.transaction(() => keys.slice(0, stale).forEach((key) => store.undelivered.remove(key)));
+      return { settled: stale };
     }
+    let run = entries.findIndex((e) => !e || e.status !== 'pending');
+    if (run < 0) run = entries.length;
+    const pending = entries.slice(0, run) as DeliveryEntry[];
     this.counters.attempts++;
+    const items = pending.map((entry, i) => signPushed(this.options.signer, { process: keys[i]![0], slot: keys[i]![1], index: keys[i]![2], record: entry.record, pushedFor: entry.pushedFor }, entry.message!));
+    let settled: Partial<DeliveryEntry>[] = [];
+    let failure: unknown;
     try {
-      const item = signPushed(this.options.signer, { process: key[0], slot: key[1], index: key[2], record: entry.record, pushedFor: entry.pushedFor }, entry.message!);
-      const settled = await this.send(entry, item.raw, key[0]);
-      await this.settle(key, { ...entry, ...settled, item: item.id, attempts: entry.attempts + 1, settledAt: (this.options.clock ?? Date.now)() });
-      return undefined;
+      settled = await this.send(pending[0]!.target!, items.map((i) => i.raw), keys[0]![0]);
     } catch (error) {
-      this.counters.failures++;
-      const attempts = entry.attempts + 1;
-      const now = (this.options.clock ?? Date.now)();
-      const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.min(attempts - 1, 16));
-      const nextAt = now + Math.round(backoff * (0.75 + Math.random() * 0.5));
-      const lastError = (error as Error).message;
-      if (attempts === 1 || attempts % 10 === 0) this.options.log?.(`delivery of ${key.join('/')} to ${entry.target}: attempt ${attempts} failed (${lastError}); retrying`);
-      // The attempt count is kept, so the account rule and the backoff survive a restart.
-      await store.transaction(() => store.deliveries.put(key, { ...entry, attempts, lastError, nextAt })).catch(() => {});
-      return nextAt;
+      failure = error;
     }
+    // A local delivery may settle a front part and fail at the next entry: both are kept.
+    if (settled.length > 0) {
+      const now = (this.options.clock ?? Date.now)();
+      await store.transaction(() => {
+        settled.forEach((outcome, i) => {
+          store.deliveries.put(keys[i]!, { ...pending[i]!, ...outcome, item: items[i]!.id, attempts: pending[i]!.attempts + 1, settledAt: now });
+          store.undelivered.remove(keys[i]!);
+        });
+      });
+      for (const outcome of settled) this.counters[outcome.status === 'delivered' ? 'delivered' : 'accounts']++;
+    }
+    if (settled.length === pending.length && failure === undefined) return { settled: settled.length };
+    return { settled: settled.length, retryAt: await this.failed(keys[settled.length]!, pending[settled.length]!, failure) };
   }
 
-  /** Sends one pushed item to wherever its target is scheduled; resolves with how it settled. */
-  private async send(entry: DeliveryEntry, raw: Uint8Array, source: string): Promise<Partial<DeliveryEntry>> {
-    const target = entry.target!;
+  /** Keeps a failed attempt on the entry at the front (its count, its reason, its next time); when to try again. */
+  private async failed(key: EntryKey, entry: DeliveryEntry, error: unknown): Promise<number> {
+    const { store } = this.options;
+    this.counters.failures++;
+    const attempts = entry.attempts + 1;
+    const now = (this.options.clock ?? Date.now)();
+    const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.min(attempts - 1, 16));
+    const nextAt = now + Math.round(backoff * (0.75 + Math.random() * 0.5));
+    const lastError = error instanceof Error ? error.message : String(error ?? 'the target\'s scheduler answered for fewer messages than were sent');
+    if (attempts === 1 || attempts % 10 === 0) this.options.log?.(`delivery of ${key.join('/')} to ${entry.target}: attempt ${attempts} failed (${lastError}); retrying`);
+    // The attempt count is kept, so the backoff survives a restart.
+    await store.transaction(() => store.deliveries.put(key, { ...entry, attempts, lastError, nextAt })).catch(() => {});
+    return nextAt;
+  }
+
+  /** Sends pushed items (one link's, in order) to wherever their target is scheduled; how each of the front ones settled. */
+  private async send(target: string, raws: Uint8Array[], source: string): Promise<Partial<DeliveryEntry>[]> {
     const route = await this.options.routes.locate(target);
+    if (route.kind === 'account') return raws.map(() => ({ status: 'account' as const }));
+    if (route.kind === 'unknown') throw new Error(route.reason);
     if (route.kind === 'local') {
-      const assignment = await this.options.scheduler.schedule(raw);
-      return { status: 'delivered', slot: assignment.slot, assignment: assignment.id, scheduler: assignment.signer };
-    }
-    if (route.kind === 'account') return { status: 'account' };
-    if (route.kind === 'unknown') {
-      if (route.definite && entry.attempts + 1 >= (this.options.accountAfter ?? 5)) return { status: 'account', lastError: route.reason };
-      throw new Error(route.reason);
+      // Called together, so the scheduler takes them in this order and shares their commit.
+      const answers = await Promise.allSettled(raws.map((raw) => this.options.scheduler.schedule(raw)));
+      const out: Partial<DeliveryEntry>[] = [];
+      for (const answer of answers) {
+        if (answer.status === 'rejected') {
+          if (out.length === 0) throw answer.reason;
+          break;
+        }
+        out.push({ status: 'delivered', slot: answer.value.slot, assignment: answer.value.id, scheduler: answer.value.signer });
+      }
+      return out;
     }
     const spawn = this.options.store.messages.get(source);
     if (!spawn) throw new Error(`the spawn item of ${source} is not in this node's store`);
-    const bundle = encodeBundle([raw, spawn]);
+    const bundle = encodeBundle([...raws, spawn]);
     let url: string | undefined = route.url;
     let scheduler = route.scheduler;
     for (let hop = 0; url && hop <= MAX_HOPS; hop++) {
@@ -205,10 +253,11 @@ export class Deliverer {
         this.options.routes.failed?.(scheduler);
         throw error;
       }
-      if ('assignment' in answer) {
-        const { assignment } = answer;
-        if (assignment.process !== target) throw new Error(`${url} answered with an assignment for ${assignment.process}, not ${target}`);
-        return { status: 'delivered', slot: assignment.slot, assignment: assignment.id, scheduler: assignment.signer };
+      if ('assignments' in answer) {
+        const { assignments } = answer;
+        if (assignments.length !== raws.length) throw new Error(`${url} answered with ${assignments.length} assignments for ${raws.length} messages`);
+        for (const a of assignments) if (a.process !== target) throw new Error(`${url} answered with an assignment for ${a.process}, not ${target}`);
+        return assignments.map((a) => ({ status: 'delivered' as const, slot: a.slot, assignment: a.id, scheduler: a.signer }));
       }
       this.counters.redirects++;
       scheduler = answer.redirect.scheduler ?? scheduler;
@@ -217,15 +266,5 @@ export class Deliverer {
       url = next;
     }
     throw new Error(url ? `more than ${MAX_HOPS} redirects for ${target}` : `the scheduler of ${target} redirected without a location`);
-  }
-
-  private async settle(key: EntryKey, entry: DeliveryEntry): Promise<void> {
-    const { store } = this.options;
-    await store.transaction(() => {
-      store.deliveries.put(key, entry);
-      store.undelivered.remove(key);
-    });
-    if (entry.status === 'delivered') this.counters.delivered++;
-    else this.counters.accounts++;
   }
 }

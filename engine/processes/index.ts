@@ -37,8 +37,8 @@ export interface ProcessOptions {
   maxLive?: number;
   /** Attest results and publish checkpoints; without it results are only cached (verifiers). */
   attest?: AttestPort;
-  /** Called once a fold's writes are committed (to kick the publisher; `deliveries`: the part had outgoing messages, kick the deliverer). */
-  onWrite?: (deliveries: boolean) => void;
+  /** Called once a fold's writes are committed, with the part's new outgoing messages (to kick the publisher and the deliverer). */
+  onWrite?: (deliveries: PreparedSlots['deliveries']) => void;
   /** Sees every slot's record as it is folded (a verifier compares them with claims); only without a pool. */
   observe?: (record: SlotRecord) => void;
   /** Where the processes' kernel calls go (the GPU runtime's line for this thread); absent, the CPU references. */

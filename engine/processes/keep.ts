@@ -43,8 +43,8 @@ export class SlotKeeper {
     private readonly store: StoreView<'results' | 'processResults' | 'snapshots' | 'outbox' | 'attestations' | 'processes' | 'deliveries' | 'undelivered'>,
     /** Attest records and sign checkpoints; without it records are only cached (verifiers). */
     private readonly attest?: AttestPort,
-    /** Called once a fold's writes are committed (to kick the publisher; `deliveries`: and the deliverer). */
-    private readonly onWrite?: (deliveries: boolean) => void,
+    /** Called once a fold's writes are committed (to kick the publisher, and hand the deliverer the new outgoing messages). */
+    private readonly onWrite?: (deliveries: PreparedSlots['deliveries']) => void,
   ) {}
 
   /** The record at a slot as stored (JSON bytes), if it was folded before. */
@@ -123,7 +123,7 @@ export class SlotKeeper {
     } finally {
       for (const key of keys) this.committing.delete(key);
     }
-    this.onWrite?.(prepared.deliveries.length > 0);
+    this.onWrite?.(prepared.deliveries);
     return prepared.bodies;
   }
 

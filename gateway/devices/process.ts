@@ -9,6 +9,10 @@
 //       beyond the latest is 400.
 //   GET /<process-id>/compute, GET /<process-id>/now
 //       The same at the latest slot.
+//   A process another node schedules (any ID, for `now`; one copied before, for `compute`):
+//       the node copies its schedule from its scheduler, checked as a verifier checks it
+//       (engine/mirror.ts), then folds and answers with its own attested record; 404 when no
+//       scheduler it can find schedules the ID. It delivers none of that process's messages.
 //   GET /<process-id>/outbox&from=<slot>&limit=<n>
 //       The process's outgoing messages from slot `from` (default 0), at most `limit` (default
 //       and at most 1000): each with its target, its delivery status (pending, delivered,
@@ -29,10 +33,18 @@ const atSlot = (key: string, usage: string, summary: string, slotted: boolean): 
   summary,
   params: slotted ? [{ name: 'slot', description: 'the slot whose state to answer (default: the latest)', schema: { type: 'integer', minimum: 0 } }] : [],
   response: RECORD,
-  claims: (node, id) => node.scheduler.process(id) !== undefined,
-  answer: (call) => {
+  // `now` is only ever a process's key, so it claims any ID (an unknown one is looked up elsewhere).
+  claims: slotted ? (node, id) => node.scheduler.process(id) !== undefined : () => true,
+  answer: async (call) => {
+    const pid = call.base as string;
     const slot = !slotted || call.last.slot === undefined ? undefined : wholeNumber(call.last.slot, 'slot');
-    return call.node.processes.compute(call.base as string, slot).then((answer) => sendRecord(call.reply, answer));
+    const { node } = call;
+    // Another node's process: its newest slots are copied first (only what this node lacks).
+    if (node.scheduler.process(pid) === undefined || node.mirror.mirrors(pid)) {
+      const current = node.scheduler.currentSlot(pid);
+      if (current === undefined || slot === undefined || slot > current) await node.mirror.sync(pid);
+    }
+    return node.processes.compute(pid, slot).then((answer) => sendRecord(call.reply, answer));
   },
 });
 

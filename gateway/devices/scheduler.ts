@@ -10,11 +10,12 @@
 //   POST /~scheduler@1.0/schedule?cost-only
 //        Returns the gas the message would use against the state at the latest slot, and its
 //        gas limit. Side effects: none (nothing is scheduled, signed or charged).
-//   POST /~scheduler@1.0/push   body: an ANS-104 bundle of two items: a pushed message (§21)
-//        and the spawn item of the process it comes from. Assumes both are signed, the message
-//        by the scheduler the spawn names, and that this node schedules its target (else 307,
-//        with the target scheduler's location record when known). Returns the assignment, the
-//        same for every retry of the entry. Side effects: as schedule.
+//   POST /~scheduler@1.0/push   body: an ANS-104 bundle: one or more pushed messages (§21) of
+//        one link, in order, then the spawn item of the process they come from. Assumes all
+//        are signed, the messages by the scheduler the spawn names, and that this node
+//        schedules their target (else 307, with the target scheduler's location record when
+//        known). Returns the assignment (several: {assignments: […]} in order), the same for
+//        every retry of an entry. Side effects: as schedule.
 //   GET  /~scheduler@1.0/slot?target=<process-id>
 //        Returns the latest slot, its hash-chain and timestamp, the block height and this
 //        scheduler's address. No side effects; an unknown process is 404.
@@ -33,6 +34,8 @@ import { itemBody, wholeNumber, type Device, type Param, type Schema } from './d
 import { ASSIGNMENT_PROPERTIES, ID, boolean, number, open, string } from './schemas.ts';
 
 const MAX_PAGE = 1000;
+/** Pushed messages in one push (a deliverer sends at most 64, engine/delivery/deliverer.ts MAX_PUSH). */
+const MAX_PUSHED = 256;
 
 const TARGET: Param = { name: 'target', description: 'the process ID', required: true };
 const whole = (name: string, description: string): Param => ({ name, description, schema: { type: 'integer', minimum: 0 } });
@@ -40,6 +43,7 @@ const whole = (name: string, description: string): Param => ({ name, description
 const ASSIGNMENT: Schema = { type: 'object', description: 'a signed assignment', properties: ASSIGNMENT_PROPERTIES, additionalProperties: true };
 // Only `process` is listed: the estimate's own fields follow in their order.
 const ESTIMATE: Schema = open('the gas the message would use against the state at the latest slot: slot, gas, gas-limit, error (if it would fail), exact (what the estimate holds against), charged (false)', { process: ID });
+const PUSHED: Schema = { type: 'object', description: 'the assignments of several pushed messages, in bundle order', properties: { assignments: { type: 'array', items: ASSIGNMENT } } };
 const SLOT: Schema = {
   type: 'object',
   properties: { process: ID, current: { type: 'integer' }, 'hash-chain': string(), timestamp: number(), 'block-height': number(), scheduler: string('this scheduler\'s address') },
@@ -85,11 +89,14 @@ export const scheduler: Device = {
       key: 'push',
       usage: '/~scheduler@1.0/push',
       summary: 'schedule a message another process sent (a pushed message with its source\'s spawn)',
-      body: 'an ANS-104 bundle of two signed items: the pushed message, then the spawn item of the process it comes from',
-      response: ASSIGNMENT,
+      body: 'an ANS-104 bundle of signed items: one or more pushed messages of one (source, target) link in order, then the spawn item of the process they come from',
+      response: { oneOf: [ASSIGNMENT, PUSHED] },
       answer: async (call) => {
         const { pushed, source } = readPush(itemBody(call));
-        return call.json(assignmentJson(await elsewhere(call.node, 'push', () => call.node.scheduler.schedule(pushed, { source }))), ASSIGNMENT);
+        // Called together, so they are taken in bundle order (and share a commit).
+        const assigned = await elsewhere(call.node, 'push', () => Promise.all(pushed.map((raw) => call.node.scheduler.schedule(raw, { source }))));
+        if (assigned.length === 1) return call.json(assignmentJson(assigned[0]!), ASSIGNMENT);
+        return call.json({ assignments: assigned.map(assignmentJson) }, PUSHED);
       },
     },
     {
@@ -123,7 +130,9 @@ function slotOf(node: NodeContext, pid: string) {
   const current = node.scheduler.currentSlot(pid);
   if (current === undefined) throw notFound(`unknown process ${pid}`);
   const last = node.scheduler.assignment(pid, current)!;
-  return { process: pid, current, 'hash-chain': last['hash-chain'], timestamp: last.timestamp, 'block-height': node.blockHeight(), scheduler: node.key.address };
+  // A process copied from another scheduler (engine/mirror.ts) names that one, not this node.
+  const scheduler = node.scheduler.process(pid)?.scheduler ?? node.key.address;
+  return { process: pid, current, 'hash-chain': last['hash-chain'], timestamp: last.timestamp, 'block-height': node.blockHeight(), scheduler };
 }
 
 function scheduleOf(node: NodeContext, pid: string, query: Msg) {
@@ -154,8 +163,8 @@ function readPush(body: Uint8Array) {
     if (error instanceof BundleError) throw badRequest(`a push is an ANS-104 bundle of the pushed message and its source's spawn: ${error.message}`);
     throw error;
   }
-  if (items.length !== 2) throw badRequest(`a push is a bundle of exactly two items (the pushed message, then its source's spawn), got ${items.length}`);
-  return { pushed: items[0]!.raw, source: readSigned(items[1]!.raw) };
+  if (items.length < 2 || items.length > MAX_PUSHED + 1) throw badRequest(`a push is a bundle of 1 to ${MAX_PUSHED} pushed messages, then their source's spawn; got ${items.length} items`);
+  return { pushed: items.slice(0, -1).map((i) => i.raw), source: readSigned(items.at(-1)!.raw) };
 }
 
 /**
