@@ -1,10 +1,12 @@
 // `npm run bench`: every figure beside its baseline, measured in this one run.
 // Options (environment): BENCH_SECONDS (HTTP load per figure, default 5),
-// BENCH_CONNECTIONS (default 10), BENCH_ONLY (comma list of: engine,http,scheduler,process,meter,attest,gpu,model),
+// BENCH_CONNECTIONS (default 10), BENCH_ONLY (comma list of: engine,http,scheduler,process,meter,attest,gpu,model,start,network),
 // BENCH_MESSAGES (assignments per scheduling figure, default 5000), BENCH_SLOTS (process slots,
 // default 10000), BENCH_VERIFY_SLOTS (messages of the process that attest replays and disputes,
 // default 10000), BENCH_SEED (seeds the dispute's divergent slot, default 1), BENCH_IDLE_SECONDS
-// (how long the idle-RSS figure waits after the node's start-up before sampling, default 12).
+// (how long the idle-RSS figure waits after the node's start-up before sampling, default 12),
+// BENCH_DELIVER_MESSAGES (transfers per cross-node delivery round, default 500), BENCH_PINGPONG_ROUNDS
+// (ping-pong round trips across two nodes, and local schedule requests beside them, default 200).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +19,12 @@ import { modelFigures } from './model.ts';
 import { meterFigures } from './meter.ts';
 import { attestFigures } from './attest.ts';
 import { startFigures } from './start.ts';
+import { networkFigures } from './network.ts';
 import { printTable, writeResults, type Figure } from './report.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const only = new Set((process.env.BENCH_ONLY ?? 'engine,http,scheduler,process,meter,attest,gpu,model,start').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'engine,http,scheduler,process,meter,attest,gpu,model,start,network').split(','));
 const log = (line: string) => console.error(`[bench] ${line}`);
 const dir = mkdtempSync(join(tmpdir(), 'hyperwasm-bench-'));
 
@@ -35,6 +38,7 @@ try {
   if (only.has('scheduler')) figures.push(...(await schedulerFigures(dir, Number(process.env.BENCH_MESSAGES ?? 5000), log)));
   if (only.has('process')) figures.push(...(await processFigures(dir, Number(process.env.BENCH_SLOTS ?? 10_000), log)));
   if (only.has('start')) figures.push(...(await startFigures(dir, log)));
+  if (only.has('network')) figures.push(...(await networkFigures(dir, log)));
   if (only.has('meter')) figures.push(...(await meterFigures(log)));
   if (only.has('gpu')) figures.push(...(await gpuFigures(log)));
   if (only.has('model')) figures.push(...(await modelFigures(log)));
