@@ -305,7 +305,8 @@ export class Scheduler {
     if (scheduler !== item.ownerAddress) {
       throw new HyperError('forbidden', 'forbidden', `pushed message ${item.id} claims to come from process ${from}, but it is signed by ${item.ownerAddress} and that process is scheduled by ${scheduler}: only a process's scheduler sends its messages`);
     }
-    if (item.target !== target) throw badRequest(`pushed message ${item.id} targets ${item.target}, not ${target}`);
+    // A pushed spawn is its own process (no target); a pushed message targets the process it is scheduled on.
+    if (item.target !== (tagValue(item.tags, 'Type') === 'Process' ? undefined : target)) throw badRequest(`pushed message ${item.id} targets ${item.target}, not ${target}`);
     return pushKey(target, origin!);
   }
 

@@ -220,6 +220,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       store,
       scheduler,
       signer,
+      address: key.address,
       routes,
       log,
     });

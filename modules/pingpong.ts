@@ -2,8 +2,9 @@
 // `Action: Serve` with `Peer: <process>` and `Rounds: N` starts a rally: this process sends
 // `Action: Ping, Round: 1` to the peer; a process that gets `Ping` with Round r < N answers
 // its sender (`from`: the process that pushed it) with Round r + 1. Both count what they got.
-// `Action: Fanout` with `Peers: <pid>,<pid>,…` sends one `Action: Note` to each.
-import { readEnvelope, respond, respondError, outbound, tags } from "./lib/process";
+// `Action: Fanout` with `Peers: <pid>,<pid>,…` sends one `Action: Note` to each; `Action: Spawn`
+// with `Module: <id>` starts a process of that module (a `spawns` entry).
+import { readEnvelope, respond, respondError, respondSpawning, outbound, tags } from "./lib/process";
 import { JSONValue, jsonArray, jsonObject } from "./lib/json";
 
 export { hw_alloc, hw_free } from "./lib/abi";
@@ -21,6 +22,14 @@ export function handle(ptr: i32, len: i32): u64 {
     const rounds = env.tag("Rounds");
     if (peer == null || rounds == null) return respondError("Serve needs Peer and Rounds tags");
     return state(jsonArray().push(outbound(peer, tags(["Action", "Ping", "Round", "1", "Rounds", rounds]), "ping 1")));
+  }
+  if (action == "Spawn") {
+    // Starts a process of `Module` (named by `Name`), scheduled by this process's scheduler.
+    const module = env.tag("Module");
+    if (module == null) return respondError("Spawn needs a Module tag");
+    const name = env.tag("Name");
+    const spawn = jsonObject().setString("module", module).set("tags", tags(["Name", name != null ? name : "child"])).setString("data", "");
+    return respondSpawning(stateOutput(), jsonArray(), jsonArray().push(spawn));
   }
   if (action == "Fanout") {
     // One `Action: Note` to each of the comma-separated `Peers`, in order: a fan-out.
@@ -48,6 +57,10 @@ export function handle(ptr: i32, len: i32): u64 {
   return state(jsonArray());
 }
 
+function stateOutput(): JSONValue {
+  return jsonObject().setNumber("pings", <f64>pings).setNumber("last", <f64>last).setString("from", lastFrom);
+}
+
 function state(messages: JSONValue): u64 {
-  return respond(jsonObject().setNumber("pings", <f64>pings).setNumber("last", <f64>last).setString("from", lastFrom), messages);
+  return respond(stateOutput(), messages);
 }

@@ -8,6 +8,12 @@ import { NodeError, signItem } from '../client/node-client.ts';
 import { messageTags } from '../engine/protocol/vocabulary.ts';
 import { sha256b64 } from '../engine/protocol/hash.ts';
 import { checkDelivery, quiet, startCluster, type Cluster } from './net.ts';
+import { parseDataItem } from '../engine/protocol/ans104/data-item.ts';
+import { fromB64url } from '../engine/protocol/encoding.ts';
+import { tagValue } from '../engine/protocol/vocabulary.ts';
+import { verifyLinks } from '../attest/verify/links.ts';
+import { ArweaveGateway } from '../arweave/gateway.ts';
+import { tempDir } from './helpers.ts';
 
 const test = suite('delivery');
 let cluster: Cluster;
@@ -52,6 +58,36 @@ test('a token transfer notifies a counter process (Credit-Notice) and the sender
   assert.equal([byTag('Debit-Notice').target, byTag('Debit-Notice').status], [sender, 'account']);
   assert.equal([byTag('Credit-Notice').target, byTag('Credit-Notice').status, byTag('Credit-Notice')['target-slot']], [counter, 'delivered', 1]);
   await checkDelivery([{ pid: token, client: client! }, { pid: counter, client: client! }]);
+});
+
+test('a process spawns a process: started once by its scheduler, from = the parent, and the link verifies from Arweave', async () => {
+  const [client] = cluster.clients;
+  const { node } = cluster.nodes[0]!;
+  const counterModule = await cluster.module('counter');
+  const parent = (await client!.spawn(cluster.signer, await cluster.module('pingpong'), node.key.address)).process;
+  await client!.send(cluster.signer, parent, [{ name: 'Action', value: 'Spawn' }, { name: 'Module', value: counterModule }, { name: 'Name', value: 'kid' }]);
+  await quiet(cluster.nodes);
+  const { entries } = await client!.get(`/${parent}/outbox`);
+  assert.is(entries.length, 1);
+  const [entry] = entries;
+  assert.equal([entry.status, entry['target-slot'], entry.spawn.module], ['delivered', 0, counterModule]);
+  const child = entry.target as string;
+  const spawn = parseDataItem(fromB64url((await client!.schedulePage(child, 0)).assignments[0]['message-item']));
+  assert.is(spawn.id, child);
+  assert.equal([tagValue(spawn.tags, 'Type'), tagValue(spawn.tags, 'From-Process'), tagValue(spawn.tags, 'Module'), tagValue(spawn.tags, 'Scheduler'), tagValue(spawn.tags, 'Name')], ['Process', parent, counterModule, node.key.address, 'kid']);
+  await client!.send(cluster.signer, child, [{ name: 'Action', value: 'Count' }]);
+  await quiet(cluster.nodes);
+  assert.is((await client!.compute(child)).output.count, 1, 'the child runs its own module');
+  // Published, the child's slot 0 traces to the parent's record.
+  await node.publisher.flush();
+  const dir = tempDir('hyperwasm-spawn-verify-');
+  try {
+    const report = await verifyLinks(new ArweaveGateway(cluster.arlocal.url), child, { dir: dir.path });
+    assert.equal(report.faults, []);
+    assert.is(report.incoming, 1);
+  } finally {
+    dir.remove();
+  }
 });
 
 test('a message that claims to come from a process it was not pushed by is refused, nothing assigned', async () => {

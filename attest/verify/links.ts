@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { ArweaveGateway } from '../../arweave/gateway.ts';
 import { parseDataItem, type DataItem } from '../../engine/protocol/ans104/data-item.ts';
 import { b64url, utf8 } from '../../engine/protocol/encoding.ts';
-import { pushedTags, readPushOrigin, type OutboxMessage, type PushOrigin } from '../../engine/protocol/pushed.ts';
+import { pushedTags, readPushOrigin, spawnTags, type OutboxMessage, type OutboxSpawn, type PushOrigin } from '../../engine/protocol/pushed.ts';
 import type { SlotRecord } from '../../engine/protocol/record.ts';
 import type { ModuleSource } from '../../engine/modules.ts';
 import { entriesOf } from '../../engine/delivery/ledger.ts';
@@ -188,8 +188,10 @@ async function traceIncoming(run: LinkRun, pid: string, { slot, item, origin }: 
   const record = source.records.get(origin.slot);
   if (!record) return { slot, kind: 'link-no-source', message: `${here} comes from ${there}, which is not in ${origin.process}'s published history` };
   const entry = entriesOf(record, 0).find(({ key }) => key[2] === origin.index)?.entry;
-  if (!entry?.message) return { slot, kind: 'link-mismatch', message: `${here} claims outbox entry ${origin.index} of ${there}, which ${entry ? `is invalid (${entry.invalid})` : 'has no such entry'}` };
-  const differs = difference(item, pid, { ...origin, record: record.hashpath, pushedFor: record.message }, entry.message);
+  if (!entry?.message && !entry?.spawn) return { slot, kind: 'link-mismatch', message: `${here} claims outbox entry ${origin.index} of ${there}, which ${entry ? `is invalid (${entry.invalid})` : 'has no such entry'}` };
+  const traced = { ...origin, record: record.hashpath, pushedFor: record.message };
+  // A spawn is slot 0 of the process it started: the spawn item the source's scheduler signed.
+  const differs = entry.spawn ? spawnDifference(item, pid, slot, traced, entry.spawn, scheduler) : difference(item, pid, traced, entry.message!);
   if (differs) return { slot, kind: 'link-mismatch', message: `${here} differs from outbox entry ${origin.index} of ${there}: ${differs.field}`, field: differs.field, claimed: differs.claimed, replayed: differs.replayed };
   return undefined;
 }
@@ -204,6 +206,16 @@ function difference(item: DataItem, pid: string, origin: PushOrigin, message: Ou
   const tags = JSON.stringify(item.tags.map(({ name, value }) => ({ name, value })));
   if (tags !== expected) return { field: 'tags', claimed: tags, replayed: expected };
   if (b64url(item.data) !== b64url(utf8(message.data))) return { field: 'data', claimed: new TextDecoder().decode(item.data), replayed: message.data };
+  return undefined;
+}
+
+/** The first field where a pushed spawn differs from the `spawns` entry of its source's record. */
+function spawnDifference(item: DataItem, pid: string, slot: number, origin: PushOrigin, spawn: OutboxSpawn, scheduler: string): { field: string; claimed: string; replayed: string } | undefined {
+  if (slot !== 0 || item.id !== pid || item.target !== undefined) return { field: 'target', claimed: `${item.target ?? item.id} at slot ${slot}`, replayed: 'a spawn item at slot 0 of the process it starts' };
+  const expected = JSON.stringify(spawnTags(origin, spawn, scheduler));
+  const tags = JSON.stringify(item.tags.map(({ name, value }) => ({ name, value })));
+  if (tags !== expected) return { field: 'tags', claimed: tags, replayed: expected };
+  if (b64url(item.data) !== b64url(utf8(spawn.data))) return { field: 'data', claimed: new TextDecoder().decode(item.data), replayed: spawn.data };
   return undefined;
 }
 

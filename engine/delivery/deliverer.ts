@@ -10,10 +10,10 @@
 // knows it as a process, asked several times) is settled as one (PROTOCOL.md §21).
 import { encodeBundle } from '../protocol/ans104/bundle.ts';
 import type { Ed25519Signer } from '../protocol/ans104/data-item.ts';
-import { signPushed } from '../protocol/pushed.ts';
+import { signPushed, signSpawn } from '../protocol/pushed.ts';
 import type { SignedAssignment } from '../protocol/assignment.ts';
 import type { EntryKey, StoreView } from '../store.ts';
-import { entriesFrom, type DeliveryEntry } from './ledger.ts';
+import { entriesFrom, SPAWN_TARGET, type DeliveryEntry } from './ledger.ts';
 
 /** Where a target is, as far as this node can tell now. */
 export type Route =
@@ -43,6 +43,8 @@ export interface DelivererOptions {
   /** This node's scheduler, for targets it schedules itself. */
   scheduler: { schedule(raw: Uint8Array): Promise<SignedAssignment> };
   signer: Ed25519Signer;
+  /** This node's address: the scheduler of the processes its processes spawn. */
+  address: string;
   routes: DeliveryRoutes;
   clock?: () => number;
   log?: (line: string) => void;
@@ -113,7 +115,7 @@ export class Deliverer {
   enqueue(entries: readonly { key: EntryKey; entry: DeliveryEntry }[]): void {
     if (this.stopped) return;
     for (const { key, entry } of entries) {
-      if (entry.status === 'pending' && !this.queued.has(key.join('/'))) this.add(key, entry.target!, entry.createdAt);
+      if (entry.status === 'pending' && !this.queued.has(key.join('/'))) this.add(key, entry.spawn ? SPAWN_TARGET : entry.target!, entry.createdAt);
     }
   }
 
@@ -184,11 +186,15 @@ export class Deliverer {
     if (run < 0) run = entries.length;
     const pending = entries.slice(0, run) as DeliveryEntry[];
     this.counters.attempts++;
-    const items = pending.map((entry, i) => signPushed(this.options.signer, { process: keys[i]![0], slot: keys[i]![1], index: keys[i]![2], record: entry.record, pushedFor: entry.pushedFor }, entry.message!));
+    const origin = (i: number) => ({ process: keys[i]![0], slot: keys[i]![1], index: keys[i]![2], record: pending[i]!.record, pushedFor: pending[i]!.pushedFor });
+    // A spawn is scheduled here, by the node that schedules its parent; its target is its own ID.
+    const spawning = pending[0]!.spawn !== undefined;
+    const items = pending.map((entry, i) => (entry.spawn ? signSpawn(this.options.signer, origin(i), entry.spawn, this.options.address) : signPushed(this.options.signer, origin(i), entry.message!)));
     let settled: Partial<DeliveryEntry>[] = [];
     let failure: unknown;
     try {
-      settled = await this.send(pending[0]!.target!, items.map((i) => i.raw), keys[0]![0]);
+      settled = spawning ? await this.local(items.map((i) => i.raw)) : await this.send(pending[0]!.target!, items.map((i) => i.raw), keys[0]![0]);
+      if (spawning) settled = settled.map((outcome, i) => ({ ...outcome, target: items[i]!.id }));
     } catch (error) {
       failure = error;
     }
@@ -222,24 +228,26 @@ export class Deliverer {
     return nextAt;
   }
 
+  /** Schedules items here, together, so the scheduler takes them in this order and shares their commit; the front that was assigned. */
+  private async local(raws: Uint8Array[]): Promise<Partial<DeliveryEntry>[]> {
+    const answers = await Promise.allSettled(raws.map((raw) => this.options.scheduler.schedule(raw)));
+    const out: Partial<DeliveryEntry>[] = [];
+    for (const answer of answers) {
+      if (answer.status === 'rejected') {
+        if (out.length === 0) throw answer.reason;
+        break;
+      }
+      out.push({ status: 'delivered', slot: answer.value.slot, assignment: answer.value.id, scheduler: answer.value.signer });
+    }
+    return out;
+  }
+
   /** Sends pushed items (one link's, in order) to wherever their target is scheduled; how each of the front ones settled. */
   private async send(target: string, raws: Uint8Array[], source: string): Promise<Partial<DeliveryEntry>[]> {
     const route = await this.options.routes.locate(target);
     if (route.kind === 'account') return raws.map(() => ({ status: 'account' as const }));
     if (route.kind === 'unknown') throw new Error(route.reason);
-    if (route.kind === 'local') {
-      // Called together, so the scheduler takes them in this order and shares their commit.
-      const answers = await Promise.allSettled(raws.map((raw) => this.options.scheduler.schedule(raw)));
-      const out: Partial<DeliveryEntry>[] = [];
-      for (const answer of answers) {
-        if (answer.status === 'rejected') {
-          if (out.length === 0) throw answer.reason;
-          break;
-        }
-        out.push({ status: 'delivered', slot: answer.value.slot, assignment: answer.value.id, scheduler: answer.value.signer });
-      }
-      return out;
-    }
+    if (route.kind === 'local') return this.local(raws);
     const spawn = this.options.store.messages.get(source);
     if (!spawn) throw new Error(`the spawn item of ${source} is not in this node's store`);
     const bundle = encodeBundle([...raws, spawn]);

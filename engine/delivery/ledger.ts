@@ -6,7 +6,7 @@
 // like a token's Debit-Notice to a person), or the handler's entry could not be sent at all
 // (`invalid`, with the reason). Nothing is ever dropped: a dead target stays pending, visibly.
 import type { SlotRecord } from '../protocol/record.ts';
-import { readOutboxMessage, type OutboxMessage } from '../protocol/pushed.ts';
+import { readOutboxMessage, readOutboxSpawn, type OutboxMessage, type OutboxSpawn } from '../protocol/pushed.ts';
 import type { EntryKey, StoreView } from '../store.ts';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'account' | 'invalid';
@@ -15,8 +15,10 @@ export interface DeliveryEntry {
   status: DeliveryStatus;
   /** The target as the handler named it (absent when the entry has none). */
   target?: string;
-  /** The message to send, as checked (absent when invalid). */
+  /** The message to send, as checked (absent when invalid, and for a spawn). */
   message?: OutboxMessage;
+  /** A process to start, as checked: its target, once started, is the new process's ID. */
+  spawn?: OutboxSpawn;
   /** The source record's hashpath and the message it was handling (the pushed item's From-Record and Pushed-For). */
   record: string;
   pushedFor: string;
@@ -36,25 +38,41 @@ export interface DeliveryEntry {
   settledAt?: number;
 }
 
-/** The entries a slot's record gives rise to, by key (a record without messages gives none). */
+/** The link a spawn entry waits on in the work list (its target is not known before it is signed). */
+export const SPAWN_TARGET = 'spawn';
+
+/**
+ * The entries a slot's record gives rise to, by key: its `messages`, then its `spawns`, their
+ * indexes running on after the messages'. A failed slot (`error`) sends nothing.
+ */
 export function entriesOf(record: SlotRecord, now: number): { key: EntryKey; entry: DeliveryEntry }[] {
+  if (record.error !== undefined) return [];
   const base = { record: record.hashpath, pushedFor: record.message, createdAt: now, attempts: 0 };
-  const { messages } = record;
-  if (messages === null || (Array.isArray(messages) && messages.length === 0)) return [];
-  if (!Array.isArray(messages)) return [{ key: [record.process, record.slot, 0], entry: { ...base, status: 'invalid', invalid: 'handle\'s "messages" must be an array' } }];
-  return messages.map((raw, index) => {
+  const list = (value: unknown, name: string) => (value === undefined || value === null ? [] : Array.isArray(value) ? value : [{ notAnArray: name }]);
+  const messages = list(record.messages, 'messages');
+  const spawns = list(record.spawns, 'spawns');
+  const entries: { key: EntryKey; entry: DeliveryEntry }[] = [];
+  [...messages, ...spawns].forEach((raw, index) => {
     const key: EntryKey = [record.process, record.slot, index];
-    const read = readOutboxMessage(raw);
-    if ('invalid' in read) return { key, entry: { ...base, status: 'invalid', invalid: read.invalid } };
-    return { key, entry: { ...base, status: 'pending', target: read.target, message: read } };
+    const bad = raw && typeof raw === 'object' && 'notAnArray' in raw ? `handle's "${(raw as { notAnArray: string }).notAnArray}" must be an array` : undefined;
+    if (bad) return entries.push({ key, entry: { ...base, status: 'invalid', invalid: bad } });
+    if (index >= messages.length) {
+      const spawn = readOutboxSpawn(raw as SlotRecord['messages']);
+      if ('invalid' in spawn) return entries.push({ key, entry: { ...base, status: 'invalid', invalid: spawn.invalid } });
+      return entries.push({ key, entry: { ...base, status: 'pending', spawn } });
+    }
+    const read = readOutboxMessage(raw as SlotRecord['messages']);
+    if ('invalid' in read) return entries.push({ key, entry: { ...base, status: 'invalid', invalid: read.invalid } });
+    return entries.push({ key, entry: { ...base, status: 'pending', target: read.target, message: read } });
   });
+  return entries;
 }
 
 /** Puts a slot's entries; call inside the transaction that keeps the record. */
 export function putEntries(store: StoreView<'deliveries' | 'undelivered'>, entries: { key: EntryKey; entry: DeliveryEntry }[]): void {
   for (const { key, entry } of entries) {
     store.deliveries.put(key, entry);
-    if (entry.status === 'pending') store.undelivered.put(key, entry.target!);
+    if (entry.status === 'pending') store.undelivered.put(key, entry.spawn ? SPAWN_TARGET : entry.target!);
   }
 }
 

@@ -166,13 +166,13 @@ export function handleInputBytes(item: DataItem, assignment: SignedAssignment, p
 }
 
 /** What a slot's message did: handle's output, messages and error, the result hash and the gas. */
-type Outcome = Pick<SlotRecord, 'output' | 'messages' | 'error' | 'result-bytes' | 'result-hash' | 'gas'>;
+type Outcome = Pick<SlotRecord, 'output' | 'messages' | 'spawns' | 'error' | 'result-bytes' | 'result-hash' | 'gas'>;
 
 /** The bytes a slot's result hash commits to, carried in the record so anyone can check the hash. */
 const resultOf = (bytes: Uint8Array) => ({ 'result-bytes': b64url(bytes), 'result-hash': sha256b64(bytes) });
 
-/** A handler's output: {"output", "messages", "error"?}; anything else is an error result. */
-function readOutput(bytes: Uint8Array): Pick<SlotRecord, 'output' | 'messages' | 'error'> {
+/** A handler's output: {"output", "messages", "spawns"?, "error"?}; anything else is an error result. */
+function readOutput(bytes: Uint8Array): Pick<SlotRecord, 'output' | 'messages' | 'spawns' | 'error'> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(TEXT.decode(bytes));
@@ -182,6 +182,8 @@ function readOutput(bytes: Uint8Array): Pick<SlotRecord, 'output' | 'messages' |
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return { output: null, messages: [], error: 'handle returned JSON that is not an object' };
   }
-  const { output = null, messages = [], error } = parsed as Record<string, Json>;
-  return error === undefined ? { output, messages } : { output, messages, error };
+  const { output = null, messages = [], spawns, error } = parsed as Record<string, Json>;
+  // `spawns` only when the handler returned some, so records of processes that never spawn keep their bytes.
+  const spawned = spawns === undefined || (Array.isArray(spawns) && spawns.length === 0) ? {} : { spawns };
+  return error === undefined ? { output, messages, ...spawned } : { output, messages, ...spawned, error };
 }

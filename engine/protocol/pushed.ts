@@ -20,6 +20,16 @@ const MAX_TAGS = 128;
 const MAX_NAME_BYTES = 1024;
 const MAX_VALUE_BYTES = 3072;
 
+/** A process a handler asked to start, checked: its module, its tags, its data. */
+export interface OutboxSpawn {
+  module: string;
+  tags: Tag[];
+  data: string;
+}
+
+/** The tags a spawn's scheduler writes after the reserved ones (a handler may not set them either). */
+const SPAWN_TAGS = ['Module', 'Scheduler'];
+
 /** One entry of a process's outbox, as its handler wrote it, checked. */
 export interface OutboxMessage {
   target: string;
@@ -58,6 +68,32 @@ export function readOutboxMessage(entry: Json): OutboxMessage | { invalid: strin
     checked.push({ name, value });
   }
   return { target, tags: checked, data };
+}
+
+/**
+ * Reads one entry of a handler's `spawns`: `{"module": <module ID>, "tags"?: [{name, value}], "data"?: <string>}`.
+ * The reason it cannot be started instead of throwing, as for messages.
+ */
+export function readOutboxSpawn(entry: Json): OutboxSpawn | { invalid: string } {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return { invalid: 'a spawn must be a JSON object' };
+  const { module } = entry as Record<string, Json>;
+  if (!isId(module) || b64url(fromB64url(module)) !== module) return { invalid: `a spawn needs a module: a 43-character module ID (canonical base64url), got ${JSON.stringify(module ?? null).slice(0, 80)}` };
+  const read = readOutboxMessage({ ...(entry as Record<string, Json>), target: module });
+  if ('invalid' in read) return { invalid: read.invalid.replace('an outgoing message', 'a spawn') };
+  const reserved = read.tags.find((t) => SPAWN_TAGS.includes(t.name));
+  if (reserved) return { invalid: `a spawn may not set the tag ${reserved.name}: its scheduler writes it` };
+  return { module, tags: read.tags, data: read.data };
+}
+
+/** A spawn's tags: the reserved ones with Type: Process, then Module and Scheduler, then the handler's. */
+export function spawnTags(origin: PushOrigin, spawn: OutboxSpawn, scheduler: string): Tag[] {
+  const [protocol, variant, , ...rest] = pushedTags(origin, { target: '', tags: [], data: '' });
+  return [protocol!, variant!, { name: 'Type', value: Type.Process }, ...rest, { name: 'Module', value: spawn.module }, { name: 'Scheduler', value: scheduler }, ...spawn.tags];
+}
+
+/** The spawn item, signed by the source's scheduler, which also schedules the new process: the same bytes every time. */
+export function signSpawn(signer: Ed25519Signer, origin: PushOrigin, spawn: OutboxSpawn, scheduler: string): DataItem {
+  return createDataItem(signer, { anchor: pushAnchor(origin), tags: spawnTags(origin, spawn, scheduler), data: spawn.data });
 }
 
 /** The anchor of a pushed message: sha256(source process ID bytes ‖ u64be(slot) ‖ u32be(index)). */
@@ -106,7 +142,8 @@ export function readPushOrigin(item: DataItem): PushOrigin | undefined {
   const [history, last, ...more] = record.split('/');
   if (more.length > 0 || !isId(history) || !isId(last)) throw refuse('From-Record must be a hashpath: two 43-character IDs joined by "/"');
   if (!isId(pushedFor)) throw refuse('Pushed-For must be a 43-character message ID');
-  if (!item.target) throw refuse('has no target');
+  // A pushed spawn (Type: Process) names no target: the new process is the item itself.
+  if (!item.target && tagValue(item.tags, 'Type') !== Type.Process) throw refuse('has no target');
   const anchor = pushAnchor({ process: from, slot, index });
   if (item.anchor !== b64url(anchor)) throw refuse('its anchor is not sha256(From-Process ‖ u64be(From-Slot) ‖ u32be(Outbox-Index))');
   return { process: from, slot, index, record, pushedFor };

@@ -55,6 +55,8 @@ export interface SlotRecord {
   output: Json;
   /** handle's `messages`, as the module returned them. */
   messages: Json;
+  /** handle's `spawns` (processes to start), as the module returned them; absent when it returned none. */
+  spawns?: Json;
   /** Why the message failed: handle's own `error`, a trap, or output that is not a JSON object. */
   error?: Json;
   /** base64url of exactly the bytes `result-hash` commits to: what handle returned, or a trap's message as UTF-8. */

@@ -17,7 +17,8 @@
 //       The process's outgoing messages from slot `from` (default 0), at most `limit` (default
 //       and at most 1000): each with its target, its delivery status (pending, delivered,
 //       account, invalid), attempts and last error, and once delivered the slot and assignment
-//       it got at its target. No side effects.
+//       it got at its target; a spawn entry has `spawn` (module, tags, data) and, once started,
+//       the new process as its target. No side effects.
 import { wholeNumber, type Device, type Key } from './device.ts';
 import { sendRecord } from './record.ts';
 import { RECORD } from './schemas.ts';
@@ -81,6 +82,7 @@ export const processDevice: Device = {
           ...(entry.slot !== undefined ? { 'target-slot': entry.slot, assignment: entry.assignment, scheduler: entry.scheduler } : {}),
           ...(entry.invalid ? { invalid: entry.invalid } : {}),
           ...(entry.message ? { tags: entry.message.tags, data: entry.message.data } : {}),
+          ...(entry.spawn ? { spawn: { module: entry.spawn.module, tags: entry.spawn.tags, data: entry.spawn.data } } : {}),
         }));
         return call.json({ process: pid, from, entries }, OUTBOX);
       },

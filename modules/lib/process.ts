@@ -113,6 +113,11 @@ export function respond(output: JSONValue, messages: JSONValue): u64 {
   return writeJSON(jsonObject().set("output", output).set("messages", messages));
 }
 
+/** The handler's result with processes to start: {"output", "messages", "spawns": [{"module", "tags", "data"}]}. */
+export function respondSpawning(output: JSONValue, messages: JSONValue, spawns: JSONValue): u64 {
+  return writeJSON(jsonObject().set("output", output).set("messages", messages).set("spawns", spawns));
+}
+
 // A handled error is reported twice on purpose: "output" is what a reader of the result sees,
 // and the top-level "error" lets the engine flag the message as failed without knowing the
 // module's output shape. Neither changes state: the caller returns before touching it.
