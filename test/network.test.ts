@@ -14,6 +14,11 @@ import { fromB64url } from '../engine/protocol/encoding.ts';
 import { messageTags } from '../engine/protocol/vocabulary.ts';
 import { NodeClient, NodeError, signItem } from '../client/node-client.ts';
 import { Mirror } from '../engine/mirror.ts';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { signLocation } from '../engine/protocol/location.ts';
+import { sha256b64 } from '../engine/protocol/hash.ts';
+import { b64url } from '../engine/protocol/encoding.ts';
 import { openStore } from '../engine/store.ts';
 import { tempDir } from './helpers.ts';
 import { checkDelivery, pushedInto, quiet, startCluster, waitFor, type Cluster } from './net.ts';
@@ -198,6 +203,46 @@ test('fan-out to 50 counters on two nodes while one node is down: the rest deliv
   if (delivered !== 50) console.log(JSON.stringify((await a0!.get(`/${source}/outbox`)).entries.filter((e: any) => e.status !== 'delivered').slice(0, 3)));
   assert.is(delivered, 50);
   for (const t of targets) assert.is((await cluster.clients[t.node]!.compute(t.pid)).output.count, 1);
+});
+
+// Last: its entry stays pending for good, which every quiet() above would wait on.
+test('two schedulers that redirect a push to each other: the deliverer stops after 3 hops, says so, nothing assigned, the entry kept', async () => {
+  // Two hostile "nodes" on loopback, both claiming one scheduler address S and answering every
+  // push with a 307 to the other, each time with a fresh, validly signed location record of S.
+  const key = ed25519Signer(generateKeyPairSync('ed25519').privateKey);
+  const S = sha256b64(key.publicKey);
+  const target = 'T'.repeat(42) + 'A';
+  let nonce = Date.now();
+  let pushes = 0;
+  const servers: Server[] = [];
+  const urls: string[] = [];
+  const record = (url: string) => b64url(signLocation(key, { url, nonce: ++nonce, timestamp: Date.now(), ttlMs: 60_000, version: 'hostile' }).raw);
+  for (let i = 0; i < 2; i++) {
+    const server = createServer((request, response) => {
+      request.resume();
+      response.setHeader('content-type', 'application/json');
+      if (request.method === 'GET' && request.url?.startsWith('/~scheduler@1.0/slot')) return response.end(JSON.stringify({ process: target, current: 0, scheduler: S }));
+      pushes++;
+      response.statusCode = 307;
+      response.end(JSON.stringify({ error: 'redirect', message: 'elsewhere', scheduler: S, record: record(urls[1 - i]!) }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    urls.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  }
+  try {
+    const [a0] = cluster.clients;
+    await a0!.post('/~scheduler@1.0/location', fromB64url(record(urls[0]!)));
+    const source = (await a0!.spawn(cluster.signer, await cluster.module('pingpong'), cluster.nodes[0]!.node.key.address)).process;
+    await a0!.send(cluster.signer, source, [{ name: 'Action', value: 'Fanout' }, { name: 'Peers', value: target }]);
+    let entry: any;
+    await waitFor(async () => ((entry = (await a0!.get(`/${source}/outbox`)).entries[0]), entry?.attempts >= 1), 'the first attempt');
+    assert.is(entry.status, 'pending', 'kept, to be retried');
+    assert.match(entry['last-error'], /more than 3 redirects/);
+    assert.is(pushes, 4, 'one push and three redirects followed, no more');
+  } finally {
+    for (const server of servers) server.close();
+  }
 });
 
 test.run();
