@@ -11,16 +11,15 @@
 // and CRASH_SEED=<n> replays it (item anchors stay random, so timing still varies).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { NodeClient, signItem, type Signer } from '../client/node-client.ts';
 import { ed25519Signer, parseDataItem, verifyDataItem } from '../engine/protocol/ans104/data-item.ts';
 import { readAssignment } from '../engine/protocol/assignment.ts';
 import { chain } from '../engine/protocol/hash-chain.ts';
 import { fromB64url } from '../engine/protocol/encoding.ts';
 import { tempDir } from './helpers.ts';
+import { killHard, startChildNode, xorshift32, type ChildNode } from './child-node.ts';
 import { messageTags, moduleTags } from '../engine/protocol/vocabulary.ts';
 import { readFileSync } from 'node:fs';
 import { buildModules } from '../modules/tools/build.ts';
@@ -28,74 +27,15 @@ import { upload } from '../arweave/upload.ts';
 import { loadOrCreateWallet } from '../arweave/wallet.ts';
 import { ArweaveGateway } from '../arweave/gateway.ts';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CYCLES = 5; // kill/restart cycles on the same data folder
 const SENDERS = 16;
 const PROCESSES = 3;
 const PAGE = 250;
 const FIRST_ANSWER_MS = 20_000; // the kill delay starts at the first answer, or after this // page size when reading schedules back, so paging is exercised
 
-/** xorshift32: a tiny seeded PRNG, so a failing run can be replayed. */
-export function xorshift32(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
 
-export interface ChildNode {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exited: Promise<void>;
-}
-
-/** Starts `hyperwasm serve` in a child process; resolves once it says where it listens. */
-export function startChildNode(data: string, timeoutMs = 60_000): Promise<ChildNode> {
-  const child = spawn(process.execPath, ['bin/hyperwasm.js', 'serve', '--port', '0', '--arlocal-port', '0', '--data', data, '--no-examples', '--workers', '2'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FORCE_COLOR: '0' },
-  });
-  let stdout = '';
-  let stderr = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.stderr!.on('data', (chunk) => {
-    stderr = (stderr + chunk).slice(-20_000); // keep draining; keep the tail for messages
-  });
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(new Error(`${why}\n--- child stderr ---\n${stderr}\n--- child stdout ---\n${stdout}`));
-    };
-    const timer = setTimeout(() => fail(`the node did not start within ${timeoutMs} ms`), timeoutMs);
-    const early = (code: number | null, signal: string | null) => fail(`the node exited during start-up (code ${code}, signal ${signal})`);
-    child.once('exit', early);
-    child.stdout!.on('data', (chunk) => {
-      if (stdout.length < 20_000) stdout += chunk;
-      const match = stdout.match(/hyperwasm node listening on (http:\/\/\S+)/);
-      if (match) {
-        child.stdout!.removeAllListeners('data');
-        child.stdout!.resume(); // keep draining
-        clearTimeout(timer);
-        child.off('exit', early);
-        resolve({ child, url: match[1], stderr: () => stderr, exited });
-      }
-    });
-  });
-}
-
-async function killHard(node: ChildNode | undefined): Promise<void> {
-  if (!node || node.child.exitCode !== null || node.child.signalCode !== null) return;
-  node.child.kill('SIGKILL');
-  await node.exited;
-}
+/** A node as `hyperwasm serve` in a child process, as a user starts it: on the embedded arlocal, with two fold workers. */
+const startNode = (data: string) => startChildNode(data, ['--arlocal-port', '0', '--no-examples', '--workers', '2']);
 
 interface Ack {
   process: string;
@@ -309,7 +249,7 @@ async function checkSchedules(client: NodeClient): Promise<number> {
 }
 
 test('a fresh node spawns the processes under test', async () => {
-  node = await startChildNode(data);
+  node = await startNode(data);
   const client = new NodeClient(node.url);
   const info = await client.info();
   address = info.address;
@@ -342,7 +282,7 @@ test(`${CYCLES} SIGKILLs under concurrent traffic lose no acknowledged assignmen
       if (unanswered.has(seen.message)) seenUnanswered += 1;
     }
 
-    node = await startChildNode(data);
+    node = await startNode(data);
     const client = new NodeClient(node.url);
     assert.is((await client.info()).address, address, 'the node keeps its address across restarts');
     const present = await checkSchedules(client);

@@ -18,11 +18,9 @@
 // slow file) waits until nothing at all is pending (about 50 s more on 2 cores).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { startArlocal, type EmbeddedGateway } from '../arweave/arlocal.ts';
 import { ArweaveGateway } from '../arweave/gateway.ts';
 import { upload } from '../arweave/upload.ts';
@@ -32,9 +30,9 @@ import { ed25519Signer } from '../engine/protocol/ans104/data-item.ts';
 import { moduleTags } from '../engine/protocol/vocabulary.ts';
 import { buildModules } from '../modules/tools/build.ts';
 import { tempDir } from './helpers.ts';
+import { killHard, startChildNode, xorshift32, type ChildNode } from './child-node.ts';
 import { checkDelivery, pushedInto } from './net.ts';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.NETCRASH_ROUNDS ?? 3); // kills of each node
 const DRAIN = process.env.NETCRASH_DRAIN === '1';
 const TOKENS = 2; // two links into the counter; each token's Debit-Notices drain on their own link
@@ -44,64 +42,12 @@ const AFTER_B_KILL_MS = 400; // transfers go on while B is down
 const FIRST_ANSWER_MS = 20_000;
 const PAGE = 1000; // what one schedule page / outbox listing holds (checkDelivery reads one)
 
-/** xorshift32: a tiny seeded PRNG, so a failing run can be replayed. */
-function xorshift32(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
 
-interface ChildNode {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exited: Promise<void>;
-}
-
-/** Starts `hyperwasm serve` on `data` against a shared gateway; resolves once it says where it listens. */
-function startChildNode(data: string, gateway: string, peers: Record<string, string>, home: string, timeoutMs = 60_000): Promise<ChildNode> {
-  const args = ['bin/hyperwasm.js', 'serve', '--port', '0', '--data', data, '--gateway', gateway, '--no-examples', '--workers', '1'];
+/** `hyperwasm serve` on `data` against the shared gateway, told where the other node is. */
+function startNode(data: string, gateway: string, peers: Record<string, string>, home: string): Promise<ChildNode> {
+  const args = ['--gateway', gateway, '--no-examples', '--workers', '1'];
   for (const [address, url] of Object.entries(peers)) args.push('--peer', `${address}=${url}`);
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0', HYPERWASM_HOME: home } });
-  let stdout = '';
-  let stderr = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.stderr!.on('data', (chunk) => {
-    stderr = (stderr + chunk).slice(-20_000); // keep draining; keep the tail for messages
-  });
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(new Error(`${why}\n--- child stderr ---\n${stderr}\n--- child stdout ---\n${stdout}`));
-    };
-    const timer = setTimeout(() => fail(`the node on ${data} did not start within ${timeoutMs} ms`), timeoutMs);
-    const early = (code: number | null, signal: string | null) => fail(`the node on ${data} exited during start-up (code ${code}, signal ${signal})`);
-    child.once('exit', early);
-    child.stdout!.on('data', (chunk) => {
-      if (stdout.length < 20_000) stdout += chunk;
-      const match = stdout.match(/hyperwasm node listening on (http:\/\/\S+)/);
-      if (match) {
-        child.stdout!.removeAllListeners('data');
-        child.stdout!.resume(); // keep draining
-        clearTimeout(timer);
-        child.off('exit', early);
-        resolve({ child, url: match[1]!, stderr: () => stderr, exited });
-      }
-    });
-  });
-}
-
-async function killHard(node: ChildNode | undefined): Promise<void> {
-  if (!node || node.child.exitCode !== null || node.child.signalCode !== null) return;
-  node.child.kill('SIGKILL');
-  await node.exited;
+  return startChildNode(data, args, { HYPERWASM_HOME: home });
 }
 
 /** One node of the pair: its data folder, its address, the child now running (if any), the log of the one killed last. */
@@ -139,7 +85,7 @@ let ownerAddress = '';
 async function start(member: Member, other: Member): Promise<void> {
   const peers = other.node ? { [other.address]: other.node.url } : {};
   member.seed = other.node?.url;
-  member.node = await startChildNode(member.data, arlocal!.url, peers, join(dir.path, 'home'));
+  member.node = await startNode(member.data, arlocal!.url, peers, join(dir.path, 'home'));
   member.client = new NodeClient(member.node.url);
   const { address } = await member.client.info();
   if (member.address) assert.is(address, member.address, `${member.name} keeps its address across restarts`);
