@@ -33,7 +33,7 @@ function wholeNumber(flag: string, text: string): number {
 export const serve: Command = {
   name: 'serve',
   summary: 'run a node serving Compute over HTTP (starts an embedded arlocal unless --gateway is given)',
-  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--workers N] [--peer <addr>=<url>]… [--public-url <url>] [--no-eager] [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--verbose]
+  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--workers N] [--peer <addr>=<url>]… [--public-url <url>] [--no-eager] [--account-after 5] [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--verbose]
 
 Starts a hyperwasm node. Without --gateway it starts arlocal, a local Arweave gateway, on
 127.0.0.1 (data in <data>/arlocal), builds the example modules in modules/ if needed and
@@ -56,6 +56,9 @@ Options:
                       http://<host>:<port> it listens on)
   --no-eager          do not fold new slots as they are assigned (then a process's outgoing
                       messages are sent only once someone reads its result)
+  --account-after <n> take a message's target for an account (a wallet, not a process) after n
+                      definite misses, 0.5 s apart at least: the gateway's index and every
+                      scheduler this node knows answered, none knows it (default 5)
   --price-flat <n>    the node's fee per priced call (default 0)
   --price-per-kgas <n> the node's fee per 1000 gas of a priced call (default 0)
   --max-gas <n>       the largest gas budget of a stateless call (default 100000000000)
@@ -83,6 +86,7 @@ Options:
     peer: { type: 'string', multiple: true },
     'public-url': { type: 'string' },
     'no-eager': { type: 'boolean' },
+    'account-after': { type: 'string' },
     'price-flat': { type: 'string' },
     'price-per-kgas': { type: 'string' },
     'max-gas': { type: 'string' },
@@ -105,6 +109,7 @@ Options:
       peers: Object.fromEntries(parseTags(values.peer).map((t) => [t.name, t.value])),
       publicUrl: values['public-url'],
       eager: values['no-eager'] ? false : undefined,
+      accountAfter: values['account-after'] === undefined ? undefined : wholeNumber('--account-after', values['account-after']),
       prices: { flat: BigInt(values['price-flat'] ?? 0), perKgas: BigInt(values['price-per-kgas'] ?? 0) },
       maxGas: values['max-gas'] === undefined ? undefined : Number(values['max-gas']),
       callGuardMs: values['call-guard-ms'] === undefined ? undefined : Number(values['call-guard-ms']),
