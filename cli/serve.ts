@@ -130,6 +130,7 @@ Options:
     }
     console.log(`hyperwasm node listening on ${running.url}`);
     console.log(`arweave gateway: ${running.gatewayUrl}${values.gateway ? '' : ` (embedded arlocal, child process ${(await arlocal!).pid})`}`);
+    console.log(`node address:    ${running.node.key.address} (other nodes name it in --peer <address>=${running.url})`);
     console.log(`node info:       ${running.url}/~meta@1.0/info`);
     const names = Object.keys(running.examples);
     if (names.length > 0) {

@@ -14,6 +14,9 @@ import { fromB64url } from '../engine/protocol/encoding.ts';
 import { messageTags } from '../engine/protocol/vocabulary.ts';
 import { NodeClient, NodeError, signItem } from '../client/node-client.ts';
 import { Mirror } from '../engine/mirror.ts';
+import { ArweaveGateway } from '../arweave/gateway.ts';
+import { fetchHistory, readHistory } from '../attest/verify/history.ts';
+import { verifyProcess } from '../attest/verify/replay.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { signLocation } from '../engine/protocol/location.ts';
@@ -144,6 +147,20 @@ test('any node computes any process: node 0 copies node 1\'s counter schedule (c
   // It does not claim to schedule the process, and it sends nothing of it.
   assert.is((await a0!.slot(counter)).scheduler, cluster.nodes[1]!.node.key.address);
   assert.equal(cluster.nodes[0]!.node.deliverer.outbox(counter, 0, 10), []);
+  // Published, both nodes' attestations are claims a verifier judges: all confirmed.
+  await cluster.nodes[0]!.node.publisher.flush();
+  await cluster.nodes[1]!.node.publisher.flush();
+  const gateway = new ArweaveGateway(cluster.arlocal.url);
+  const dir = tempDir('hyperwasm-verify-mirror-');
+  try {
+    const history = readHistory(counter, await fetchHistory(gateway, counter));
+    const signers = new Set([...history.statements.values()].flat().map((c) => c.statement.node));
+    assert.ok(signers.has(cluster.nodes[0]!.node.key.address) && signers.has(cluster.nodes[1]!.node.key.address), 'both nodes attested slots of it');
+    const report = await verifyProcess(history, { dir: dir.path, source: gateway });
+    assert.equal(report.faults, []);
+  } finally {
+    dir.remove();
+  }
   const unknown = await a0!.compute('Q'.repeat(42) + 'A').catch((error: NodeError) => error);
   assert.is((unknown as NodeError).status, 404);
   assert.match(String((unknown as NodeError).body.message), /no scheduler this node can find/);

@@ -196,11 +196,18 @@ export function readItems(reading: ScheduleReading, rooted?: (i: number) => bool
       faults.push({ slot: from, kind: 'attestation-bad-signature', message: `the attestation ${item.id} has a signature that does not verify`, attestation: item.id });
       continue;
     }
-    if (item.ownerAddress !== scheduler) {
-      faults.push({ slot: from, kind: 'attestation-wrong-signer', message: `the attestation ${item.id} is signed by ${item.ownerAddress}, not by the process's scheduler ${scheduler}`, attestation: item.id });
+    // Any node may compute the process and attest what it got (PROTOCOL.md §21): an attestation
+    // is its signer's claim, judged like the scheduler's, so it must name its signer as its node.
+    const named = tagValue(item.tags, 'Node');
+    if (item.ownerAddress !== named) {
+      faults.push({ slot: from, kind: 'attestation-wrong-signer', message: `the attestation ${item.id} is signed by ${item.ownerAddress} but names ${named ?? 'no node'} as the node that attests${named === scheduler ? ` (the process's scheduler)` : ''}`, attestation: item.id });
       continue;
     }
     const attestation = readAttestationItem(item, valid, rooted?.(index));
+    if (attestation.statements.some((st) => (st as { node?: string }).node !== item.ownerAddress)) {
+      faults.push({ slot: from, kind: 'attestation-wrong-signer', message: `the attestation ${item.id} is signed by ${item.ownerAddress} but holds statements of another node`, attestation: item.id });
+      continue;
+    }
     if (attestation.inconsistent) {
       faults.push({ slot: from, kind: 'attestation-root', message: `the attestation ${item.id} is inconsistent: ${attestation.inconsistent.message}`, attestation: item.id });
       continue;
