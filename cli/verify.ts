@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArweaveGateway } from '../arweave/gateway.ts';
 import { DEFAULT_ARLOCAL_PORT } from './defaults.ts';
-import { checkHistory, fetchHistory, type Fault } from '../attest/verify/history.ts';
-import { judge, replayRecords, type SlotStatus } from '../attest/verify/replay.ts';
+import type { Fault } from '../attest/verify/history.ts';
+import type { SlotStatus } from '../attest/verify/replay.ts';
+import { verifyFromGateway } from '../attest/verify/pipeline.ts';
 import { hasLinks, verifyLinks, type LinkReport } from '../attest/verify/links.ts';
 import { verifyAttestation } from '../attest/verify/single.ts';
 import { UsageError, type Command } from './command.ts';
@@ -55,15 +56,12 @@ Options:
       }
       const [pid] = positionals;
       if (!pid || positionals.length > 1) throw new UsageError('verify takes one process ID (or --attestation)');
-      const raws = await fetchHistory(gateway, pid, progress);
-      progress(`checking the signatures of ${raws.length} items…`);
-      const history = await checkHistory(pid, raws);
       const to = values.to === undefined ? undefined : Number(values.to);
       if (values.links && values['no-links']) throw new UsageError('verify takes --links or --no-links, not both');
-      // verifyProcess, with the records kept for the links.
-      const replayed = history.record ? await replayRecords(history, { dir: join(dir, 'replay'), source: gateway, to, progress }) : { records: [] };
-      const report = judge(history, replayed, to);
-      console.log(`process ${pid}: ${raws.length} items, ${history.assignments.size} assigned slots, ${report.slots.length} replayed`);
+      // Pipelined: bundles fetched in parallel, signatures checked on worker threads while the replay runs.
+      const { history, report, records, items } = await verifyFromGateway(gateway, pid, { dir: join(dir, 'replay'), source: gateway, to, progress });
+      const replayed = { records };
+      console.log(`process ${pid}: ${items} items, ${history.assignments.size} assigned slots, ${report.slots.length} replayed`);
       for (const line of summarise(report.slots)) console.log(`  ${line}`);
       let links: LinkReport | undefined;
       if (history.record && !values['no-links'] && (values.links || hasLinks(history, replayed.records))) {

@@ -6,7 +6,7 @@
 // workers too). Nothing of that replay counts until the signatures are in: when every one
 // verifies, the schedule the replay used is exactly the one the checks give (readHistory over
 // all-valid items), so its records are judged as they are; when any fails,
-// that history is read again with the real answers and replayed afresh (verifyProcess), so a
+// that history is read again with the real answers and replayed afresh (as verifyProcess does), so a
 // failed signature gives the same faults, in the same order, as the sequential path
 // (fetchHistory, checkHistory, verifyProcess), whose verdicts this never changes.
 import { join } from 'node:path';
@@ -17,12 +17,14 @@ import type { ModuleSource } from '../../engine/modules.ts';
 import { tagValue } from '../../engine/protocol/vocabulary.ts';
 import { parseRaws, readItems, readParsed, readSchedule, type ParsedRaw, type ProcessHistory } from './history.ts';
 import { SignatureStream } from './pool.ts';
-import { judge, replayRecords, verifyProcess, type Report, type ReplayedRecords, type VerifyOptions } from './replay.ts';
+import { judge, replayRecords, type Report, type ReplayedRecords, type VerifyOptions } from './replay.ts';
 import { warmModule } from './warm.ts';
 
 export interface PipelinedVerification {
   history: ProcessHistory;
   report: Report;
+  /** The replayed records (what links are checked against, attest/verify/links.ts). */
+  records: ReplayedRecords['records'];
   /** Raw items read from the bundles. */
   items: number;
   /** Wall time, ms: until every bundle was read and parsed; then to the end of the replay; then waiting for the last signatures (and a second replay, if one failed). */
@@ -99,11 +101,13 @@ export async function verifyFromGateway(gateway: ArweaveGateway, pid: string, op
       if (history.record) readItems(speculative, (i) => rooted[i]);
       report = judge(history, replayed ?? { records: [] }, options.to);
     } else {
+      // verifyProcess, with the records kept.
       history = readParsed(pid, parsed, (i) => valid[i], (i) => rooted[i]);
-      report = await verifyProcess(history, options);
+      replayed = history.record ? await replayRecords(history, options) : { records: [] };
+      report = judge(history, replayed, options.to);
     }
     const ended = performance.now();
-    return { history, report, items: parsed.length, ms: { fetch: fetched - started, replay: afterReplay - fetched, check: ended - afterReplay } };
+    return { history, report, records: replayed?.records ?? [], items: parsed.length, ms: { fetch: fetched - started, replay: afterReplay - fetched, check: ended - afterReplay } };
   } finally {
     await warming;
     await signatures.close();
