@@ -22,8 +22,8 @@ export const statusOf = (error: unknown): number => (error instanceof HyperError
 /** How an engine error is answered: its kind's status, its retry and redirect headers, and a body of code, message and details. */
 export function errorResponse(error: HyperError): { status: number; headers: Record<string, string>; body: Record<string, unknown> } {
   const headers: Record<string, string> = {};
-  const retry = error.details.retryAfterSeconds;
+  const retry = error.fields.retryAfterSeconds;
   if (typeof retry === 'number') headers['retry-after'] = String(retry);
-  if (typeof error.details.location === 'string') headers.location = error.details.location;
-  return { status: statusOf(error), headers, body: { error: error.code, message: error.message, ...error.details } };
+  if (typeof error.fields.location === 'string') headers.location = error.fields.location;
+  return { status: statusOf(error), headers, body: { error: error.code, message: error.message, ...error.fields } };
 }

@@ -39,7 +39,7 @@ async function outcome(compute: StatelessCompute, request: Record<string, string
     return `${answer.cache} ${TEXT.decode(answer.body)}`;
   } catch (error) {
     assert.instance(error, HyperError);
-    const { kind, code, message, details } = error as HyperError;
+    const { kind, code, message, fields: details } = error as HyperError;
     return JSON.stringify({ kind, code, message, details });
   }
 }

@@ -34,6 +34,6 @@ export function estimateNext(runner: Runner, latest: SignedAssignment, item: Dat
     return { slot: latest.slot, gas, 'gas-limit': runner.gasLimit };
   } catch (error) {
     if (!isModuleFault(error)) throw error;
-    return { slot: latest.slot, gas: Number(error.details.gas ?? runner.gasLimit), 'gas-limit': runner.gasLimit, error: error.message };
+    return { slot: latest.slot, gas: Number(error.fields.gas ?? runner.gasLimit), 'gas-limit': runner.gasLimit, error: error.message };
   }
 }

@@ -93,7 +93,7 @@ export class Fold {
       outcome = { ...readOutput(output), ...resultOf(output), gas };
     } catch (error) {
       if (!isModuleFault(error)) throw error;
-      const gas = Number(error.details.gas ?? 0);
+      const gas = Number(error.fields.gas ?? 0);
       outcome = { output: null, messages: [], error: error.message, ...resultOf(utf8(error.message)), gas };
       this.rebuild(runner, slot - 1);
     }

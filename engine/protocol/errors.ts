@@ -20,7 +20,8 @@ export class HyperError extends Error {
     readonly kind: ErrorKind,
     readonly code: string,
     message: string,
-    readonly details: Record<string, unknown> = {},
+    /** Named `fields`, not `details`: uvu reads an error's `details` as a printable diff and fails on an object. */
+    readonly fields: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -50,7 +51,7 @@ export interface WireError {
 }
 
 export function toWire(error: unknown): WireError {
-  if (error instanceof HyperError) return { kind: error.kind, code: error.code, message: error.message, details: error.details };
+  if (error instanceof HyperError) return { kind: error.kind, code: error.code, message: error.message, details: error.fields };
   return { kind: 'internal', code: 'internal', message: error instanceof Error ? error.message : String(error), details: {} };
 }
 

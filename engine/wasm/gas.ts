@@ -51,7 +51,7 @@ export function withGas<T>(instance: WebAssembly.Instance, limit: number, what: 
     if (left < 0) throw new HyperError('out-of-gas', 'out-of-gas', `${what} ran out of gas: its budget of ${limit} was used up`, { gas: limit, 'gas-limit': limit });
     // A trap's gas is deterministic too, except where the stack overflowed: V8's tiers differ in
     // how deep they get, so such a trap is charged the whole budget.
-    if (error instanceof HyperError) error.details.gas = error.details.trap === 'stack overflow' ? limit : limit - left;
+    if (error instanceof HyperError) error.fields.gas = error.fields.trap === 'stack overflow' ? limit : limit - left;
     throw error;
   }
 }

@@ -176,7 +176,7 @@ async function elsewhere<T>(node: NodeContext, key: 'schedule' | 'push', schedul
   try {
     return await schedule();
   } catch (error) {
-    const pid = error instanceof HyperError && error.kind === 'not-found' ? error.details.process : undefined;
+    const pid = error instanceof HyperError && error.kind === 'not-found' ? error.fields.process : undefined;
     if (typeof pid !== 'string') throw error;
     const found = await node.whereIs(pid).catch(() => undefined);
     if (!found) throw error;

@@ -33,6 +33,6 @@ export async function handle({ module, bytes, fn, params, gasLimit, data }: Sand
     return { result: callFunction(await loading, fn, params, gasLimit, gpu) };
   } catch (error) {
     const known = error instanceof HyperError;
-    return { error: { kind: known ? error.kind : 'internal', code: known ? error.code : 'internal', message: (error as Error).message, details: known ? error.details : {} } };
+    return { error: { kind: known ? error.kind : 'internal', code: known ? error.code : 'internal', message: (error as Error).message, details: known ? error.fields : {} } };
   }
 }
