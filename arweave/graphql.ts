@@ -19,21 +19,26 @@ export interface IndexedItem extends FoundTransaction {
 
 const PAGE = 100;
 
-export function findByTags(gateway: ArweaveGateway, tags: Record<string, string | string[]>): Promise<FoundTransaction[]> {
-  return query(gateway, tags, 'id tags { name value }', (node) => node);
+/** Narrowing beyond tags: only items signed by `owners` (GraphQL's `owners`), only these `ids`. */
+export interface Narrowing {
+  owners?: string[];
+  ids?: string[];
 }
 
-/** `owners` narrows the search to items signed by those addresses (GraphQL's `owners` filter). */
-export function findItems(gateway: ArweaveGateway, tags: Record<string, string | string[]>, options: { owners?: string[] } = {}): Promise<IndexedItem[]> {
-  return query(gateway, tags, 'id owner { address } tags { name value }', (node) => ({ id: node.id, owner: node.owner?.address ?? '', tags: node.tags }), options.owners);
+export function findByTags(gateway: ArweaveGateway, tags: Record<string, string | string[]>, narrowing: Narrowing = {}): Promise<FoundTransaction[]> {
+  return query(gateway, tags, narrowing, 'id tags { name value }', (node) => node);
+}
+
+export function findItems(gateway: ArweaveGateway, tags: Record<string, string | string[]>, narrowing: Narrowing = {}): Promise<IndexedItem[]> {
+  return query(gateway, tags, narrowing, 'id owner { address } tags { name value }', (node) => ({ id: node.id, owner: node.owner?.address ?? '', tags: node.tags }));
 }
 
 /** Every transaction whose tags match, `fields` of each node read by `read`, page after page. */
-async function query<T>(gateway: ArweaveGateway, tags: Record<string, string | string[]>, fields: string, read: (node: any) => T, owners?: string[]): Promise<T[]> {
+async function query<T>(gateway: ArweaveGateway, tags: Record<string, string | string[]>, narrowing: Narrowing, fields: string, read: (node: any) => T): Promise<T[]> {
   const filter = Object.entries(tags)
     .map(([name, values]) => `{name: ${JSON.stringify(name)}, values: ${JSON.stringify([values].flat())}}`)
     .join(', ');
-  const ownersFilter = owners ? `, owners: ${JSON.stringify(owners)}` : '';
+  const ownersFilter = (narrowing.owners ? `, owners: ${JSON.stringify(narrowing.owners)}` : '') + (narrowing.ids ? `, ids: ${JSON.stringify(narrowing.ids)}` : '');
   const found: T[] = [];
   let after: string | undefined;
   for (;;) {

@@ -1,5 +1,5 @@
 // `hyperwasm compute`: ask a node for a result and print it with its hashpath.
-import { DEFAULT_PORT } from './defaults.ts';
+import { DEFAULT_NODE } from './defaults.ts';
 import { NodeClient, NodeError } from '../client/node-client.ts';
 import { UsageError, type Command } from './command.ts';
 
@@ -17,7 +17,7 @@ Prints the result (a process's output), then its hashpath and whether it came fr
 
 Options:
   --slot N      the process slot (default: the latest)
-  --node <url>  the node (default http://127.0.0.1:${DEFAULT_PORT})
+  --node <url>  the node (default ${DEFAULT_NODE})
   --json        print the node's whole JSON answer instead`,
   options: {
     node: { type: 'string' },
@@ -27,7 +27,7 @@ Options:
   async run({ values, positionals }) {
     const [id, fn, params = '[]'] = positionals;
     if (!id || positionals.length > 3) throw new UsageError('compute takes <module-id> <function> [params-json], or <process-id> [--slot N]');
-    const client = new NodeClient(values.node ?? `http://127.0.0.1:${DEFAULT_PORT}`);
+    const client = new NodeClient(values.node ?? DEFAULT_NODE);
     let body: Record<string, unknown>;
     try {
       body = await (fn ? client.call(id, fn, params) : client.compute(id, values.slot));

@@ -1,10 +1,9 @@
 // `hyperwasm outbox`: where a process's outgoing messages went. One line per entry: its
 // source slot and index, target, status, and the slot it got at its target (or why not yet).
-import { DEFAULT_PORT } from './defaults.ts';
+import { DEFAULT_NODE } from './defaults.ts';
 import { NodeClient } from '../client/node-client.ts';
 import { UsageError, type Command } from './command.ts';
 
-const NODE = `http://127.0.0.1:${DEFAULT_PORT}`;
 
 export const outboxCommand: Command = {
   name: 'outbox',
@@ -24,14 +23,14 @@ handler's message could not be sent: the reason).
 Options:
   --from <slot>  the first slot to list (default 0)
   --json         print the node's answer as JSON instead
-  --node <url>   the node (default ${NODE})`,
+  --node <url>   the node (default ${DEFAULT_NODE})`,
   options: { from: { type: 'string' }, json: { type: 'boolean' }, node: { type: 'string' } },
   async run({ values, positionals }) {
     const [pid] = positionals;
     if (!pid || positionals.length > 1) throw new UsageError('outbox takes exactly one process ID');
     const from = values.from ?? '0';
     if (!/^\d+$/.test(from)) throw new UsageError(`--from takes a slot number, got ${JSON.stringify(from)}`);
-    const client = new NodeClient(values.node ?? NODE);
+    const client = new NodeClient(values.node ?? DEFAULT_NODE);
     const answer = await client.get(`/${pid}/outbox&from=${from}`);
     if (values.json) return void console.log(JSON.stringify(answer, null, 2));
     if (answer.entries.length === 0) console.error(`process ${pid} has sent no messages from slot ${from}`);

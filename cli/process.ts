@@ -1,15 +1,14 @@
 // `hyperwasm spawn`, `send` and `schedule`: processes from the command line.
-import { DEFAULT_PORT } from './defaults.ts';
+import { DEFAULT_NODE } from './defaults.ts';
 import { NodeClient } from '../client/node-client.ts';
 import { configDir } from '../arweave/wallet.ts';
 import { join } from 'node:path';
 import { cliSigner } from './signer.ts';
 import { parseTags, UsageError, type Command } from './command.ts';
 
-const NODE = `http://127.0.0.1:${DEFAULT_PORT}`;
 const SIGNING = `  --wallet <jwk>    sign with this Arweave wallet (RSA); default: the development ed25519 key
                     ${join(configDir(), 'dev-key.pem')}, created on first use
-  --node <url>      the node (default ${NODE})`;
+  --node <url>      the node (default ${DEFAULT_NODE})`;
 const signing = { wallet: { type: 'string' }, node: { type: 'string' }, tag: { type: 'string', multiple: true } } as const;
 
 export const spawnCommand: Command = {
@@ -29,7 +28,7 @@ ${SIGNING}`,
   async run({ values, positionals }) {
     const [module] = positionals;
     if (!module || positionals.length > 1) throw new UsageError('spawn takes exactly one module ID');
-    const client = new NodeClient(values.node ?? NODE);
+    const client = new NodeClient(values.node ?? DEFAULT_NODE);
     const { address } = await client.info();
     const { process, assignment } = await client.spawn(cliSigner(values.wallet), module, address, parseTags(values.tag), values.data ?? '');
     console.error(`spawned at slot ${assignment.slot}, hash-chain ${assignment['hash-chain']}`);
@@ -53,7 +52,7 @@ ${SIGNING}`,
   async run({ values, positionals }) {
     const [process] = positionals;
     if (!process || positionals.length > 1) throw new UsageError('send takes exactly one process ID');
-    const assignment = await new NodeClient(values.node ?? NODE).send(cliSigner(values.wallet), process, parseTags(values.tag), values.data ?? '');
+    const assignment = await new NodeClient(values.node ?? DEFAULT_NODE).send(cliSigner(values.wallet), process, parseTags(values.tag), values.data ?? '');
     console.error(`message ${assignment.message}, assignment ${assignment.assignment}, hash-chain ${assignment['hash-chain']}`);
     console.log(String(assignment.slot)); // a string: console.log colours numbers under FORCE_COLOR, even into a pipe
   },
@@ -69,13 +68,13 @@ Pages through the whole range.
 
 Options:
   --from N, --to N  the slot range (default: all)
-  --node <url>      the node (default ${NODE})
+  --node <url>      the node (default ${DEFAULT_NODE})
   --json            print the assignments as JSON lines`,
   options: { from: { type: 'string' }, to: { type: 'string' }, node: { type: 'string' }, json: { type: 'boolean' } },
   async run({ values, positionals }) {
     const [process] = positionals;
     if (!process || positionals.length > 1) throw new UsageError('schedule takes exactly one process ID');
-    const client = new NodeClient(values.node ?? NODE);
+    const client = new NodeClient(values.node ?? DEFAULT_NODE);
     let from: number | undefined = values.from === undefined ? 0 : Number(values.from);
     const to = values.to === undefined ? undefined : Number(values.to);
     while (from !== undefined) {

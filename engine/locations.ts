@@ -112,10 +112,8 @@ export class Locations {
 
   /** Where `address` schedules: this node's own record, an unexpired cached one, or the sources'. */
   async resolve(address: string, options: { sources?: boolean } = {}): Promise<LocationRecord | undefined> {
-    if (address === this.address && this.mine) return this.mine;
-    const cached = this.records.get(address);
-    if (cached && !isExpired(cached, this.clock())) return cached;
-    if (options.sources === false) return undefined;
+    const held = this.held(address);
+    if (held || options.sources === false) return held;
     let lookup = this.lookups.get(address);
     if (!lookup) {
       lookup = this.lookup(address).finally(() => this.lookups.delete(address));
@@ -134,6 +132,13 @@ export class Locations {
     if (!dropped) return;
     this.records.delete(address);
     this.floors.set(address, Math.max(this.floors.get(address) ?? 0, dropped.nonce));
+  }
+
+  /** What resolve answers without asking anyone: this node's own record, or an unexpired cached one. */
+  held(address: string): LocationRecord | undefined {
+    if (address === this.address && this.mine) return this.mine;
+    const cached = this.records.get(address);
+    return cached && !isExpired(cached, this.clock()) ? cached : undefined;
   }
 
   /** The unexpired records held, this node's own included. */

@@ -12,6 +12,7 @@ import { HyperError, notFound, unprocessable } from './protocol/errors.ts';
 import { nextLink } from './protocol/hash-chain.ts';
 import { tagValue } from './protocol/vocabulary.ts';
 import type { ProcessSpawn, StoreView } from './store.ts';
+import { StoredSchedule } from './schedule.ts';
 
 /** A page of another scheduler's schedule: assignments with their message items, raw. */
 export interface SchedulePage {
@@ -36,8 +37,12 @@ export interface MirrorOptions {
 export class Mirror {
   /** One copy per process at a time; a request during it waits for the same copy. */
   private readonly syncing = new Map<string, Promise<number>>();
+  /** What has been copied so far, read as the fold reads it. */
+  private readonly schedule: StoredSchedule;
 
-  constructor(private readonly options: MirrorOptions) {}
+  constructor(private readonly options: MirrorOptions) {
+    this.schedule = new StoredSchedule(options.store);
+  }
 
   /** Whether the process is one this node copies (known, scheduled elsewhere). */
   mirrors(pid: string): boolean {
@@ -61,7 +66,7 @@ export class Mirror {
     if (known?.scheduler === this.options.address) throw new Error(`process ${pid} is scheduled here, not mirrored`);
     const where = await this.options.ports.locate(pid);
     if (!where) throw notFound(`unknown process ${pid}: no scheduler this node can find schedules it (asked its own store, the gateway's index and the schedulers it knows)`);
-    let head = this.head(pid);
+    let head = this.schedule.last(pid);
     let from = head ? head.slot + 1 : 0;
     for (;;) {
       const page = await this.options.ports.page(where.url, pid, from);
@@ -85,14 +90,6 @@ export class Mirror {
     }
     if (!head) throw notFound(`process ${pid} has no schedule at its scheduler ${where.scheduler} (${where.url})`);
     return head.slot;
-  }
-
-  /** The last slot copied so far. */
-  private head(pid: string): SignedAssignment | undefined {
-    for (const { value } of this.options.store.assignments.getRange({ start: [pid, Number.MAX_SAFE_INTEGER], end: [pid, -1], reverse: true, limit: 1 })) {
-      return readAssignment(parseDataItem(value));
-    }
-    return undefined;
   }
 
   /** One assignment and its message, checked against the one before; the spawn's record with slot 0. */

@@ -116,7 +116,7 @@ export function deliveryRoutes(options: DeliveryRoutesOptions): DeliveryRoutes {
       } catch {
         // not JSON: said below
       }
-      if (response.status === 307) return { redirect: { scheduler: body.scheduler as string | undefined, url: undefined, record: body.record as string | undefined } };
+      if (response.status === 307) return { redirect: { scheduler: body.scheduler as string | undefined, record: body.record as string | undefined } };
       if (!response.ok) throw new Error(`${url} answered ${response.status}: ${String(body.message ?? text).slice(0, 300)}`);
       // One pushed message is answered with its assignment, several with {assignments: […]} in order.
       type Answer = { process: string; slot: number; message: string; assignment: string; signer: string };
@@ -130,8 +130,7 @@ export function deliveryRoutes(options: DeliveryRoutesOptions): DeliveryRoutes {
         if (answer.scheduler && record.address !== answer.scheduler) throw new Error(`a redirect to ${answer.scheduler} carried the location record of ${record.address}`);
         return record.url;
       }
-      if (answer.scheduler) return (await locations.resolve(answer.scheduler))?.url;
-      return answer.url;
+      return answer.scheduler ? (await locations.resolve(answer.scheduler))?.url : undefined;
     },
 
     failed(scheduler: string) {

@@ -157,7 +157,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       blockHeight: () => height.current,
       peers: options.peers,
       locate: (address) => {
-        const found = locations.cached().find((r) => r.address === address);
+        const found = locations.held(address);
         return found && { url: found.url, record: b64url(found.raw) };
       },
       onWrite: () => publisher.kick(),
@@ -270,7 +270,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       whereIs: async (pid) => {
         const route = await routes.locate(pid);
         if (route.kind !== 'remote') return undefined;
-        const record = locations.cached().find((r) => r.address === route.scheduler);
+        const record = locations.held(route.scheduler);
         return { scheduler: route.scheduler, url: route.url, record: record && b64url(record.raw) };
       },
       blockHeight: () => height.current,

@@ -13,7 +13,7 @@ import type { Ed25519Signer } from '../protocol/ans104/data-item.ts';
 import { signPushed, signSpawn } from '../protocol/pushed.ts';
 import type { SignedAssignment } from '../protocol/assignment.ts';
 import type { EntryKey, StoreView } from '../store.ts';
-import { entriesFrom, SPAWN_TARGET, type DeliveryEntry } from './ledger.ts';
+import { entriesFrom, workTarget, type DeliveryEntry } from './ledger.ts';
 
 /** Where a target is, as far as this node can tell now. */
 export type Route =
@@ -26,14 +26,14 @@ export type Route =
 /** What a target's scheduler answered a push: its durable assignments, in order, or where the target is scheduled instead. */
 export type PushAnswer =
   | { assignments: Pick<SignedAssignment, 'process' | 'slot' | 'message' | 'id' | 'signer'>[] }
-  | { redirect: { scheduler?: string; url?: string; record?: string } };
+  | { redirect: { scheduler?: string; record?: string } };
 
 /** The effects the deliverer needs: where targets are, and pushes to other nodes (gateway/delivery-routes.ts). */
 export interface DeliveryRoutes {
   locate(target: string): Promise<Route>;
   push(url: string, bundle: Uint8Array): Promise<PushAnswer>;
   /** A redirect's record (checked and cached by the routes); the URL to push to next, if it names one. */
-  redirected(answer: { scheduler?: string; url?: string; record?: string }): Promise<string | undefined>;
+  redirected(answer: { scheduler?: string; record?: string }): Promise<string | undefined>;
   /** A push to `url` failed to connect: the next locate should not trust the cached location. */
   failed?(scheduler: string): void;
 }
@@ -115,13 +115,13 @@ export class Deliverer {
   enqueue(entries: readonly { key: EntryKey; entry: DeliveryEntry }[]): void {
     if (this.stopped) return;
     for (const { key, entry } of entries) {
-      if (entry.status === 'pending' && !this.queued.has(key.join('/'))) this.add(key, entry.spawn ? SPAWN_TARGET : entry.target!, entry.createdAt);
+      if (entry.status === 'pending' && !this.queued.has(key.join('/'))) this.add(key, workTarget(entry), entry.createdAt);
     }
   }
 
   /** Pending and settled counts, and how long the oldest pending entry has waited (from memory, not the store). */
   stats(): { pending: number; retrying: number; oldestPendingMs: number; delivered: number; accounts: number; attempts: number; redirects: number; failures: number } {
-    const now = (this.options.clock ?? Date.now)();
+    const now = this.now();
     let oldest = now;
     let retrying = 0;
     for (const link of this.links.values()) {
@@ -130,6 +130,10 @@ export class Deliverer {
       if (link.retrying) retrying++;
     }
     return { pending: this.queued.size, retrying, oldestPendingMs: this.queued.size ? now - oldest : 0, ...this.counters };
+  }
+
+  private now(): number {
+    return (this.options.clock ?? Date.now)();
   }
 
   /** A process's outbox from slot `from` on: each entry with its delivery state. */
@@ -162,7 +166,7 @@ export class Deliverer {
         link.timer = setTimeout(() => {
           link.timer = undefined;
           this.pump(link);
-        }, Math.max(0, retryAt - (this.options.clock ?? Date.now)()));
+        }, Math.max(0, retryAt - this.now()));
         link.timer.unref();
         return;
       }
@@ -200,7 +204,7 @@ export class Deliverer {
     }
     // A local delivery may settle a front part and fail at the next entry: both are kept.
     if (settled.length > 0) {
-      const now = (this.options.clock ?? Date.now)();
+      const now = this.now();
       await store.transaction(() => {
         settled.forEach((outcome, i) => {
           store.deliveries.put(keys[i]!, { ...pending[i]!, ...outcome, item: items[i]!.id, attempts: pending[i]!.attempts + 1, settledAt: now });
@@ -218,7 +222,7 @@ export class Deliverer {
     const { store } = this.options;
     this.counters.failures++;
     const attempts = entry.attempts + 1;
-    const now = (this.options.clock ?? Date.now)();
+    const now = this.now();
     const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.min(attempts - 1, 16));
     const nextAt = now + Math.round(backoff * (0.75 + Math.random() * 0.5));
     const lastError = error instanceof Error ? error.message : String(error ?? 'the target\'s scheduler answered for fewer messages than were sent');

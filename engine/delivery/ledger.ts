@@ -38,8 +38,8 @@ export interface DeliveryEntry {
   settledAt?: number;
 }
 
-/** The link a spawn entry waits on in the work list (its target is not known before it is signed). */
-export const SPAWN_TARGET = 'spawn';
+/** What an entry waits on in the work list: its target, or `spawn` (a new process's ID is not known before it is signed). */
+export const workTarget = (entry: DeliveryEntry): string => (entry.spawn ? 'spawn' : entry.target!);
 
 /**
  * The entries a slot's record gives rise to, by key: its `messages`, then its `spawns`, their
@@ -72,7 +72,7 @@ export function entriesOf(record: SlotRecord, now: number): { key: EntryKey; ent
 export function putEntries(store: StoreView<'deliveries' | 'undelivered'>, entries: { key: EntryKey; entry: DeliveryEntry }[]): void {
   for (const { key, entry } of entries) {
     store.deliveries.put(key, entry);
-    if (entry.status === 'pending') store.undelivered.put(key, entry.spawn ? SPAWN_TARGET : entry.target!);
+    if (entry.status === 'pending') store.undelivered.put(key, workTarget(entry));
   }
 }
 
