@@ -19,5 +19,6 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'outbox', summary: "list a process's outgoing messages and where each was delivered", load: async () => (await import('./outbox.ts')).outboxCommand },
   { name: 'verify', summary: 'replay a process (or check one attestation) from Arweave alone; exit 0 only if all is confirmed', load: async () => (await import('./verify.ts')).verifyCommand },
   { name: 'dispute', summary: 'localise where two attestations of a process disagree, and which one a replay supports', load: async () => (await import('./dispute.ts')).disputeCommand },
+  { name: 'ao-eval', summary: 'run an AO (aos) module over messages from a file, as the node does; one JSON result per line', load: async () => (await import('./ao-eval.ts')).aoEvalCommand },
   { name: 'build', summary: 'compile the example modules in modules/ with asc (only what changed, or all with --force)', load: async () => (await import('./build.ts')).buildCommand },
 ];
