@@ -146,14 +146,18 @@ export function aoImports(host: AoHost): WebAssembly.Imports {
     }
   };
 
-  const localtime = (time: number, tm: number) => {
-    const date = new Date(time * 1000);
+  /** struct tm's tm_sec … tm_year from a date, in UTC. */
+  const writeTmFields = (tm: number, date: Date) => {
     setI32(tm, date.getUTCSeconds());
     setI32(tm + 4, date.getUTCMinutes());
     setI32(tm + 8, date.getUTCHours());
     setI32(tm + 12, date.getUTCDate());
     setI32(tm + 16, date.getUTCMonth());
     setI32(tm + 20, date.getUTCFullYear() - 1900);
+  };
+  const localtime = (time: number, tm: number) => {
+    const date = new Date(time * 1000);
+    writeTmFields(tm, date);
     setI32(tm + 24, date.getUTCDay());
     const yday = ((date.getTime() - Date.UTC(date.getUTCFullYear(), 0, 1)) / 86_400_000) | 0;
     setI32(tm + 28, yday);
@@ -172,12 +176,7 @@ export function aoImports(host: AoHost): WebAssembly.Imports {
     setI32(tm + 24, date.getUTCDay());
     const leap = isLeapYear(date.getUTCFullYear());
     setI32(tm + 28, ((leap ? CUMULATIVE_LEAP : CUMULATIVE)[date.getUTCMonth()] + date.getUTCDate() - 1) | 0);
-    setI32(tm, date.getUTCSeconds());
-    setI32(tm + 4, date.getUTCMinutes());
-    setI32(tm + 8, date.getUTCHours());
-    setI32(tm + 12, date.getUTCDate());
-    setI32(tm + 16, date.getUTCMonth());
-    setI32(tm + 20, date.getUTCFullYear() - 1900);
+    writeTmFields(tm, date); // normalised, as mktime does
     const ms = date.getTime();
     return Number.isNaN(ms) ? -1 : ms / 1000;
   };
