@@ -6,13 +6,15 @@ import { readFileSync } from 'node:fs';
 import { unprocessable } from '../engine/protocol/errors.ts';
 import { parseMemoryLimit, SUPPORTED_FORMATS } from '../engine/wasm/ao/formats.ts';
 import { enableMemory64 } from '../engine/wasm/ao/memory64.ts';
+import { DEFAULT_METER_BUDGET } from '../engine/wasm/ao/instance.ts';
 import { AoSession } from '../engine/wasm/ao/session.ts';
+import { closeMeter, instrument } from '../engine/wasm/meter/index.ts';
 import { UsageError, type Command } from './command.ts';
 
 export const aoEvalCommand: Command = {
   name: 'ao-eval',
   summary: 'run an AO (aos) module over messages from a file, as the node does; one JSON result per line',
-  usage: `hyperwasm ao-eval --module <file.wasm> --format <Module-Format> --in <inputs.jsonl> [--compute-limit N] [--memory-limit <size>]
+  usage: `hyperwasm ao-eval --module <file.wasm> --format <Module-Format> --in <inputs.jsonl> [--compute-limit N] [--memory-limit <size>] [--meter [--meter-budget N]]
 
 Runs an AO process module (aos) with the node's deterministic AO host, feeding it the
 messages of <inputs.jsonl> in order on one instance, as a compute unit does: after a
@@ -26,7 +28,9 @@ Each output line is
   {"i": <index>, "result": {"Error"?, "Output"?, "Messages"?, "Spawns"?, "Assignments"?}, "gas"?: N, "threw"?: "<message>"}
 with "result" in the module's own key order (absent when the call threw), "gas" the GasUsed
 of a pre-metered module (one importing metering.usegas), and "threw" what a throwing call
-threw ("out of gas!", a trap, an abort).
+threw ("out of gas!", a trap, an abort). With --meter the module is first instrumented by
+hyperwasm's own meter (wasm32 formats; memory64 is refused for now) and each line also has
+"meter-gas": the gas that meter counted, as the node charges it.
 
 Formats: ${SUPPORTED_FORMATS.join(', ')}.
 
@@ -36,13 +40,18 @@ Options:
   --in <file>            the inputs, one JSON object per line ("-" reads standard input)
   --compute-limit <N>    the gas a pre-metered module may use per message (default 9e15)
   --memory-limit <size>  its Memory-Limit (bytes, or 500-mb, 1-gb): larger initial memory is
-                         refused, and the heap does not grow past it (default: the format's)`,
+                         refused, and the heap does not grow past it (default: the format's)
+  --meter                run under hyperwasm's meter; a message past its budget fails with
+                         "out of gas" and is rolled back like any failed message
+  --meter-budget <N>     that meter's budget per message (default ${DEFAULT_METER_BUDGET})`,
   options: {
     module: { type: 'string' },
     format: { type: 'string' },
     in: { type: 'string' },
     'compute-limit': { type: 'string' },
     'memory-limit': { type: 'string' },
+    meter: { type: 'boolean' },
+    'meter-budget': { type: 'string' },
   },
   async run({ values, positionals }) {
     if (positionals.length > 0) throw new UsageError(`ao-eval takes only options, not ${JSON.stringify(positionals[0])}`);
@@ -51,14 +60,27 @@ Options:
     if (computeLimit !== undefined && !(computeLimit > 0)) throw new UsageError(`--compute-limit takes a positive number, not ${JSON.stringify(values['compute-limit'])}`);
     const memoryLimit = values['memory-limit'] === undefined ? undefined : parseMemoryLimit(values['memory-limit']);
     const inputs = readInputs(values.in === '-' ? readFileSync(0, 'utf8') : readFileSync(values.in, 'utf8'), values.in);
+    const meterBudget = values['meter-budget'] === undefined ? undefined : Number(values['meter-budget']);
+    if (meterBudget !== undefined && !(Number.isSafeInteger(meterBudget) && meterBudget > 0)) throw new UsageError(`--meter-budget takes a positive integer, not ${JSON.stringify(values['meter-budget'])}`);
+    if (meterBudget !== undefined && !values.meter) throw new UsageError('--meter-budget goes with --meter');
     enableMemory64();
+    let bytes: Uint8Array<ArrayBuffer> = readFileSync(values.module);
+    if (values.meter) {
+      try {
+        bytes = await instrument(bytes);
+      } catch (error) {
+        throw unprocessable(`${values.module} cannot be metered: ${(error as Error).message}`);
+      } finally {
+        await closeMeter();
+      }
+    }
     let module: WebAssembly.Module;
     try {
-      module = new WebAssembly.Module(readFileSync(values.module));
+      module = new WebAssembly.Module(bytes);
     } catch (error) {
       throw unprocessable(`${values.module} does not compile: ${(error as Error).message}`);
     }
-    const session = new AoSession(module, values.format, { computeLimit, memoryLimit, label: values.module });
+    const session = new AoSession(module, values.format, { computeLimit, memoryLimit, meterBudget, label: values.module });
     inputs.forEach(({ msg, env }, i) => {
       const r = session.step(msg, env);
       let line = `{"i":${i}`;
@@ -66,6 +88,7 @@ Options:
       // a call that threw has no GasUsed in ao-loader's answer (it has no answer)
       if (r.gas !== undefined && r.threw === undefined) line += `,"gas":${r.gas}`;
       if (r.threw !== undefined) line += `,"threw":${JSON.stringify(r.threw)}`;
+      if (r.meterGas !== undefined) line += `,"meter-gas":${r.meterGas}`;
       process.stdout.write(`${line}}\n`);
     });
     return 0;

@@ -7,6 +7,7 @@
 import { trapped, unprocessable } from '../../protocol/errors.ts';
 import { aoFormat, ASYNCIFY_STACK, type AoFormat } from './formats.ts';
 import { aoImports, checkImports, isPreMetered, type AoHost } from './imports.ts';
+import { GAS_GET_EXPORT, GAS_SET_EXPORT } from '../meter/contract.ts';
 
 export interface AoResult {
   /** The result as ao-loader returns it, as JSON text: Error?, Output?, Messages?, Spawns?, Assignments?, each in the module's own key order (without Memory, GasUsed, Patches). */
@@ -17,6 +18,10 @@ export interface AoResult {
   gas?: number;
   /** The message of what the call threw (a trap, `out of gas!`, an abort): then `text` is empty. */
   threw?: string;
+  /** The gas our own meter counted (engine/wasm/meter), for a module instrumented by it: also after a throw. */
+  meterGas?: number;
+  /** true when our meter's budget (`meterBudget`) ran out: then `threw` says so. */
+  outOfGas?: boolean;
 }
 
 /** What an instance is, between calls: enough to continue on a fresh instance exactly. */
@@ -35,11 +40,15 @@ export interface AoOptions {
   memory?: Uint8Array;
   /** A state from `state()` to continue exactly (a snapshot): memory of the same size, the same clock. */
   resume?: AoState;
+  /** The budget of our own meter per message (and for start-up), for a module instrumented by engine/wasm/meter. */
+  meterBudget?: number;
   /** Names the module in errors. */
   label?: string;
 }
 
 const DEFAULT_GAS_LIMIT = 9e15;
+/** Our meter's budget per message when none is given: aos's Evals use ~25k–100M; a runaway loop stops here. */
+export const DEFAULT_METER_BUDGET = 100_000_000_000;
 const PAGE = 65536;
 const ENCODER = new TextEncoder();
 const DECODER = new TextDecoder('utf-8');
@@ -54,6 +63,7 @@ export class AoInstance {
   private gasUsed = 0;
   private readonly gasLimit: number;
   private readonly heapMax: number;
+  private readonly meterBudget: number;
   private asyncify: { state: 'normal' | 'unwinding' | 'rewinding'; data: number } = { state: 'normal', data: 0 };
 
   /** Instantiates and starts a module; refuses (422) an unknown format, an import outside the host's set, or memory over the limit. */
@@ -68,6 +78,7 @@ export class AoInstance {
     this.clock = format.clockStart;
     this.gasLimit = options.computeLimit ?? DEFAULT_GAS_LIMIT;
     this.heapMax = Math.min(format.heapMax, options.memoryLimit ?? Infinity);
+    this.meterBudget = options.meterBudget ?? DEFAULT_METER_BUDGET;
     checkImports(module, label);
     this.preMetered = isPreMetered(module);
     const exported = WebAssembly.Module.exports(module);
@@ -107,7 +118,11 @@ export class AoInstance {
     if (options.memoryLimit !== undefined && this.mem.buffer.byteLength > options.memoryLimit) {
       throw unprocessable(`${label} starts with ${this.mem.buffer.byteLength} bytes of memory, more than its Memory-Limit of ${options.memoryLimit} bytes`);
     }
-    this.start();
+    // start-up (constructors, main) runs on a budget of its own, so that it never runs on the
+    // meter's fixed START_GAS; its gas is not charged to any message
+    const started = this.metered(() => this.start());
+    if (started.outOfGas) throw unprocessable(`${label} used up its budget of ${this.meterBudget} gas while starting`);
+    if (started.error !== undefined) throw started.error;
     if (options.resume) {
       this.load(options.resume.memory, true);
       this.clock = options.resume.clock;
@@ -155,9 +170,8 @@ export class AoInstance {
     const msgText = typeof msg === 'string' ? msg : JSON.stringify(msg);
     const envText = typeof env === 'string' ? env : JSON.stringify(env);
     this.gasUsed = 0;
-    const gas = () => (this.preMetered ? { gas: this.gasUsed } : {});
-    let raw: string;
-    try {
+    let raw = '';
+    const run = this.metered(() => {
       const sp = this.stackSave();
       const msgPtr = this.putString(msgText);
       const envPtr = this.putString(envText);
@@ -165,23 +179,45 @@ export class AoInstance {
       raw = this.readString(result);
       if (this.exports._emscripten_stack_restore) this.exports._emscripten_stack_restore(this.wide ? BigInt(sp) : sp);
       else this.exports.stackRestore(sp);
-    } catch (error) {
-      return { text: '', ok: false, ...gas(), threw: describe(error) };
-    }
+    });
+    const gas = { ...(this.preMetered ? { gas: this.gasUsed } : {}), ...(run.gas === undefined ? {} : { meterGas: run.gas }) };
+    if (run.outOfGas) return { text: '', ok: false, ...gas, outOfGas: true, threw: `out of gas: the message used up its budget of ${this.meterBudget} gas` };
+    if (run.threw !== undefined) return { text: '', ok: false, ...gas, threw: run.threw };
     let parsed: { ok?: unknown; response?: unknown };
     try {
       parsed = JSON.parse(raw);
     } catch (error) {
-      return { text: '', ok: false, ...gas(), threw: describe(error) };
+      return { text: '', ok: false, ...gas, threw: describe(error) };
     }
     if (parsed?.ok !== true) {
       // ao-loader throws the module's `response` (aos: the Lua error's text); the CU records it as {Error: response}
       // (and gives no GasUsed: it threw)
-      return { text: JSON.stringify({ Error: parsed?.response }), ok: false };
+      return { text: JSON.stringify({ Error: parsed?.response }), ok: false, ...(run.gas === undefined ? {} : { meterGas: run.gas }) };
     }
     const response = (parsed.response ?? {}) as Record<string, unknown>;
     const text = JSON.stringify({ Error: response.Error, Output: response.Output, Messages: response.Messages, Spawns: response.Spawns, Assignments: response.Assignments });
-    return { text, ok: response.Error === undefined, ...gas() };
+    return { text, ok: response.Error === undefined, ...gas };
+  }
+
+  /**
+   * Runs `call` on our meter's budget when the module was instrumented by it (gas undefined
+   * otherwise), catching what it throws. Out of gas ⇔ the counter is below zero afterwards
+   * (engine/wasm/gas.ts's rule); other traps keep their message.
+   */
+  private metered(call: () => void): { gas?: number; outOfGas?: boolean; threw?: string; error?: unknown } {
+    const set = this.exports[GAS_SET_EXPORT] as ((gas: bigint) => void) | undefined;
+    const get = this.exports[GAS_GET_EXPORT] as (() => bigint) | undefined;
+    if (set && get) set(BigInt(this.meterBudget));
+    let failed: { threw: string; error: unknown } | undefined;
+    try {
+      call();
+    } catch (error) {
+      failed = { threw: describe(error), error };
+    }
+    if (!set || !get) return failed ?? {};
+    const left = Number(get());
+    if (left < 0) return { gas: this.meterBudget, outOfGas: true };
+    return { gas: this.meterBudget - left, ...failed };
   }
 
   /** A copy of the linear memory. */

@@ -11,6 +11,15 @@ import { countedLoop } from './counted-loop.mjs';
 import { fieldsOf, ID_NAMES } from './fields.mjs';
 import { canonicalise, NAN, PAYLOAD_BLIND, producesNan } from './nan.mjs';
 
+/**
+ * Imports that call back into the module or unwind it: emscripten's `invoke_*` trampolines
+ * (setjmp/longjmp and C++ exceptions: the host calls a table entry, which charges the global)
+ * and `_emscripten_throw_longjmp` (throws through the frames above it, which then never write
+ * their copies back). Without the write-back and reload around them, the work done inside an
+ * aos `pcall` would be counted (and checked) but then overwritten by the caller's stale copy.
+ */
+const REENTRANT = /^(invoke_[a-z]+|_emscripten_throw_longjmp)$/;
+
 /** @typedef {import('./binaryen.js').ExpressionRef} ExpressionRef */
 /** @typedef {import('./binaryen.js').FunctionRef} FunctionRef */
 /** @typedef {import('./binaryen.js').Module} Module */
@@ -81,6 +90,7 @@ export class Pass {
       const info = binaryen.getFunctionInfo(func);
       if (info.module) this.imported.add(info.name);
       if (info.module && this.config.charging.includes(info.module)) this.charging.add(info.name);
+      if (info.module && REENTRANT.test(info.base ?? '')) this.charging.add(info.name);
     }
     m.addGlobal(this.gas, binaryen.i64, true, m.i64.const(BigInt(this.config.startGas)));
     for (const func of functions) if (!this.imported.has(binaryen.getFunctionInfo(func).name)) this.meterFunction(func);
@@ -495,7 +505,8 @@ export class Pass {
   /**
    * Calls write the local copy back before and read it again after (the callee charges the
    * global). Calls of imports skip both, except those of the host modules that charge the
-   * global themselves (config.charging: gpu, data, from engine/wasm/abi.ts).
+   * global themselves (config.charging: gpu, data, from engine/wasm/abi.ts) and those that
+   * re-enter or unwind the module (REENTRANT).
    */
   /** @returns {Walked} */
   walkCall(/** @type {ExpressionRef} */ expr, /** @type {Segment} */ seg, /** @type {number} */ id) {
