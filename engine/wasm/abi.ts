@@ -9,6 +9,7 @@
 //   `gpu` kernels (engine/wasm/host/gpu.ts); the `data` reads of the module's Data-Import items
 //   (engine/wasm/host/data.ts).
 import { badRequest, notFound, trapped, Trap } from '../protocol/errors.ts';
+import { isStackOverflow } from './gas.ts';
 import type { Json } from '../protocol/message.ts';
 import type { FuncType, ValType, WasmInfo } from './binary.ts';
 import { GPU_IMPORTS, gpuImports, type InstanceView } from './host/gpu.ts';
@@ -104,7 +105,7 @@ export function trapping<T>(what: string, run: () => T): T {
   } catch (error) {
     if (error instanceof Trap) throw trapped(`${what} trapped: ${error.message}`, { trap: error.message });
     if (error instanceof WebAssembly.RuntimeError) throw trapped(`${what} trapped: ${error.message}`, { trap: error.message });
-    if (error instanceof RangeError && /call stack/.test(error.message)) {
+    if (isStackOverflow(error)) {
       throw trapped(`${what} trapped: stack overflow (maximum call stack size exceeded)`, { trap: 'stack overflow' });
     }
     throw error;

@@ -14,13 +14,13 @@ export interface Metered<T> {
   gas: number;
 }
 
-interface GasCounter {
+export interface GasCounter {
   set(gas: bigint): void;
   get(): bigint;
 }
 
 /** A metered instance's counter (undefined for an unmetered one). */
-function counter(instance: WebAssembly.Instance | undefined): GasCounter | undefined {
+export function counter(instance: WebAssembly.Instance | undefined): GasCounter | undefined {
   const set = instance?.exports[GAS_SET_EXPORT];
   const get = instance?.exports[GAS_GET_EXPORT];
   if (typeof set !== 'function' || typeof get !== 'function') return undefined;
@@ -38,6 +38,9 @@ export const setGas = (instance: WebAssembly.Instance, gas: bigint): void => met
 
 /** A metered instance's gas remaining; negative after it ran out. */
 export const gasLeft = (instance: WebAssembly.Instance): bigint => meteredCounter(instance).get();
+
+/** V8's stack overflow: how deep a module gets before it differs between V8's tiers, so a call that overflows is charged its whole budget. */
+export const isStackOverflow = (error: unknown): boolean => error instanceof RangeError && /call stack/.test(error.message);
 
 export function withGas<T>(instance: WebAssembly.Instance, limit: number, what: string, run: () => T): Metered<T> {
   const gas = counter(instance);

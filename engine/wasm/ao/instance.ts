@@ -7,7 +7,7 @@
 import { trapped, unprocessable } from '../../protocol/errors.ts';
 import { aoFormat, ASYNCIFY_STACK, type AoFormat } from './formats.ts';
 import { aoImports, checkImports, isPreMetered, type AoHost } from './imports.ts';
-import { GAS_GET_EXPORT, GAS_SET_EXPORT } from '../meter/contract.ts';
+import { counter, isStackOverflow, type GasCounter } from '../gas.ts';
 
 export interface AoResult {
   /** The result as ao-loader returns it, as JSON text: Error?, Output?, Messages?, Spawns?, Assignments?, each in the module's own key order (without Memory, GasUsed, Patches). */
@@ -47,7 +47,7 @@ export interface AoOptions {
 }
 
 const DEFAULT_GAS_LIMIT = 9e15;
-/** Our meter's budget per message when none is given: aos's Evals use ~25k–100M; a runaway loop stops here. */
+/** Our meter's budget per message when none is given: aos 2's start-up takes ~1.3e8, a 3,000,000-step Lua loop ~1.3e9; a runaway loop stops here. */
 export const DEFAULT_METER_BUDGET = 100_000_000_000;
 const PAGE = 65536;
 const ENCODER = new TextEncoder();
@@ -64,6 +64,8 @@ export class AoInstance {
   private readonly gasLimit: number;
   private readonly heapMax: number;
   private readonly meterBudget: number;
+  /** Our meter's counter, for a module instrumented by engine/wasm/meter. */
+  private readonly meter: GasCounter | undefined;
   private asyncify: { state: 'normal' | 'unwinding' | 'rewinding'; data: number } = { state: 'normal', data: 0 };
 
   /** Instantiates and starts a module; refuses (422) an unknown format, an import outside the host's set, or memory over the limit. */
@@ -110,6 +112,7 @@ export class AoInstance {
       throw unprocessable(`${label} does not instantiate as ${format.name}: ${(error as Error).message}`);
     }
     this.exports = instance.exports as Record<string, any>;
+    this.meter = counter(instance);
     host.exports = this.exports;
     this.mem = this.exports.memory as WebAssembly.Memory;
     if ((typeof this.exports.emscripten_stack_get_end?.() === 'bigint') !== this.wide) {
@@ -122,7 +125,7 @@ export class AoInstance {
     // meter's fixed START_GAS; its gas is not charged to any message
     const started = this.metered(() => this.start());
     if (started.outOfGas) throw unprocessable(`${label} used up its budget of ${this.meterBudget} gas while starting`);
-    if (started.error !== undefined) throw started.error;
+    if (started.failure) throw started.failure.error;
     if (options.resume) {
       this.load(options.resume.memory, true);
       this.clock = options.resume.clock;
@@ -180,9 +183,10 @@ export class AoInstance {
       if (this.exports._emscripten_stack_restore) this.exports._emscripten_stack_restore(this.wide ? BigInt(sp) : sp);
       else this.exports.stackRestore(sp);
     });
-    const gas = { ...(this.preMetered ? { gas: this.gasUsed } : {}), ...(run.gas === undefined ? {} : { meterGas: run.gas }) };
+    const meterGas = run.gas === undefined ? {} : { meterGas: run.gas };
+    const gas = { ...(this.preMetered ? { gas: this.gasUsed } : {}), ...meterGas };
     if (run.outOfGas) return { text: '', ok: false, ...gas, outOfGas: true, threw: `out of gas: the message used up its budget of ${this.meterBudget} gas` };
-    if (run.threw !== undefined) return { text: '', ok: false, ...gas, threw: run.threw };
+    if (run.failure) return { text: '', ok: false, ...gas, threw: describe(run.failure.error) };
     let parsed: { ok?: unknown; response?: unknown };
     try {
       parsed = JSON.parse(raw);
@@ -192,7 +196,7 @@ export class AoInstance {
     if (parsed?.ok !== true) {
       // ao-loader throws the module's `response` (aos: the Lua error's text); the CU records it as {Error: response}
       // (and gives no GasUsed: it threw)
-      return { text: JSON.stringify({ Error: parsed?.response }), ok: false, ...(run.gas === undefined ? {} : { meterGas: run.gas }) };
+      return { text: JSON.stringify({ Error: parsed?.response }), ok: false, ...meterGas };
     }
     const response = (parsed.response ?? {}) as Record<string, unknown>;
     const text = JSON.stringify({ Error: response.Error, Output: response.Output, Messages: response.Messages, Spawns: response.Spawns, Assignments: response.Assignments });
@@ -201,23 +205,21 @@ export class AoInstance {
 
   /**
    * Runs `call` on our meter's budget when the module was instrumented by it (gas undefined
-   * otherwise), catching what it throws. Out of gas ⇔ the counter is below zero afterwards
-   * (engine/wasm/gas.ts's rule); other traps keep their message.
+   * otherwise), catching what it throws. engine/wasm/gas.ts's rules: out of gas ⇔ the counter
+   * is below zero afterwards; a stack overflow is charged the whole budget.
    */
-  private metered(call: () => void): { gas?: number; outOfGas?: boolean; threw?: string; error?: unknown } {
-    const set = this.exports[GAS_SET_EXPORT] as ((gas: bigint) => void) | undefined;
-    const get = this.exports[GAS_GET_EXPORT] as (() => bigint) | undefined;
-    if (set && get) set(BigInt(this.meterBudget));
-    let failed: { threw: string; error: unknown } | undefined;
+  private metered(call: () => void): { gas?: number; outOfGas?: boolean; failure?: { error: unknown } } {
+    this.meter?.set(BigInt(this.meterBudget));
+    let failure: { error: unknown } | undefined;
     try {
       call();
     } catch (error) {
-      failed = { threw: describe(error), error };
+      failure = { error };
     }
-    if (!set || !get) return failed ?? {};
-    const left = Number(get());
+    if (!this.meter) return { failure };
+    const left = Number(this.meter.get());
     if (left < 0) return { gas: this.meterBudget, outOfGas: true };
-    return { gas: this.meterBudget - left, ...failed };
+    return { gas: failure && isStackOverflow(failure.error) ? this.meterBudget : this.meterBudget - left, failure };
   }
 
   /** A copy of the linear memory. */
