@@ -7,6 +7,8 @@ import type { ModuleMeta, StoreView } from './store.ts';
 import { exportGlobals } from './wasm/snapshot.ts';
 import { instrument, MeterError, METER_VERSION } from './wasm/meter/index.ts';
 import { dataImportIds, MAX_DATA_IMPORT_BYTES, MAX_DATA_IMPORTS } from './wasm/host/data.ts';
+import { inspect } from './wasm/binary.ts';
+import { aoModule, compileAo, isAoModule } from './wasm/ao/module.ts';
 
 /** Where module bytes come from when LMDB lacks them; must verify them against the ID. */
 export interface ModuleSource {
@@ -31,9 +33,19 @@ export class Modules {
     });
   }
 
-  /** The module as a process runs it: metered, its mutable globals exported for snapshots. */
+  /**
+   * The module as a process runs it: metered, its mutable globals exported for snapshots; or,
+   * for an AO module (its tags say so: engine/wasm/ao/module.ts), metered and compiled for the
+   * AO host, with its format and limits.
+   */
   getForProcess(id: string): Promise<LoadedModule> {
     return this.cached(`${id}#process`, async () => {
+      const meta = await this.meta(id);
+      if (isAoModule(meta.tags)) {
+        const ao = aoModule(id, meta.owner, meta.tags);
+        const bytes = await this.meteredBytes(id, compileAo);
+        return { id, module: await compileAo(id, bytes), info: inspect(bytes), ao };
+      }
       const metered = await this.get(id);
       return { ...(await compileModule(id, exportGlobals(await this.meteredBytes(id), metered.info))), data: metered.data };
     });
@@ -41,26 +53,26 @@ export class Modules {
 
   /**
    * The original bytes: from LMDB, else fetched, checked against the ID, kept. Non-modules are
-   * refused before they are kept, with compileModule's errors, but validated, not compiled:
-   * these bytes are only metered, and the metered binary is what get() compiles.
+   * refused before they are kept, with compileModule's errors (or `check`'s), but validated, not
+   * compiled: these bytes are only metered, and the metered binary is what get() compiles.
    */
-  private async bytes(id: string): Promise<Uint8Array> {
+  private async bytes(id: string, check: (id: string, bytes: Uint8Array) => Promise<unknown>): Promise<Uint8Array> {
     const stored = this.store.modules.get(id);
     if (stored) return stored;
     const fetched = await this.source.fetchVerified(id);
-    await validateModule(id, fetched);
+    await check(id, fetched);
     await this.store.modules.put(id, fetched);
     return fetched;
   }
 
-  /** The instrumented binary, made once per module and meter version and kept in LMDB. */
-  async meteredBytes(id: string): Promise<Uint8Array> {
+  /** The instrumented binary, made once per module and meter version and kept in LMDB; `check` refuses what is no module of its kind. */
+  async meteredBytes(id: string, check: (id: string, bytes: Uint8Array) => Promise<unknown> = validateModule): Promise<Uint8Array> {
     const key = `${id}:${METER_VERSION}`;
     const stored = this.store.metered.get(key);
     if (stored) return stored;
     let metered: Uint8Array;
     try {
-      metered = await instrument(await this.bytes(id));
+      metered = await instrument(await this.bytes(id, check));
     } catch (error) {
       if (error instanceof MeterError) throw unprocessable(`module ${id} cannot be metered: ${error.message}`);
       throw error;

@@ -219,7 +219,7 @@ test('a scheduled item must say what it is: Data-Protocol, Variant and Type, or 
     ['no Type', without('Type'), 'Type', /has no Type tag; a scheduled item needs Type: Process \(a spawn\) or Type: Message/],
     ['Type: Topup', replaced('Type', 'Topup'), 'Type', /has Type: "Topup"; a scheduled item needs Type: Process/],
     ['no Data-Protocol', without('Data-Protocol'), 'Data-Protocol', /has no Data-Protocol tag; a scheduled item needs Data-Protocol: hyperwasm/],
-    ["AO's Data-Protocol (not yet scheduled here)", replaced('Data-Protocol', 'ao'), 'Data-Protocol', /has Data-Protocol: "ao"; a scheduled item needs Data-Protocol: hyperwasm/],
+    ["AO's Data-Protocol with hyperwasm's Variant", replaced('Data-Protocol', 'ao'), 'Variant', /a scheduled item needs Variant: ao\.TN\.1/],
     ['no Variant', without('Variant'), 'Variant', /has no Variant tag; a scheduled item needs Variant: hyperwasm\.1/],
     ['no tags at all', [], 'Data-Protocol', /has no Data-Protocol tag/],
   ];

@@ -33,6 +33,8 @@ export interface ScheduleReader {
 
 /** A process's live instance and how far it has folded. */
 export interface Runner {
+  /** Not an AO process's runner (ao-fold.ts). */
+  ao?: undefined;
   spawn: ProcessSpawn;
   /** The budget of each message (engine/wasm/gas.ts gasLimit: the process's Gas-Limit tag, else the module's, else the default). */
   gasLimit: number;

@@ -20,6 +20,7 @@ import type { ComputeAnswer } from '../compute.ts';
 import type { Modules } from '../modules.ts';
 import type { ProcessSpawn, Store } from '../store.ts';
 import type { LoadedModule } from '../wasm/compile.ts';
+import { DEFAULT_METER_BUDGET, type AoResult } from '../wasm/ao/instance.ts';
 import type { Estimate } from './estimate.ts';
 import type { ScheduleReader } from './fold.ts';
 import { SlotKeeper, type PreparedSlots } from './keep.ts';
@@ -52,6 +53,7 @@ export interface FoldPool {
   /** Folds up to `target`, signed and encoded; hands parts to `part` in order as it goes, and returns the rest. */
   fold(pid: string, target: number, budget: number, part?: (prepared: PreparedSlots) => void): Promise<PooledFold>;
   estimate(pid: string, latest: number, budget: number, item: DataItem, environment: { timestamp: number; 'block-height': number }): Promise<Estimate>;
+  dryRun(pid: string, latest: number, budget: number, msg: object): Promise<AoResult>;
   stats(): { steps: number; live: number; workers: number };
   close(): Promise<void>;
 }
@@ -139,6 +141,24 @@ export class Processes {
     });
   }
 
+  /**
+   * An AO process's dry-run (the CU's POST /dry-run): `msg` run as if it were the next
+   * message, on a copy of the latest state; nothing is kept or attested.
+   */
+  async dryRun(pid: string, msg: object): Promise<AoResult & { slot: number }> {
+    const { scheduler } = this.options;
+    const spawn = scheduler.process(pid);
+    if (!spawn) throw notFound(`unknown process ${pid}`);
+    const latest = scheduler.currentSlot(pid)!;
+    await this.compute(pid, latest);
+    return this.serially(pid, async () => {
+      const { loaded, budget } = await this.load(spawn);
+      if (!loaded.ao) throw badRequest(`process ${pid} is not an AO process (its module ${spawn.module} is not tagged Data-Protocol: ao): a dry-run is for AO processes; ask a hyperwasm process for a cost-only estimate instead`);
+      const result = this.options.pool ? await this.options.pool.dryRun(pid, latest, budget, msg) : this.runners.dryRun(spawn, loaded, budget, latest, msg);
+      return { ...result, slot: latest };
+    });
+  }
+
   /** Slots folded since start (replays included, on every worker): shows how much work snapshots saved. */
   stats(): { steps: number; live: number; workers: number } {
     return this.options.pool?.stats() ?? { ...this.runners.stats(), workers: 0 };
@@ -161,7 +181,8 @@ export class Processes {
   /** The process's module (checked to be a process module, kept in LMDB metered, so a worker finds it) and its budget. */
   private async load(spawn: ProcessSpawn): Promise<{ loaded: LoadedModule; budget: number }> {
     const loaded = await this.options.modules.getForProcess(spawn.module);
-    const budget = await this.budget(spawn);
+    const budget = await this.budget(spawn, loaded);
+    if (loaded.ao) return { loaded, budget };
     const handle = loaded.info.exportedFunction('handle');
     if (!handle || !isBytesFunction(loaded.info, handle)) {
       throw unprocessable(`module ${spawn.module} is not a process module: it must export hw_alloc and handle(ptr: i32, len: i32) -> i64`);
@@ -169,9 +190,13 @@ export class Processes {
     return { loaded, budget };
   }
 
-  /** The budget of each message of a process: its Gas-Limit tag, else its module's, else the default (uncapped, as before). */
-  private async budget(spawn: ProcessSpawn): Promise<number> {
+  /**
+   * The budget of each message of a process: its Gas-Limit tag, else its module's, else the
+   * default (uncapped, as before; an AO process's is DEFAULT_METER_BUDGET, so that a runaway
+   * aos loop stops as the compute unit's Compute-Limit would stop it).
+   */
+  private async budget(spawn: ProcessSpawn, loaded: LoadedModule): Promise<number> {
     const module = (await this.options.modules.meta(spawn.module)).tags;
-    return gasLimit([tagValue(spawn.tags, 'Gas-Limit'), tagValue(module, 'Gas-Limit')], Number.MAX_SAFE_INTEGER);
+    return gasLimit([tagValue(spawn.tags, 'Gas-Limit'), tagValue(module, 'Gas-Limit')], loaded.ao ? DEFAULT_METER_BUDGET : Number.MAX_SAFE_INTEGER);
   }
 }

@@ -16,6 +16,7 @@ import type { DataItem } from '../protocol/ans104/data-item.ts';
 import type { GpuRuntime } from '../gpu/runtime.ts';
 import { WorkerLine } from '../worker.ts';
 import type { Estimate } from './estimate.ts';
+import type { AoResult } from '../wasm/ao/instance.ts';
 import type { FoldPool, PooledFold } from './index.ts';
 import type { KeyObject } from 'node:crypto';
 import type { PreparedSlots } from './keep.ts';
@@ -105,6 +106,12 @@ export class ProcessPool implements FoldPool {
     const reply = await this.request(pid, { op: 'estimate', pid, latest, budget, item: item.raw, environment });
     if (reply.fault) throw fromWire(reply.fault);
     return reply.estimate!;
+  }
+
+  async dryRun(pid: string, latest: number, budget: number, msg: object): Promise<AoResult> {
+    const reply = await this.request(pid, { op: 'dry-run', pid, latest, budget, msg: JSON.stringify(msg) });
+    if (reply.fault) throw fromWire(reply.fault);
+    return reply.dryRun!;
   }
 
   stats(): { steps: number; live: number; workers: number } {

@@ -12,6 +12,7 @@ import { Modules } from '../modules.ts';
 import { openStore } from '../store.ts';
 import { StoredSchedule } from '../schedule.ts';
 import type { Estimate } from './estimate.ts';
+import type { AoResult } from '../wasm/ao/instance.ts';
 import { SlotKeeper, type PreparedSlots, type SlotResult } from './keep.ts';
 import type { AttestPort } from '../attestations.ts';
 import type { KeyObject } from 'node:crypto';
@@ -29,12 +30,14 @@ export interface ProcessWorkerData {
 
 export type ProcessRequest =
   | { op: 'fold'; pid: string; target: number; budget: number }
-  | { op: 'estimate'; pid: string; latest: number; budget: number; item: Uint8Array; environment: { timestamp: number; 'block-height': number } };
+  | { op: 'estimate'; pid: string; latest: number; budget: number; item: Uint8Array; environment: { timestamp: number; 'block-height': number } }
+  | { op: 'dry-run'; pid: string; latest: number; budget: number; msg: string };
 
 /** What a fold did: the rest of its slots, prepared, the node fault that stopped it (if any), and this worker's counters. */
 export interface ProcessReply {
   prepared?: PreparedSlots;
   estimate?: Estimate;
+  dryRun?: AoResult;
   fault?: WireError;
   steps: number;
   live: number;
@@ -76,6 +79,9 @@ export async function handle(request: ProcessRequest): Promise<ProcessReply> {
     const spawn = store.processes.get(request.pid);
     if (!spawn) throw new Error(`process ${request.pid} is not in LMDB`);
     const loaded = await modules.getForProcess(spawn.module);
+    if (request.op === 'dry-run') {
+      return { dryRun: runners.dryRun(spawn, loaded, request.budget, request.latest, JSON.parse(request.msg) as object), ...counters() };
+    }
     if (request.op === 'estimate') {
       const estimate = runners.estimate(spawn, loaded, request.budget, request.latest, parseDataItem(request.item), request.environment);
       return { estimate, ...counters() };

@@ -27,7 +27,7 @@ export type ItemType = (typeof Type)[keyof typeof Type];
  * the Types. A table so that another protocol's items (AO's `Data-Protocol: ao`,
  * `Variant: ao.TN.1`) are one entry away.
  */
-export const SCHEDULED_PROTOCOLS: ReadonlyMap<string, readonly string[]> = new Map([[DATA_PROTOCOL, [VARIANT]]]);
+export const SCHEDULED_PROTOCOLS: ReadonlyMap<string, readonly string[]> = new Map([[DATA_PROTOCOL, [VARIANT]], ['ao', ['ao.TN.1']]]);
 export const SCHEDULED_TYPES = [Type.Process, Type.Message] as const;
 
 /** The first value of a tag, if present. */

@@ -5,6 +5,7 @@ import { unprocessable } from '../protocol/errors.ts';
 import { GRANTED_IMPORTS } from './abi.ts';
 import { describeStart, hasWasmMagic, inspect, WasmFormatError, type WasmInfo } from './binary.ts';
 import { capMemory, checkLimits, checkSize, DEFAULT_LIMITS } from './limits.ts';
+import type { AoModule } from './ao/module.ts';
 
 export interface LoadedModule {
   id: string;
@@ -12,6 +13,8 @@ export interface LoadedModule {
   info: WasmInfo;
   /** The data items its Data-Import tags name, in order (engine/wasm/host/data.ts), when it imports `data`. */
   data?: Uint8Array[];
+  /** Present for an AO module (engine/wasm/ao/module.ts): it runs on the AO host, not hyperwasm's ABI. */
+  ao?: AoModule;
 }
 
 /** Checks that bytes are a module the engine will run, and compiles them. */

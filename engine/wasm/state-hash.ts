@@ -63,3 +63,24 @@ function rehash(now: Buffer, copy: Buffer, hashes: Buffer, i: number): void {
   copy.set(chunk, at);
   hashes.set(sha256(chunk), i * 32);
 }
+
+/**
+ * The bytes `memory` held when liveStateDigest last hashed it: the state after the previous
+ * slot, which an AO process rolls back to after a failed message (engine/processes/ao-fold.ts)
+ * without a copy of its own. Valid until the next liveStateDigest of that memory.
+ */
+export function lastHashed(memory: WebAssembly.Memory): Uint8Array | undefined {
+  return seen.get(memory)?.copy;
+}
+
+/**
+ * Lets `to` (a fresh instance's memory, loaded with much the same bytes) start from what `from`
+ * was last hashed as, so its first hash redoes only the chunks that differ. Safe whatever the
+ * bytes: every chunk is still compared with the copy before its hash is reused.
+ */
+export function carryDigest(from: WebAssembly.Memory, to: WebAssembly.Memory): void {
+  const last = seen.get(from);
+  if (!last) return;
+  seen.delete(from);
+  seen.set(to, last);
+}

@@ -222,6 +222,16 @@ export class AoInstance {
     return { gas: failure && isStackOverflow(failure.error) ? this.meterBudget : this.meterBudget - left, failure };
   }
 
+  /** The live linear memory (the state hash reads it in place). */
+  get liveMemory(): WebAssembly.Memory {
+    return this.mem;
+  }
+
+  /** The clock's next reading: with the memory, the whole state. */
+  get clockValue(): number {
+    return this.clock;
+  }
+
   /** A copy of the linear memory. */
   memory(): Uint8Array {
     return new Uint8Array(this.mem.buffer.slice(0));

@@ -1,0 +1,155 @@
+// AO processes on a real node: an aos module uploaded with `ao publish`'s tags to the node's
+// gateway, a process spawned from it with AO's own tags, messages scheduled and folded on the
+// AO host. Each slot's result is the text AoSession (the host compared byte for byte with
+// ao-loader in ao-oracle.test.ts) gives for the same messages in the same shape; a failed
+// message rolls back; our meter's gas is in the record; an aos Send reaches another aos process
+// through the deliverer; a restart resumes from a snapshot to the same state hashes.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { upload } from '../arweave/upload.ts';
+import { loadOrCreateWallet } from '../arweave/wallet.ts';
+import { ed25519Signer, parseDataItem } from '../engine/protocol/ans104/data-item.ts';
+import { fromB64url } from '../engine/protocol/encoding.ts';
+import { NodeClient, signItem, type Signer } from '../client/node-client.ts';
+import { aoEnv, aoMessage } from '../engine/processes/ao-fold.ts';
+import { AoSession } from '../engine/wasm/ao/session.ts';
+import { enableMemory64 } from '../engine/wasm/ao/memory64.ts';
+import { aoModule } from '../engine/wasm/ao/module.ts';
+import type { RunningNode } from '../gateway/node.ts';
+import { tempDir, testNode } from './helpers.ts';
+import { WASM32 } from './ao/suites.ts';
+
+const test = suite('ao-process');
+const TEXT = new TextDecoder();
+const dir = tempDir();
+const alice: Signer = { ed25519: ed25519Signer(generateKeyPairSync('ed25519').privateKey) };
+const AOS = join('.cache', 'aos', 'aos2_0_4_32.wasm');
+let node: RunningNode;
+let client: NodeClient;
+let moduleId = '';
+const moduleTags = [
+  ['Data-Protocol', 'ao'], ['Variant', 'ao.TN.1'], ['Type', 'Module'], ['Module-Format', WASM32],
+  ['Input-Encoding', 'JSON-1'], ['Output-Encoding', 'JSON-1'], ['Memory-Limit', '1-gb'], ['Compute-Limit', '9000000000000'],
+  ['Content-Type', 'application/wasm'],
+].map(([name, value]) => ({ name, value }));
+
+const ao = (type: string, extra: [string, string][] = []) =>
+  [...extra, ['Data-Protocol', 'ao'], ['Variant', 'ao.TN.1'], ['Type', type], ['SDK', 'aoconnect']].map(([name, value]) => ({ name, value }));
+
+async function spawnAos(name: string): Promise<string> {
+  const item = await signItem(alice, { tags: ao('Process', [['Module', moduleId], ['Scheduler', node.node.key.address], ['Name', name]]), data: ' ' });
+  await client.schedule(item.raw);
+  return item.id;
+}
+
+/**
+ * An Eval's printed value: its last line (after a rolled-back message, aos prefixes a warning
+ * that the Nonce skipped one, as it does on the compute unit).
+ */
+const value = (record: any) => String(record.output.Output.data).split('\n').at(-1);
+
+async function evaluate(pid: string, code: string): Promise<any> {
+  const item = await signItem(alice, { target: pid, tags: ao('Message', [['Action', 'Eval']]), data: code });
+  const { slot } = await client.schedule(item.raw);
+  return client.compute(pid, slot);
+}
+
+test.before(async () => {
+  enableMemory64();
+  node = await testNode(join(dir.path, 'data'), { snapshotEvery: 3, publish: false });
+  client = new NodeClient(node.url);
+  const wallet = await loadOrCreateWallet(join(dir.path, 'wallet.json'));
+  moduleId = await upload(new Uint8Array(readFileSync(AOS)), { gateway: node.node.gateway, wallet, tags: moduleTags });
+});
+
+test.after(async () => {
+  await node?.close();
+  dir.remove();
+});
+
+let pid = '';
+
+test('an aos process spawns from an AO module and evaluates Lua, metered and attested per slot', async () => {
+  pid = await spawnAos('first');
+  const spawned = await client.compute(pid, 0);
+  assert.is(spawned.slot, 0);
+  assert.not.ok(spawned.error, JSON.stringify(spawned.error));
+  const sum = await evaluate(pid, '1 + 1');
+  assert.is(value(sum), '2');
+  assert.ok(sum.gas > 1_000_000, `our meter's gas is in the record (${sum.gas})`);
+  assert.ok(sum.attestation, 'the slot is attested');
+  assert.is(TEXT.decode(fromB64url(sum['result-bytes'])), JSON.stringify(sum.output), 'result-bytes is the AO result text');
+});
+
+test('a failed message rolls back: state from before it, an Error in the record', async () => {
+  assert.is((await evaluate(pid, 'X = 1')).error, undefined);
+  const failed = await evaluate(pid, 'X = 2; error("boom")');
+  assert.match(String(failed.error), /boom/);
+  assert.equal(failed.messages, []);
+  assert.is(value(await evaluate(pid, 'X')), '1');
+  assert.is(value(await evaluate(pid, 'X = X + 1; return X')), '2');
+});
+
+test('every slot is the text AoSession gives for the same messages (the oracle-checked host)', async () => {
+  const latest = (await client.slot(pid)).current;
+  const page = await client.schedulePage(pid);
+  const spawn = node.node.scheduler.process(pid)!;
+  const loaded = { id: moduleId, ao: aoModule(moduleId, (await node.node.modules.meta(moduleId)).owner, moduleTags) } as any;
+  const env = aoEnv(spawn, loaded);
+  const module = await WebAssembly.compile(readFileSync(AOS));
+  const session = new AoSession(module, WASM32);
+  for (let slot = 0; slot <= latest; slot++) {
+    const assignment = node.node.scheduler.assignment(pid, slot)!;
+    const item = parseDataItem(node.node.scheduler.message(assignment.message)!);
+    const expected = session.step(aoMessage(item, assignment, spawn), env);
+    const record = await client.compute(pid, slot);
+    assert.is(TEXT.decode(fromB64url(record['result-bytes'])), expected.threw ?? expected.text, `slot ${slot}`);
+  }
+  assert.is(page.assignments.length, latest + 1);
+});
+
+test('an aos Send reaches another aos process on the node', async () => {
+  const target = await spawnAos('target');
+  await client.compute(target, 0);
+  await evaluate(target, 'Handlers.add("ping", "Ping", function(msg) Pinged = msg.From end)');
+  const sent = await evaluate(pid, `Send({ Target = "${target}", Action = "Ping", Data = "hi" })`);
+  assert.is(sent.messages.length, 1);
+  assert.is(sent.messages[0].target, target);
+  for (let i = 0; i < 100 && (await client.slot(target)).current < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.is((await client.slot(target)).current, 2, 'the Send was scheduled on its target');
+  // Not yet asserted: the handler's effect. aos 2 ignores messages from a sender outside its
+  // Authorities, and the pushed message is signed by this node: issue 13's closing note.
+});
+
+test('after a restart the process resumes from a snapshot to the same state hashes', async () => {
+  const latest = (await client.slot(pid)).current;
+  const before = await client.compute(pid, latest);
+  await node.close();
+  node = await testNode(join(dir.path, 'data'), { snapshotEvery: 3, publish: false });
+  client = new NodeClient(node.url);
+  const next = await evaluate(pid, 'X');
+  assert.is(value(next), '2');
+  assert.ok(next.slot > latest);
+  assert.is((await client.compute(pid, latest))['state-hash'], before['state-hash']);
+});
+
+test('an AO module with an unknown Module-Format is refused with a 422 naming it', async () => {
+  const wallet = await loadOrCreateWallet(join(dir.path, 'wallet.json'));
+  const tags = moduleTags.map((t) => (t.name === 'Module-Format' ? { ...t, value: 'wasm32-unknown-nonsense' } : t));
+  const bad = await upload(new Uint8Array(readFileSync(AOS)), { gateway: node.node.gateway, wallet, tags });
+  const item = await signItem(alice, { tags: ao('Process', [['Module', bad], ['Scheduler', node.node.key.address]]), data: ' ' });
+  await client.schedule(item.raw);
+  try {
+    await client.compute(item.id, 0);
+    assert.unreachable('expected a 422');
+  } catch (error: any) {
+    assert.is(error.status, 422);
+    assert.match(error.message, /wasm32-unknown-nonsense/);
+  }
+  assert.is(value(await evaluate(pid, '3 * 3')), '9', 'the node keeps serving');
+});
+
+test.run();
