@@ -16,7 +16,7 @@
 // hashed last (state-hash.ts lastHashed), so rolling back costs no copy per message.
 import { b64url, canonicalJson, fromB64url, utf8, utf8Text } from '../protocol/encoding.ts';
 import { hashpath } from '../protocol/hashpath.ts';
-import { parseDataItem, type DataItem } from '../protocol/ans104/data-item.ts';
+import type { DataItem } from '../protocol/ans104/data-item.ts';
 import type { SignedAssignment } from '../protocol/assignment.ts';
 import type { Json } from '../protocol/message.ts';
 import { PUSHED_TAGS } from '../protocol/pushed.ts';
@@ -27,7 +27,7 @@ import { AoInstance, type AoOptions, type AoResult } from '../wasm/ao/instance.t
 import type { LoadedModule } from '../wasm/compile.ts';
 import { carryDigest, lastHashed, liveStateDigest } from '../wasm/state-hash.ts';
 import type { ProcessSpawn } from '../store.ts';
-import type { ScheduleReader, SnapshotLookup } from './fold.ts';
+import { slotInput, type ScheduleReader, type SnapshotLookup } from './fold.ts';
 
 /** An AO process's live instance and how far it has folded. */
 export interface AoRunner {
@@ -72,11 +72,7 @@ export class AoFold {
     const pid = runner.spawn.id;
     const slot = runner.slot + 1;
     this.steps++;
-    const assignment = this.schedule.assignment(pid, slot);
-    if (!assignment) throw new Error(`process ${pid} has no assignment at slot ${slot}`);
-    const raw = this.schedule.message(assignment.message);
-    if (!raw) throw new Error(`process ${pid} has no message ${assignment.message} for slot ${slot}`);
-    const item = parseDataItem(raw);
+    const { assignment, item } = slotInput(this.schedule, pid, slot);
     const result = runner.instance.handle(JSON.stringify(aoMessage(item, assignment, runner.spawn)), runner.env);
     if (!result.ok) this.rollback(runner);
     const path = hashpath(runner.hashpath, assignment.message);

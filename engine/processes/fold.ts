@@ -80,11 +80,7 @@ export class Fold {
     const pid = runner.spawn.id;
     const slot = runner.slot + 1;
     this.steps++;
-    const assignment = this.schedule.assignment(pid, slot);
-    if (!assignment) throw new Error(`process ${pid} has no assignment at slot ${slot}`);
-    const raw = this.schedule.message(assignment.message);
-    if (!raw) throw new Error(`process ${pid} has no message ${assignment.message} for slot ${slot}`);
-    const item = parseDataItem(raw);
+    const { assignment, item } = slotInput(this.schedule, pid, slot);
     const path = hashpath(runner.hashpath, assignment.message);
     const view = runner.view; // a trap below replaces the runner's instance and view
     const before = { gpu: view.kernels?.gpu ?? 0, cpu: view.kernels?.cpu ?? 0 };
@@ -121,6 +117,15 @@ export class Fold {
 }
 
 const TEXT = new TextDecoder();
+
+/** A slot's assignment and message from the schedule; a node fault where either is missing. */
+export function slotInput(schedule: ScheduleReader, pid: string, slot: number): { assignment: SignedAssignment; item: DataItem } {
+  const assignment = schedule.assignment(pid, slot);
+  if (!assignment) throw new Error(`process ${pid} has no assignment at slot ${slot}`);
+  const raw = schedule.message(assignment.message);
+  if (!raw) throw new Error(`process ${pid} has no message ${assignment.message} for slot ${slot}`);
+  return { assignment, item: parseDataItem(raw) };
+}
 
 /** The JSON a module's handle receives for one slot (docs/PROTOCOL.md, "Process ABI"). */
 export function handleInput(item: DataItem, assignment: SignedAssignment, process: ProcessSpawn) {

@@ -129,11 +129,7 @@ export class Processes {
    */
   async estimate(item: DataItem, environment: { timestamp: number; 'block-height': number }): Promise<Estimate> {
     const pid = item.target ?? item.id;
-    const { scheduler } = this.options;
-    const spawn = scheduler.process(pid);
-    if (!spawn) throw notFound(`unknown process ${pid}`);
-    const latest = scheduler.currentSlot(pid)!;
-    await this.compute(pid, latest);
+    const { spawn, latest } = await this.folded(pid);
     return this.serially(pid, async () => {
       const { loaded, budget } = await this.load(spawn);
       if (this.options.pool) return this.options.pool.estimate(pid, latest, budget, item, environment);
@@ -146,11 +142,7 @@ export class Processes {
    * message, on a copy of the latest state; nothing is kept or attested.
    */
   async dryRun(pid: string, msg: object): Promise<AoResult & { slot: number }> {
-    const { scheduler } = this.options;
-    const spawn = scheduler.process(pid);
-    if (!spawn) throw notFound(`unknown process ${pid}`);
-    const latest = scheduler.currentSlot(pid)!;
-    await this.compute(pid, latest);
+    const { spawn, latest } = await this.folded(pid);
     return this.serially(pid, async () => {
       const { loaded, budget } = await this.load(spawn);
       if (!loaded.ao) throw badRequest(`process ${pid} is not an AO process (its module ${spawn.module} is not tagged Data-Protocol: ao): a dry-run is for AO processes; ask a hyperwasm process for a cost-only estimate instead`);
@@ -166,6 +158,15 @@ export class Processes {
 
   async close(): Promise<void> {
     await this.options.pool?.close();
+  }
+
+  /** A known process folded up to its latest slot (what an estimate or a dry-run runs against). */
+  private async folded(pid: string): Promise<{ spawn: ProcessSpawn; latest: number }> {
+    const spawn = this.options.scheduler.process(pid);
+    if (!spawn) throw notFound(`unknown process ${pid}`);
+    const latest = this.options.scheduler.currentSlot(pid)!;
+    await this.compute(pid, latest);
+    return { spawn, latest };
   }
 
   /** Runs `work` once the request before it for the same process is done (failed or not). */
