@@ -22,12 +22,11 @@ import type { Json } from '../protocol/message.ts';
 import { PUSHED_TAGS } from '../protocol/pushed.ts';
 import type { SlotRecord } from '../protocol/record.ts';
 import { tagValue } from '../protocol/vocabulary.ts';
-import { sha256b64 } from '../protocol/hash.ts';
 import { AoInstance, type AoOptions, type AoResult } from '../wasm/ao/instance.ts';
 import type { LoadedModule } from '../wasm/compile.ts';
 import { carryDigest, lastHashed, liveStateDigest } from '../wasm/state-hash.ts';
 import type { ProcessSpawn } from '../store.ts';
-import { slotInput, type ScheduleReader, type SnapshotLookup } from './fold.ts';
+import { resultOf, slotInput, type ScheduleReader, type SnapshotLookup } from './fold.ts';
 
 /** An AO process's live instance and how far it has folded. */
 export interface AoRunner {
@@ -146,8 +145,7 @@ export function aoEnv(spawn: ProcessSpawn, loaded: LoadedModule) {
 function outcomeOf(result: AoResult): Pick<SlotRecord, 'output' | 'messages' | 'error' | 'result-bytes' | 'result-hash' | 'gas'> {
   const gas = result.meterGas ?? result.gas ?? 0;
   const text = result.threw ?? result.text;
-  const bytes = utf8(text);
-  const hashes = { 'result-bytes': b64url(bytes), 'result-hash': sha256b64(bytes) };
+  const hashes = resultOf(utf8(text));
   if (result.threw !== undefined) return { output: null, messages: [], error: result.threw, ...hashes, gas };
   const parsed = JSON.parse(result.text) as Record<string, Json>;
   if (!result.ok) return { output: parsed, messages: [], error: parsed.Error ?? 'the module answered ok: false', ...hashes, gas };

@@ -176,7 +176,7 @@ export function handleInputBytes(item: DataItem, assignment: SignedAssignment, p
 type Outcome = Pick<SlotRecord, 'output' | 'messages' | 'spawns' | 'error' | 'result-bytes' | 'result-hash' | 'gas'>;
 
 /** The bytes a slot's result hash commits to, carried in the record so anyone can check the hash. */
-const resultOf = (bytes: Uint8Array) => ({ 'result-bytes': b64url(bytes), 'result-hash': sha256b64(bytes) });
+export const resultOf = (bytes: Uint8Array) => ({ 'result-bytes': b64url(bytes), 'result-hash': sha256b64(bytes) });
 
 /** A handler's output: {"output", "messages", "spawns"?, "error"?}; anything else is an error result. */
 function readOutput(bytes: Uint8Array): Pick<SlotRecord, 'output' | 'messages' | 'spawns' | 'error'> {

@@ -3,6 +3,7 @@
 // instead of hyperwasm's ABI, and compiled from the bytes our meter instrumented. What its tags
 // say (Memory-Limit, Compute-Limit) and the `Module` half of every message's env travel with it.
 import { unprocessable } from '../../protocol/errors.ts';
+import { tagValue as tagOf } from '../../protocol/vocabulary.ts';
 import { hasWasmMagic, describeStart } from '../binary.ts';
 import { checkSize } from '../limits.ts';
 import { aoFormat, parseMemoryLimit, type AoFormat } from './formats.ts';
@@ -21,8 +22,6 @@ export interface AoModule {
   /** The env's `Module` half: `{Id, Owner, Tags}`, as the compute unit passes it. */
   env: { Id: string; Owner: string; Tags: Tag[] };
 }
-
-const tagOf = (tags: Tag[], name: string) => tags.find((t) => t.name === name)?.value;
 
 /** Whether a module's tags make it an AO module (`ao publish`'s Data-Protocol and Type). */
 export function isAoModule(tags: Tag[]): boolean {
