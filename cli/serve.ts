@@ -33,7 +33,7 @@ function wholeNumber(flag: string, text: string): number {
 export const serve: Command = {
   name: 'serve',
   summary: 'run a node serving Compute over HTTP (starts an embedded arlocal unless --gateway is given)',
-  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--workers N] [--peer <addr>=<url>]… [--public-url <url>] [--no-eager] [--account-after 5] [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--verbose]
+  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--workers N] [--peer=<addr>=<url>]… [--public-url <url>] [--no-eager] [--account-after 5] [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--verbose]
 
 Starts a hyperwasm node. Without --gateway it starts arlocal, a local Arweave gateway, on
 127.0.0.1 (data in <data>/arlocal), builds the example modules in modules/ if needed and
@@ -49,9 +49,10 @@ Options:
   --snapshot-every <n> snapshot process state every n slots (default 1000)
   --workers <n>       worker threads that fold processes, each owning its processes' live
                       instances (default: one per core; 0: fold on the main thread)
-  --peer <addr>=<url> another node, by its address and URL (repeatable): this node announces its
+  --peer=<addr>=<url> another node, by its address and URL (repeatable): this node announces its
                       location record to it at start, asks it first where other schedulers are
-                      and which node schedules a process; Arweave's records are asked too
+                      and which node schedules a process; Arweave's records are asked too.
+                      Write it with '=' after --peer: an address may start with '-'
   --public-url <url>  the URL other nodes reach this one at, for its location record (default:
                       http://<host>:<port> it listens on)
   --no-eager          do not fold new slots as they are assigned (then a process's outgoing
@@ -130,7 +131,7 @@ Options:
     }
     console.log(`hyperwasm node listening on ${running.url}`);
     console.log(`arweave gateway: ${running.gatewayUrl}${values.gateway ? '' : ` (embedded arlocal, child process ${(await arlocal!).pid})`}`);
-    console.log(`node address:    ${running.node.key.address} (other nodes name it in --peer <address>=${running.url})`);
+    console.log(`node address:    ${running.node.key.address} (other nodes name it in --peer=<address>=${running.url})`);
     console.log(`node info:       ${running.url}/~meta@1.0/info`);
     const names = Object.keys(running.examples);
     if (names.length > 0) {

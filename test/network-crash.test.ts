@@ -46,7 +46,7 @@ const PAGE = 1000; // what one schedule page / outbox listing holds (checkDelive
 /** `hyperwasm serve` on `data` against the shared gateway, told where the other node is. */
 function startNode(data: string, gateway: string, peers: Record<string, string>, home: string): Promise<ChildNode> {
   const args = ['--gateway', gateway, '--no-examples', '--workers', '1'];
-  for (const [address, url] of Object.entries(peers)) args.push('--peer', `${address}=${url}`);
+  for (const [address, url] of Object.entries(peers)) args.push(`--peer=${address}=${url}`);
   return startChildNode(data, args, { HYPERWASM_HOME: home });
 }
 
