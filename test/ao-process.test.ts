@@ -40,7 +40,8 @@ const ao = (type: string, extra: [string, string][] = []) =>
   [...extra, ['Data-Protocol', 'ao'], ['Variant', 'ao.TN.1'], ['Type', type], ['SDK', 'aoconnect']].map(([name, value]) => ({ name, value }));
 
 async function spawnAos(name: string): Promise<string> {
-  const item = await signItem(alice, { tags: ao('Process', [['Module', moduleId], ['Scheduler', node.node.key.address], ['Name', name]]), data: ' ' });
+  // The node is an Authority: the messages other processes send are pushed signed by it (§21).
+  const item = await signItem(alice, { tags: ao('Process', [['Module', moduleId], ['Scheduler', node.node.key.address], ['Authority', node.node.key.address], ['Name', name]]), data: ' ' });
   await client.schedule(item.raw);
   return item.id;
 }
@@ -120,8 +121,9 @@ test('an aos Send reaches another aos process on the node', async () => {
   assert.is(sent.messages[0].target, target);
   for (let i = 0; i < 100 && (await client.slot(target)).current < 2; i++) await new Promise((r) => setTimeout(r, 100));
   assert.is((await client.slot(target)).current, 2, 'the Send was scheduled on its target');
-  // Not yet asserted: the handler's effect. aos 2 ignores messages from a sender outside its
-  // Authorities, and the pushed message is signed by this node: issue 13's closing note.
+  const delivered = await client.compute(target, 2);
+  assert.not.ok(delivered.error, JSON.stringify(delivered.error));
+  assert.is(value(await evaluate(target, 'Pinged')), pid, "the target's handler ran, and saw the sender as From");
 });
 
 test('after a restart the process resumes from a snapshot to the same state hashes', async () => {
