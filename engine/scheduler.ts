@@ -145,6 +145,11 @@ export class Scheduler {
     return this.stored.message(id);
   }
 
+  /** The slot a message holds in a process's durable schedule, if it has one there. */
+  slotOf(pid: string, messageId: string): number | undefined {
+    return this.options.store.slots.get([pid, messageId]);
+  }
+
   /** Assignments from..to inclusive with their messages, at most `limit`. */
   range(pid: string, from: number, to: number, limit: number): { assignment: SignedAssignment; message: Uint8Array }[] {
     return this.stored.range(pid, from, to, limit);
@@ -316,7 +321,7 @@ export class Scheduler {
   }
 
   private assignmentOf(pid: string, messageId: string): SignedAssignment | undefined {
-    const slot = this.options.store.slots.get([pid, messageId]);
+    const slot = this.slotOf(pid, messageId);
     return slot === undefined ? undefined : this.assignment(pid, slot);
   }
 

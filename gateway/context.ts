@@ -15,8 +15,8 @@ import type { Locations } from '../engine/locations.ts';
 export interface NodeContext {
   /** The node's own address: it signs assignments, attestations and receipts. */
   key: { address: string };
-  scheduler: Pick<Scheduler, 'schedule' | 'process' | 'currentSlot' | 'assignment' | 'range'>;
-  processes: Pick<Processes, 'compute' | 'estimate'>;
+  scheduler: Pick<Scheduler, 'schedule' | 'process' | 'currentSlot' | 'assignment' | 'range' | 'slotOf'>;
+  processes: Pick<Processes, 'compute' | 'estimate' | 'dryRun'>;
   /** Stateless Compute over the result cache. */
   compute: Pick<StatelessCompute, 'cached' | 'run'>;
   /** Paid calls, cost-only estimates and top-ups (engine/payments.ts). */

@@ -10,6 +10,7 @@ import { parse, SingletonError, type Msg } from './singleton.ts';
 import type { NodeContext } from './context.ts';
 import { errorResponse } from './errors.ts';
 import { Registry } from './devices/index.ts';
+import { aoLegacyRoutes } from './ao-legacy.ts';
 import type { Call, Method, Schema } from './devices/device.ts';
 
 /** The largest data item the scheduler takes (413 beyond). */
@@ -68,6 +69,7 @@ export function buildServer(node: NodeContext, options: { logger?: boolean; regi
     return key.answer(call);
   }
 
+  aoLegacyRoutes(app, node); // AO's own paths (aoconnect's legacy mode): fastify prefers them to /*
   app.get('/*', frontDoor);
   app.post('/*', frontDoor);
   return app;

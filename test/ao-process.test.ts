@@ -10,7 +10,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { upload } from '../arweave/upload.ts';
-import { loadOrCreateWallet } from '../arweave/wallet.ts';
+import { loadOrCreateWallet, walletAddress } from '../arweave/wallet.ts';
+import { connect, createDataItemSigner } from '@permaweb/aoconnect';
 import { ed25519Signer, parseDataItem } from '../engine/protocol/ans104/data-item.ts';
 import { fromB64url } from '../engine/protocol/encoding.ts';
 import { NodeClient, signItem, type Signer } from '../client/node-client.ts';
@@ -136,6 +137,58 @@ test('after a restart the process resumes from a snapshot to the same state hash
   assert.is(value(next), '2');
   assert.ok(next.slot > latest);
   assert.is((await client.compute(pid, latest))['state-hash'], before['state-hash']);
+});
+
+test('aoconnect in legacy mode spawns, messages and reads results from the node, unchanged', async () => {
+  const wallet = await loadOrCreateWallet(join(dir.path, 'wallet.json'));
+  const owner = await walletAddress(wallet);
+  const ao = connect({ MODE: 'legacy', MU_URL: node.url, CU_URL: node.url, GATEWAY_URL: node.gatewayUrl });
+  const signer = createDataItemSigner(wallet);
+  // spawn first finds the module through the gateway's GraphQL (arlocal indexes its tags)
+  const process = await ao.spawn({ module: moduleId, scheduler: node.node.key.address, signer, tags: [{ name: 'Authority', value: node.node.key.address }, { name: 'Name', value: 'via aoconnect' }] });
+  const message = <string>await ao.message({ process, signer, tags: [{ name: 'Action', value: 'Eval' }], data: 'Answer = 6 * 7; return Answer' });
+  const result = (await ao.result({ process, message })) as any;
+  assert.is(String(result.Output.data).split('\n').at(-1), '42', JSON.stringify(result));
+  const record = await client.compute(process, 1);
+  assert.ok(result.GasUsed > 0 && result.GasUsed === record.gas, 'GasUsed is the gas the slot was attested with');
+  const { GasUsed, ...rest } = result;
+  assert.is(JSON.stringify(rest), TEXT.decode(fromB64url(record['result-bytes'])), 'the rest is the result text, in the module\'s key order');
+
+  const latest = await ao.results({ process, sort: 'DESC', limit: 2 });
+  assert.equal(latest.edges.map((edge: any) => edge.cursor), ['1', '0']);
+  assert.is(JSON.stringify(latest.edges[0].node.Output), JSON.stringify(result.Output));
+  const after = await ao.results({ process, from: '0' });
+  assert.equal(after.edges.map((edge: any) => edge.cursor), ['1'], 'from is exclusive');
+
+  const dry = await ao.dryrun({ process, Owner: owner, tags: [{ name: 'Action', value: 'Eval' }], data: 'Answer = Answer + 1; return Answer' });
+  assert.is(String(dry.Output.data).split('\n').at(-1), '43', JSON.stringify(dry));
+  const again = await ao.dryrun({ process, Owner: owner, tags: [{ name: 'Action', value: 'Eval' }], data: 'return Answer' });
+  assert.is(String(again.Output.data).split('\n').at(-1), '42', 'a dry-run keeps nothing');
+  assert.is((await client.slot(process)).current, 1, 'nor schedules anything');
+
+  assert.ok(typeof (await ao.monitor({ process, signer })) === 'string', 'monitor answers 2xx');
+});
+
+test('the legacy routes refuse what they cannot answer, with a reason, and keep serving', async () => {
+  const unknown = 'x'.repeat(43);
+  let r = await fetch(`${node.url}/result/${unknown}?process-id=${pid}`);
+  assert.is(r.status, 404);
+  const body = await r.json();
+  assert.match(body.message, /not in the schedule of process/, JSON.stringify(body));
+  r = await fetch(`${node.url}/result/${unknown}?process-id=${unknown}`);
+  assert.is(r.status, 404);
+  assert.match((await r.json()).message, /unknown process/);
+  r = await fetch(`${node.url}/result/${unknown}`);
+  assert.is(r.status, 400);
+  assert.match((await r.json()).message, /process-id/);
+  r = await fetch(`${node.url}/results/${pid}?limit=5000`);
+  assert.is(r.status, 400);
+  r = await fetch(`${node.url}/dry-run?process-id=${pid}`, { method: 'POST', body: '{not json' });
+  assert.is(r.status, 400);
+  assert.match((await r.json()).message, /not JSON/);
+  r = await fetch(`${node.url}/`, { method: 'POST', body: new Uint8Array([1, 2, 3]) });
+  assert.is(r.status, 400);
+  assert.is(value(await evaluate(pid, '2 + 5')), '7', 'the node keeps serving');
 });
 
 test('an AO module with an unknown Module-Format is refused with a 422 naming it', async () => {

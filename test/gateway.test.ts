@@ -80,10 +80,12 @@ function fakeNode(overrides: Partial<NodeContext> = {}) {
       currentSlot: (id) => (id === PID ? 2 : undefined),
       assignment: (_pid, slot) => assignment(slot),
       range: (_pid, from, to, limit) => [0, 1, 2].filter((s) => s >= from && s <= to).slice(0, limit).map((s) => ({ assignment: assignment(s), message: new Uint8Array([9, s]) })),
+      slotOf: () => undefined,
     },
     processes: {
       compute: async (pid, slot) => (asked.push(`process ${pid} ${slot}`), { cache: 'hit', body: utf8(JSON.stringify({ process: pid, slot: slot ?? 2 })) }),
       estimate: async (item) => (asked.push(`estimate ${item.id}`), { slot: 2, gas: 5, 'gas-limit': 10 }),
+      dryRun: async () => Promise.reject(new Error('not an AO process')),
     },
     compute: {
       cached: (plan: ComputePlan) => (asked.push(`cached ${plan.hashpath}`), cache.has(plan.hashpath) ? { cache: 'hit', body: record } : undefined),
@@ -260,7 +262,7 @@ test('each error kind leaves with its status, code, message, details and headers
   for (const [kind, status] of Object.entries(KINDS) as [ErrorKind, number][]) {
     const details = kind === 'redirect' ? { location: 'http://peer/~scheduler@1.0/schedule' } : kind === 'unavailable' ? { retryAfterSeconds: 5 } : { extra: kind };
     const failing = new HyperError(kind, `code-${kind}`, `a ${kind} error`, details);
-    const { node } = fakeNode({ processes: { compute: async () => Promise.reject(failing), estimate: async () => Promise.reject(failing) } });
+    const { node } = fakeNode({ processes: { compute: async () => Promise.reject(failing), estimate: async () => Promise.reject(failing), dryRun: async () => Promise.reject(failing) } });
     const r = await request(buildServer(node), 'GET', `/${PID}/now`);
     assert.is(r.status, status, kind);
     assert.equal(r.json(), { error: `code-${kind}`, message: `a ${kind} error`, ...details });

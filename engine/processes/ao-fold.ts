@@ -136,6 +136,18 @@ export function aoMessage(item: DataItem, assignment: SignedAssignment, spawn: P
   };
 }
 
+/**
+ * A dry-run's message, as the compute unit builds it (its `dryRun`): the latest slot's
+ * Timestamp and Block-Height, `Cron: false` and the process as Target, then the request's own
+ * fields over them, `From` (the request's From-Process tag, else its Owner) and
+ * `Read-Only: true`. Nothing in it is signed: it is evaluated, never kept.
+ */
+export function aoDryRunMessage(pid: string, request: Record<string, unknown>, latest: SignedAssignment): object {
+  const tags = Array.isArray(request.Tags) ? (request.Tags as { name: string; value: string }[]) : [];
+  const from = tags.find((tag) => tag?.name === 'From-Process')?.value ?? request.Owner;
+  return { Timestamp: latest.timestamp, 'Block-Height': latest['block-height'], Cron: false, Target: pid, ...request, From: from, 'Read-Only': true };
+}
+
 /** The env every message of a process gets: `{Process: {Id, Owner, Tags}, Module: {Id, Owner, Tags}}`. */
 export function aoEnv(spawn: ProcessSpawn, loaded: LoadedModule) {
   return { Process: { Id: spawn.id, Owner: spawn.owner, Tags: spawn.tags }, Module: loaded.ao!.env };

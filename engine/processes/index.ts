@@ -25,6 +25,7 @@ import type { Estimate } from './estimate.ts';
 import type { ScheduleReader } from './fold.ts';
 import { SlotKeeper, type PreparedSlots } from './keep.ts';
 import { Runners } from './runners.ts';
+import { aoDryRunMessage } from './ao-fold.ts';
 
 export { handleInput, type ScheduleReader } from './fold.ts';
 
@@ -138,14 +139,16 @@ export class Processes {
   }
 
   /**
-   * An AO process's dry-run (the CU's POST /dry-run): `msg` run as if it were the next
-   * message, on a copy of the latest state; nothing is kept or attested.
+   * An AO process's dry-run (the CU's POST /dry-run): the request's message (its fields as
+   * aoDryRunMessage completes them) run as if it were the next message, on a copy of the latest
+   * state; nothing is kept or attested.
    */
-  async dryRun(pid: string, msg: object): Promise<AoResult & { slot: number }> {
+  async dryRun(pid: string, request: Record<string, unknown>): Promise<AoResult & { slot: number }> {
     const { spawn, latest } = await this.folded(pid);
     return this.serially(pid, async () => {
       const { loaded, budget } = await this.load(spawn);
       if (!loaded.ao) throw badRequest(`process ${pid} is not an AO process (its module ${spawn.module} is not tagged Data-Protocol: ao): a dry-run is for AO processes; ask a hyperwasm process for a cost-only estimate instead`);
+      const msg = aoDryRunMessage(pid, request, this.options.scheduler.assignment(pid, latest)!);
       const result = this.options.pool ? await this.options.pool.dryRun(pid, latest, budget, msg) : this.runners.dryRun(spawn, loaded, budget, latest, msg);
       return { ...result, slot: latest };
     });

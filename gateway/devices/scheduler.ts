@@ -81,7 +81,7 @@ export const scheduler: Device = {
           const exact = `against the state at slot ${estimate.slot}; messages scheduled before this one may change it`;
           return call.json({ process: item.target ?? item.id, ...estimate, exact, charged: false }, ESTIMATE);
         }
-        return call.json(assignmentJson(await elsewhere(node, 'schedule', () => node.scheduler.schedule(itemBody(call)))), ASSIGNMENT);
+        return call.json(assignmentJson(await elsewhere(node, '/~scheduler@1.0/schedule', () => node.scheduler.schedule(itemBody(call)))), ASSIGNMENT);
       },
     },
     {
@@ -94,7 +94,7 @@ export const scheduler: Device = {
       answer: async (call) => {
         const { pushed, source } = readPush(itemBody(call));
         // Called together, so they are taken in bundle order (and share a commit).
-        const assigned = await elsewhere(call.node, 'push', () => Promise.all(pushed.map((raw) => call.node.scheduler.schedule(raw, { source }))));
+        const assigned = await elsewhere(call.node, '/~scheduler@1.0/push', () => Promise.all(pushed.map((raw) => call.node.scheduler.schedule(raw, { source }))));
         if (assigned.length === 1) return call.json(assignmentJson(assigned[0]!), ASSIGNMENT);
         return call.json({ assignments: assigned.map(assignmentJson) }, PUSHED);
       },
@@ -172,7 +172,7 @@ function readPush(body: Uint8Array) {
  * does, when it can be found (the process's spawn in the gateway's index or at a known
  * scheduler, then that scheduler's location record, PROTOCOL.md §21–22); else the 404 stands.
  */
-async function elsewhere<T>(node: NodeContext, key: 'schedule' | 'push', schedule: () => Promise<T>): Promise<T> {
+export async function elsewhere<T>(node: NodeContext, path: string, schedule: () => Promise<T>): Promise<T> {
   try {
     return await schedule();
   } catch (error) {
@@ -181,7 +181,7 @@ async function elsewhere<T>(node: NodeContext, key: 'schedule' | 'push', schedul
     const found = await node.whereIs(pid).catch(() => undefined);
     if (!found) throw error;
     throw new HyperError('redirect', 'redirect', `process ${pid} is scheduled by ${found.scheduler} at ${found.url}`, {
-      location: `${found.url}/~scheduler@1.0/${key}`,
+      location: `${found.url}${path}`,
       scheduler: found.scheduler,
       ...(found.record ? { record: found.record } : {}),
     });
