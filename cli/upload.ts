@@ -4,6 +4,9 @@ import { basename } from 'node:path';
 import { ArweaveGateway } from '../arweave/gateway.ts';
 import { upload } from '../arweave/upload.ts';
 import { dataTags, moduleTags } from '../engine/protocol/vocabulary.ts';
+import { aoModuleTags } from '../engine/wasm/ao/module.ts';
+import { SUPPORTED_FORMATS } from '../engine/wasm/ao/formats.ts';
+import { HyperError } from '../engine/protocol/errors.ts';
 import { configDir, loadOrCreateWallet, readWallet } from '../arweave/wallet.ts';
 import { describeStart, hasWasmMagic } from '../engine/wasm/binary.ts';
 import { join } from 'node:path';
@@ -13,7 +16,7 @@ import { parseTags, UsageError, type Command } from './command.ts';
 export const uploadCommand: Command = {
   name: 'upload',
   summary: 'upload a WASM module (or any data with --data) to Arweave; prints its ID last',
-  usage: `hyperwasm upload <file> [--gateway <url>] [--wallet <jwk.json>] [--tag Name=Value]… [--data]
+  usage: `hyperwasm upload <file> [--gateway <url>] [--wallet <jwk.json>] [--tag Name=Value]… [--data | --ao <Module-Format>]
 
 Uploads <file> as a signed Arweave transaction tagged Content-Type: application/wasm,
 Data-Protocol: hyperwasm, Type: Module, Module-Format: wasm32-hyperwasm-abi1, Name: <file name>
@@ -26,6 +29,11 @@ Options:
                     ${join(configDir(), 'dev-wallet.json')} is created and funded if omitted
   --tag Name=Value  an extra tag (repeatable)
   --data            upload any data (Type: Data, Content-Type: application/octet-stream)
+  --ao <format>     upload an AO module (an aos build) with the tags ao publish gives it:
+                    Data-Protocol: ao, Variant: ao.TN.1, Type: Module, Module-Format: <format>,
+                    Input-/Output-Encoding: JSON-1, Memory-Limit: 1-gb, Compute-Limit:
+                    9000000000000 (a --tag of the same name replaces one). Formats:
+                    ${SUPPORTED_FORMATS.join(', ')}
 
 A module that reads data items through the \`data\` host module (e.g. a model's weights) names
 them in its own tags, in order: upload the data first, then the module with
@@ -35,6 +43,7 @@ them in its own tags, in order: upload the data first, then the module with
     wallet: { type: 'string' },
     tag: { type: 'string', multiple: true },
     data: { type: 'boolean' },
+    ao: { type: 'string' },
   },
   async run({ values, positionals }) {
     const [file] = positionals;
@@ -43,12 +52,20 @@ them in its own tags, in order: upload the data first, then the module with
     const bytes = new Uint8Array(readFileSync(file));
     const extra = [{ name: 'Name', value: basename(file) }, ...parseTags(values.tag)];
     let tags;
+    if (values.data && values.ao !== undefined) throw new UsageError('--data and --ao exclude each other: --ao uploads a module');
     if (values.data) {
       tags = dataTags(extra);
     } else {
       if (!hasWasmMagic(bytes)) throw new UsageError(`${file} is not a WebAssembly module: it ${describeStart(bytes)} (use --data to upload other data)`);
       if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) throw new UsageError(`${file} starts like WebAssembly but is not a valid module (truncated or corrupt)`);
-      tags = moduleTags(extra);
+      if (values.ao === undefined) tags = moduleTags(extra);
+      else {
+        try {
+          tags = aoModuleTags(values.ao, extra);
+        } catch (error) {
+          throw error instanceof HyperError ? new UsageError(error.message) : error;
+        }
+      }
     }
     let wallet;
     if (values.wallet) wallet = readWallet(values.wallet);

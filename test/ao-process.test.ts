@@ -18,9 +18,9 @@ import { NodeClient, signItem, type Signer } from '../client/node-client.ts';
 import { aoEnv, aoMessage } from '../engine/processes/ao-fold.ts';
 import { AoSession } from '../engine/wasm/ao/session.ts';
 import { enableMemory64 } from '../engine/wasm/ao/memory64.ts';
-import { aoModule } from '../engine/wasm/ao/module.ts';
+import { aoModule, aoModuleTags } from '../engine/wasm/ao/module.ts';
 import type { RunningNode } from '../gateway/node.ts';
-import { tempDir, testNode } from './helpers.ts';
+import { cli, tempDir, testNode } from './helpers.ts';
 import { WASM32 } from './ao/suites.ts';
 
 const test = suite('ao-process');
@@ -31,11 +31,7 @@ const AOS = join('.cache', 'aos', 'aos2_0_4_32.wasm');
 let node: RunningNode;
 let client: NodeClient;
 let moduleId = '';
-const moduleTags = [
-  ['Data-Protocol', 'ao'], ['Variant', 'ao.TN.1'], ['Type', 'Module'], ['Module-Format', WASM32],
-  ['Input-Encoding', 'JSON-1'], ['Output-Encoding', 'JSON-1'], ['Memory-Limit', '1-gb'], ['Compute-Limit', '9000000000000'],
-  ['Content-Type', 'application/wasm'],
-].map(([name, value]) => ({ name, value }));
+const moduleTags = aoModuleTags(WASM32);
 
 const ao = (type: string, extra: [string, string][] = []) =>
   [...extra, ['Data-Protocol', 'ao'], ['Variant', 'ao.TN.1'], ['Type', type], ['SDK', 'aoconnect']].map(([name, value]) => ({ name, value }));
@@ -144,8 +140,11 @@ test('aoconnect in legacy mode spawns, messages and reads results from the node,
   const owner = await walletAddress(wallet);
   const ao = connect({ MODE: 'legacy', MU_URL: node.url, CU_URL: node.url, GATEWAY_URL: node.gatewayUrl });
   const signer = createDataItemSigner(wallet);
+  const uploaded = await cli(['upload', AOS, '--ao', WASM32, '--gateway', node.gatewayUrl], { HYPERWASM_HOME: join(dir.path, 'home') });
+  assert.is(uploaded.code, 0, uploaded.stderr);
+  const module = uploaded.stdout.trim().split('\n').at(-1)!;
   // spawn first finds the module through the gateway's GraphQL (arlocal indexes its tags)
-  const process = await ao.spawn({ module: moduleId, scheduler: node.node.key.address, signer, tags: [{ name: 'Authority', value: node.node.key.address }, { name: 'Name', value: 'via aoconnect' }] });
+  const process = await ao.spawn({ module, scheduler: node.node.key.address, signer, tags: [{ name: 'Authority', value: node.node.key.address }, { name: 'Name', value: 'via aoconnect' }] });
   const message = <string>await ao.message({ process, signer, tags: [{ name: 'Action', value: 'Eval' }], data: 'Answer = 6 * 7; return Answer' });
   const result = (await ao.result({ process, message })) as any;
   assert.is(String(result.Output.data).split('\n').at(-1), '42', JSON.stringify(result));
@@ -193,6 +192,7 @@ test('the legacy routes refuse what they cannot answer, with a reason, and keep 
 
 test('an AO module with an unknown Module-Format is refused with a 422 naming it', async () => {
   const wallet = await loadOrCreateWallet(join(dir.path, 'wallet.json'));
+  assert.throws(() => aoModuleTags('wasm32-unknown-nonsense'), /not one this node runs; it runs wasm32-unknown-emscripten2/, 'hyperwasm upload --ao refuses it before uploading');
   const tags = moduleTags.map((t) => (t.name === 'Module-Format' ? { ...t, value: 'wasm32-unknown-nonsense' } : t));
   const bad = await upload(new Uint8Array(readFileSync(AOS)), { gateway: node.node.gateway, wallet, tags });
   const item = await signItem(alice, { tags: ao('Process', [['Module', bad], ['Scheduler', node.node.key.address]]), data: ' ' });

@@ -6,7 +6,7 @@ import { unprocessable } from '../../protocol/errors.ts';
 import { tagValue as tagOf } from '../../protocol/vocabulary.ts';
 import { hasWasmMagic, describeStart } from '../binary.ts';
 import { checkSize } from '../limits.ts';
-import { aoFormat, parseMemoryLimit, type AoFormat } from './formats.ts';
+import { aoFormat, parseMemoryLimit, SUPPORTED_FORMATS, type AoFormat } from './formats.ts';
 import { checkImports } from './imports.ts';
 import { enableMemory64 } from './memory64.ts';
 
@@ -26,6 +26,21 @@ export interface AoModule {
 /** Whether a module's tags make it an AO module (`ao publish`'s Data-Protocol and Type). */
 export function isAoModule(tags: Tag[]): boolean {
   return tagOf(tags, 'Data-Protocol') === 'ao' && tagOf(tags, 'Type') === 'Module';
+}
+
+/**
+ * The tags `ao publish` gives a module of `format`, with ao-loader's usual limits (1-gb,
+ * 9,000,000,000,000 gas); an `extra` tag of the same name replaces a default, others follow.
+ */
+export function aoModuleTags(format: string, extra: Tag[] = []): Tag[] {
+  if (!SUPPORTED_FORMATS.includes(format)) throw unprocessable(`Module-Format ${JSON.stringify(format)} is not one this node runs; it runs ${SUPPORTED_FORMATS.join(', ')}`);
+  const defaults: Tag[] = [
+    ['Data-Protocol', 'ao'], ['Variant', 'ao.TN.1'], ['Type', 'Module'], ['Module-Format', format],
+    ['Input-Encoding', 'JSON-1'], ['Output-Encoding', 'JSON-1'], ['Memory-Limit', '1-gb'], ['Compute-Limit', '9000000000000'],
+    ['Content-Type', 'application/wasm'],
+  ].map(([name, value]) => ({ name: name!, value: value! }));
+  const given = new Map(extra.map((tag) => [tag.name, tag]));
+  return [...defaults.map((tag) => given.get(tag.name) ?? tag), ...extra.filter((tag) => !defaults.some((d) => d.name === tag.name))];
 }
 
 /** An AO module's settings from its tags; a 422 naming what is wrong (an unknown Module-Format, a bad limit). */
