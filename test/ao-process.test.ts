@@ -192,7 +192,7 @@ test('the legacy routes refuse what they cannot answer, with a reason, and keep 
 
 test('an AO module with an unknown Module-Format is refused with a 422 naming it', async () => {
   const wallet = await loadOrCreateWallet(join(dir.path, 'wallet.json'));
-  assert.throws(() => aoModuleTags('wasm32-unknown-nonsense'), /not one this node runs; it runs wasm32-unknown-emscripten2/, 'hyperwasm upload --ao refuses it before uploading');
+  assert.throws(() => aoModuleTags('wasm32-unknown-nonsense'), /is not one this node runs; it runs .*wasm32-unknown-emscripten4/, 'hyperwasm upload --ao refuses it before uploading');
   const tags = moduleTags.map((t) => (t.name === 'Module-Format' ? { ...t, value: 'wasm32-unknown-nonsense' } : t));
   const bad = await upload(new Uint8Array(readFileSync(AOS)), { gateway: node.node.gateway, wallet, tags });
   const item = await signItem(alice, { tags: ao('Process', [['Module', bad], ['Scheduler', node.node.key.address]]), data: ' ' });
