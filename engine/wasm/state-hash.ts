@@ -10,6 +10,8 @@ import { sha256 } from '../protocol/hash.ts';
 
 /** Bytes per chunk: a WebAssembly page (64 KiB) is 16 chunks. */
 export const STATE_CHUNK = 4096;
+/** Chunks compared at once before looking inside (a WebAssembly page). */
+const BLOCK_CHUNKS = 16;
 
 
 /**
@@ -50,9 +52,15 @@ export function liveStateDigest(globals: Uint8Array, memory: WebAssembly.Memory)
     seen.set(memory, last);
   }
   const { copy, hashes } = last;
-  for (let i = 0; i < chunks; i++) {
-    const at = i * STATE_CHUNK;
-    if (now.compare(copy, at, at + STATE_CHUNK, at, at + STATE_CHUNK) !== 0) rehash(now, copy, hashes, i);
+  // Compared a block of 16 chunks at a time, then chunk by chunk inside a block that differs:
+  // a call per 4 KiB costs as much as the comparing itself (aos's ~100 MiB: 40 ms against 20).
+  for (let block = 0; block < chunks; block += BLOCK_CHUNKS) {
+    const start = block * STATE_CHUNK;
+    const end = Math.min(chunks, block + BLOCK_CHUNKS) * STATE_CHUNK;
+    if (now.compare(copy, start, end, start, end) === 0) continue;
+    for (let at = start; at < end; at += STATE_CHUNK) {
+      if (now.compare(copy, at, at + STATE_CHUNK, at, at + STATE_CHUNK) !== 0) rehash(now, copy, hashes, at / STATE_CHUNK);
+    }
   }
   return b64url(sha256(globals, hashes));
 }
