@@ -25,6 +25,7 @@ import { tagValue } from '../protocol/vocabulary.ts';
 import { AoInstance, type AoOptions, type AoResult } from '../wasm/ao/instance.ts';
 import type { LoadedModule } from '../wasm/compile.ts';
 import { carryDigest, lastHashed, liveStateDigest } from '../wasm/state-hash.ts';
+import { packSnapshot, unpackSnapshot } from '../wasm/snapshot.ts';
 import type { ProcessSpawn } from '../store.ts';
 import { resultOf, slotInput, type ScheduleReader, type SnapshotLookup } from './fold.ts';
 
@@ -182,19 +183,12 @@ function outboxOf(messages: Json | undefined): Json[] {
   });
 }
 
-/** [u32 header length][header JSON {slot, hashpath, stateHash, clock}][memory bytes]: like a hyperwasm snapshot, with the clock for the globals. */
+/** A hyperwasm snapshot's container (engine/wasm/snapshot.ts), with the clock in place of the globals. */
 export function takeAoSnapshot(runner: AoRunner, stateHash: string): Uint8Array {
-  const memory = new Uint8Array(runner.instance.liveMemory.buffer);
-  const header = utf8(JSON.stringify({ slot: runner.slot, hashpath: runner.hashpath, stateHash, clock: runner.instance.clockValue }));
-  const out = new Uint8Array(4 + header.length + memory.length);
-  new DataView(out.buffer).setUint32(0, header.length, true);
-  out.set(header, 4);
-  out.set(memory, 4 + header.length);
-  return out;
+  return packSnapshot({ slot: runner.slot, hashpath: runner.hashpath, stateHash, clock: runner.instance.clockValue }, new Uint8Array(runner.instance.liveMemory.buffer));
 }
 
 function readAoSnapshot(snapshot: Uint8Array): { slot: number; hashpath: string; clock: number; memory: Uint8Array } {
-  const length = new DataView(snapshot.buffer, snapshot.byteOffset).getUint32(0, true);
-  const header = JSON.parse(TEXT.decode(snapshot.subarray(4, 4 + length))) as { slot: number; hashpath: string; clock: number };
-  return { ...header, memory: snapshot.subarray(4 + length) };
+  const { header, memory } = unpackSnapshot<{ slot: number; hashpath: string; clock: number }>(snapshot);
+  return { ...header, memory };
 }

@@ -87,22 +87,30 @@ export interface SnapshotHeader {
   globals: GlobalValue[];
 }
 
-/** [u32 header length][header JSON][memory bytes]. */
-export function takeSnapshot(instance: WebAssembly.Instance, info: WasmInfo, slot: number, hashpath: string): Uint8Array {
-  const memory = new Uint8Array(memoryOf(instance).buffer);
-  const header = utf8(JSON.stringify({ slot, hashpath, stateHash: stateHash(instance, info), globals: readGlobals(instance, info) } satisfies SnapshotHeader));
-  const out = new Uint8Array(4 + header.length + memory.length);
-  new DataView(out.buffer).setUint32(0, header.length, true);
-  out.set(header, 4);
-  out.set(memory, 4 + header.length);
+/** The snapshot container of every kind of process: [u32 LE header length][header JSON][memory bytes]. */
+export function packSnapshot(header: object, memory: Uint8Array): Uint8Array {
+  const head = utf8(JSON.stringify(header));
+  const out = new Uint8Array(4 + head.length + memory.length);
+  new DataView(out.buffer).setUint32(0, head.length, true);
+  out.set(head, 4);
+  out.set(memory, 4 + head.length);
   return out;
+}
+
+/** packSnapshot's header and memory (a view into `snapshot`). */
+export function unpackSnapshot<H>(snapshot: Uint8Array): { header: H; memory: Uint8Array } {
+  const length = new DataView(snapshot.buffer, snapshot.byteOffset).getUint32(0, true);
+  return { header: JSON.parse(new TextDecoder().decode(snapshot.subarray(4, 4 + length))) as H, memory: snapshot.subarray(4 + length) };
+}
+
+export function takeSnapshot(instance: WebAssembly.Instance, info: WasmInfo, slot: number, hashpath: string): Uint8Array {
+  const header: SnapshotHeader = { slot, hashpath, stateHash: stateHash(instance, info), globals: readGlobals(instance, info) };
+  return packSnapshot(header, new Uint8Array(memoryOf(instance).buffer));
 }
 
 /** Puts a snapshot's state into a fresh instance of the same (rewritten) module. */
 export function restoreSnapshot(instance: WebAssembly.Instance, info: WasmInfo, snapshot: Uint8Array): SnapshotHeader {
-  const length = new DataView(snapshot.buffer, snapshot.byteOffset).getUint32(0, true);
-  const header = JSON.parse(new TextDecoder().decode(snapshot.subarray(4, 4 + length))) as SnapshotHeader;
-  const bytes = snapshot.subarray(4 + length);
+  const { header, memory: bytes } = unpackSnapshot<SnapshotHeader>(snapshot);
   const memory = memoryOf(instance);
   const grow = bytes.length / 65536 - memory.buffer.byteLength / 65536;
   if (grow > 0) memory.grow(grow);
