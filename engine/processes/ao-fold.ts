@@ -87,7 +87,9 @@ export class AoFold {
 
   /** What a message would give as the next slot, run on a copy of the state (the CU's dry-run): nothing is kept. */
   dryRun(runner: AoRunner, msg: object): AoResult {
-    const copy = AoInstance.create(runner.loaded.module, runner.loaded.ao!.format, { ...instanceOptions(runner.loaded, runner.gasLimit), resume: runner.instance.state() });
+    // Loaded from a view of the live memory: create() copies it into the new instance's own.
+    const live = { memory: new Uint8Array(runner.instance.liveMemory.buffer), clock: runner.instance.clockValue };
+    const copy = AoInstance.create(runner.loaded.module, runner.loaded.ao!.format, { ...instanceOptions(runner.loaded, runner.gasLimit), resume: live });
     return copy.handle(msg, runner.env);
   }
 
