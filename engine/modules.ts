@@ -9,6 +9,7 @@ import { instrument, MeterError, METER_VERSION } from './wasm/meter/index.ts';
 import { dataImportIds, MAX_DATA_IMPORT_BYTES, MAX_DATA_IMPORTS } from './wasm/host/data.ts';
 import { inspect } from './wasm/binary.ts';
 import { aoModule, compileAo, isAoModule } from './wasm/ao/module.ts';
+import { enableMemory64 } from './wasm/ao/memory64.ts';
 
 /** Where module bytes come from when LMDB lacks them; must verify them against the ID. */
 export interface ModuleSource {
@@ -43,6 +44,7 @@ export class Modules {
       const meta = await this.meta(id);
       if (isAoModule(meta.tags)) {
         const ao = aoModule(id, meta.owner, meta.tags);
+        enableMemory64(); // before the meter's worker reads a memory64 build (V8 11.3 knows it only behind the flag)
         const bytes = await this.meteredBytes(id, compileAo);
         return { id, module: await compileAo(id, bytes), info: inspect(bytes), ao };
       }

@@ -4,7 +4,11 @@
 
 export type ValType = 'i32' | 'i64' | 'f32' | 'f64' | 'v128' | 'funcref' | 'externref';
 export interface FuncType { params: ValType[]; results: ValType[] }
-export interface Limits { min: number; max?: number }
+/**
+ * A memory's limits in pages, a table's in entries. `index64`: a memory64 memory (or table64
+ * table), addressed by i64, whose limits the binary writes as u64 (flag 0x04); set only then.
+ */
+export interface Limits { min: number; max?: number; index64?: true }
 export interface Import { module: string; name: string; kind: 'function' | 'table' | 'memory' | 'global' | 'tag'; type?: FuncType }
 export interface Export { name: string; kind: Import['kind']; index: number }
 
@@ -72,8 +76,22 @@ class Reader {
     if (!type) throw new WasmFormatError(`unknown value type 0x${code.toString(16)} at byte ${this.pos - 1}`);
     return type;
   }
+  /** A u64 as a number: exact up to 2^53, which memory64's page limits (at most 2^48) stay within. */
+  u64(): number {
+    let result = 0;
+    for (let shift = 0; shift < 70; shift += 7) {
+      const b = this.byte();
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result;
+    }
+    throw new WasmFormatError(`malformed LEB128 at byte ${this.pos}`);
+  }
   limits(): Limits {
     const flags = this.byte();
+    if (flags & 4) {
+      const min = this.u64();
+      return flags & 1 ? { min, max: this.u64(), index64: true } : { min, index64: true };
+    }
     const min = this.u32();
     return flags & 1 ? { min, max: this.u32() } : { min };
   }

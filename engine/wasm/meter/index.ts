@@ -49,7 +49,9 @@
 //   call into JS, ever.
 // - **Dynamic charges.** `memory.grow`, `memory.fill`, `memory.copy`, `memory.init` and
 //   `table.grow` charge base + size-dependent gas (see GAS_COSTS), checked before they run,
-//   so a module cannot do unbounded work for a constant fee.
+//   so a module cannot do unbounded work for a constant fee. On memory64 the sizes are i64,
+//   read unsigned and counted up to 2^48 units (pages, entries, 16 bytes): anything past it
+//   cannot succeed, and the charge cannot wrap into a small or negative one.
 // - **Out of gas** ⇔ `hw_gas_get() < 0` after the call. The trap is `unreachable` (a
 //   RuntimeError), as for a module's own `unreachable`; the negative counter is what tells
 //   them apart. A call that returns normally always leaves the counter ≥ 0 (checked at
@@ -76,10 +78,11 @@
 // - **Refused** (an Error, `MeterError`): bytes that are not valid WebAssembly or that
 //   binaryen cannot read; a module that already exports `hw_gas_set`/`hw_gas_get`; a
 //   module using a feature the pass cannot meter exactly: exception handling, threads and
-//   atomics, relaxed SIMD, memory64, multi-memory, GC, `table.fill`/`table.copy`/`table.init`.
+//   atomics, relaxed SIMD, multi-memory, GC, `table.fill`/`table.copy`/`table.init`.
 //   Accepted: MVP, mutable globals, sign extension, non-trapping float-to-int, bulk memory,
 //   SIMD, reference types, multi-value, tail calls, extended constants (AssemblyScript's
-//   defaults are among them).
+//   defaults are among them), and memory64 (the wasm64 aos builds; on Node 20 only once
+//   engine/wasm/ao/memory64.ts has switched V8's flag on, as the pass validates with V8).
 // - **Preserved**: imports, exports (`memory`, `hw_alloc`, `hw_free`, `handle`, …), data and
 //   element segments, memory and table limits, the start function, and what the module
 //   computes when gas suffices (NaN bit patterns aside). A custom section `hyperwasm-meter`

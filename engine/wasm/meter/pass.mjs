@@ -44,6 +44,15 @@ export class Refused extends Error {}
 
 const RETURN = '\u0000return'; // a branch target name no label can have
 
+/**
+ * The most units (pages, entries, 2^shift bytes) an i64 size is charged for: 2^48. No
+ * memory64 has more than 2^48 pages (2^64 bytes) and V8 allows far smaller ones (so no
+ * fill, copy or init of 2^52 bytes is in bounds), no table 2^48 entries; so an operation
+ * past it fails or traps. Charged 2^48 × unit + base (≤ 2^60 + 100 with GAS_COSTS), it still
+ * costs more than any budget the engine sets (~2.8e14 gas), and cannot overflow the counter.
+ */
+const MAX_UNITS = 1n << 48n;
+
 /** Rewrites one binaryen module in place: `new Pass(module, config).run()`. */
 export class Pass {
   /**
@@ -573,7 +582,13 @@ export class Pass {
 
   /**
    * An operation whose work grows with one operand: the operands go to locals, then
-   * gas -= base + (size << 0) * unit >> shift, checked, then the operation.
+   * gas -= base + (size >> shift) * unit, checked, then the operation. An i32 size is
+   * zero-extended. An i64 size (memory64's addresses and lengths, a table64's delta) is read
+   * unsigned and counted up to MAX_UNITS: past that the product would wrap (a grow of 2^52
+   * pages times 4096 is 0; of 2^63 and more, negative, which would give gas back for a grow
+   * that fails anyway), and an operation that large cannot succeed (see MAX_UNITS), so it
+   * is charged the most that any can be, more than any budget. An i32 size never exceeds it:
+   * 32-bit modules are charged, and instrumented, exactly as before.
    */
   /**
    * @param {ExpressionRef} expr
@@ -605,9 +620,17 @@ export class Pass {
         sizeType = t;
       }
     }
-    let amount = m.local.get(sizeLocal, sizeType);
-    if (sizeType === binaryen.i32) amount = m.i64.extend_u(amount);
-    if (shift > 0) amount = m.i64.shr_u(amount, m.i64.const(BigInt(shift)));
+    let amount;
+    if (sizeType === binaryen.i32) {
+      amount = m.i64.extend_u(m.local.get(sizeLocal, sizeType));
+      if (shift > 0) amount = m.i64.shr_u(amount, m.i64.const(BigInt(shift)));
+    } else {
+      const units = () => {
+        const size = m.local.get(sizeLocal, sizeType);
+        return shift > 0 ? m.i64.shr_u(size, m.i64.const(BigInt(shift))) : size;
+      };
+      amount = m.select(m.i64.lt_u(units(), m.i64.const(MAX_UNITS)), units(), m.i64.const(MAX_UNITS));
+    }
     if (unit !== 1) amount = m.i64.mul(amount, m.i64.const(BigInt(unit)));
     list.push(
       m.local.set(this.gasLocal, m.i64.sub(m.local.get(this.gasLocal, binaryen.i64), m.i64.add(amount, m.i64.const(BigInt(base))))),

@@ -14,14 +14,16 @@ import { Pass, Refused } from './pass.mjs';
 const config = workerData;
 
 // The features a module may use: what Node 20's V8 runs by default and the pass can meter
-// exactly; a module using anything else fails validation and is refused. Not here:
+// exactly, and memory64 (the wasm64 aos builds; V8 11.3 compiles it only behind the flag that
+// engine/wasm/ao/memory64.ts sets process-wide, so WebAssembly.validate below refuses it
+// until that has run); a module using anything else fails validation and is refused. Not here:
 // exception handling (a caught exception would skip the gas write-back), threads and atomics
-// (shared memory is not deterministic), relaxed SIMD (non-deterministic by design), memory64,
+// (shared memory is not deterministic), relaxed SIMD (non-deterministic by design),
 // multi-memory, GC, strings, stack switching.
 const F = binaryen.Features;
 const FEATURES =
   F.MutableGlobals | F.NontrappingFPToInt | F.SIMD128 | F.BulkMemory | F.BulkMemoryOpt | F.SignExt |
-  F.ReferenceTypes | F.Multivalue | F.TailCall | F.ExtendedConst;
+  F.ReferenceTypes | F.Multivalue | F.TailCall | F.ExtendedConst | F.Memory64;
 
 /**
  * Served by engine/worker-entry.mjs: the instrumented bytes, or a thrown Error (`fatal`:
