@@ -83,6 +83,12 @@ test('huge tables and data segments are refused', async () => {
   assert.throws(() => checkLimits(ID, info, { ...DEFAULT_LIMITS, dataBytes: 8 }), /data segments; this node allows at most/);
 });
 
+test('a memory64 module is refused for the hyperwasm ABI, saying what to do instead', () => {
+  // (module (memory i64 1)): the memory section's limits flag 0x04
+  const bytes = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 4, 1]);
+  assert.throws(() => checkLimits(ID, inspect(bytes)), /memory64 memory; hyperwasm's ABI .* is 32-bit/);
+});
+
 test('a module over the size limit is refused', async () => {
   const big = new Uint8Array(DEFAULT_LIMITS.moduleBytes + 100);
   big.set(wat('(module)'));

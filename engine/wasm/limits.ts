@@ -35,6 +35,9 @@ export function checkSize(id: string, size: number, limits: Limits = DEFAULT_LIM
 
 export function checkLimits(id: string, info: WasmInfo, limits: Limits = DEFAULT_LIMITS): void {
   for (const memory of info.memories) {
+    if (memory.index64) {
+      throw unprocessable(`module ${id} has a memory64 memory; hyperwasm's ABI (Module-Format wasm32-hyperwasm-abi1) is 32-bit: build it for wasm32, or publish an aos build as an AO module (Data-Protocol: ao, Module-Format wasm64-unknown-emscripten-draft_2024_02_15)`);
+    }
     if (memory.min > limits.memoryPages) {
       throw unprocessable(`module ${id} asks for ${memory.min} pages (${mib(memory.min * PAGE)}) of initial memory; this node allows at most ${limits.memoryPages} pages (${mib(limits.memoryPages * PAGE)})`);
     }
