@@ -3,11 +3,14 @@
 // AO host. Each slot's result is the text AoSession (the host compared byte for byte with
 // ao-loader in ao-oracle.test.ts) gives for the same messages in the same shape; a failed
 // message rolls back; our meter's gas is in the record; an aos Send reaches another aos process
-// through the deliverer; a restart resumes from a snapshot to the same state hashes.
+// through the deliverer; a restart resumes from a snapshot to the same state hashes; and
+// `hyperwasm verify` replays the process from the gateway alone and confirms every slot, a
+// single answer verifies (from slot 0 or an aos checkpoint), a forged state is refuted and a
+// dispute finds its slot.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { upload } from '../arweave/upload.ts';
 import { loadOrCreateWallet, walletAddress } from '../arweave/wallet.ts';
@@ -20,6 +23,15 @@ import { AoSession } from '../engine/wasm/ao/session.ts';
 import { enableMemory64 } from '../engine/wasm/ao/memory64.ts';
 import { aoModule, aoModuleTags } from '../engine/wasm/ao/module.ts';
 import type { RunningNode } from '../gateway/node.ts';
+import { OutboxKind } from '../engine/store.ts';
+import { fetchHistory, readHistory } from '../attest/verify/history.ts';
+import { replay } from '../attest/verify/replayer.ts';
+import { signCheckpoint } from '../attest/checkpoint.ts';
+import { loadOrCreateNodeKey } from '../attest/node-key.ts';
+import { signBatch } from '../engine/protocol/attestation.ts';
+import { sha256b64 } from '../engine/protocol/hash.ts';
+import { encodeBundle } from '../engine/protocol/ans104/bundle.ts';
+import { bundleTags } from '../engine/protocol/vocabulary.ts';
 import { cli, tempDir, testNode } from './helpers.ts';
 import { WASM32 } from './ao/suites.ts';
 
@@ -89,6 +101,59 @@ test('a failed message rolls back: state from before it, an Error in the record'
   assert.equal(failed.messages, []);
   assert.is(value(await evaluate(pid, 'X')), '1');
   assert.is(value(await evaluate(pid, 'X = X + 1; return X')), '2');
+});
+
+test('hyperwasm verify replays the aos process from Arweave alone and confirms every slot, the rolled-back one included', async () => {
+  const latest = (await client.slot(pid)).current;
+  // Checkpoints are published too: an aos snapshot's ~100 MiB travel gzipped, in well under 1 MB.
+  const { store } = node.node;
+  await store.transaction(() => {}); // the fold's writes are queued before this one
+  const checkpoints = [...store.outbox.getRange({ start: [pid], end: [pid, Number.MAX_SAFE_INTEGER] })].filter(({ key }) => key[2] === OutboxKind.Checkpoint);
+  assert.ok(checkpoints.length > 0, 'a snapshot was taken (every 3 slots)');
+  for (const { value } of checkpoints) assert.ok(value.length < 2_000_000, `a checkpoint item is ${value.length} bytes`);
+  await node.node.publisher.flush();
+  const result = await cli(['verify', pid, '--gateway', node.gatewayUrl, '--data', join(dir.path, 'verifier')]);
+  assert.is(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, new RegExp(`slots 0–${latest}: confirmed \\(${latest + 1}\\)`));
+  assert.match(result.stdout, new RegExp(`verified: ${latest + 1} slots confirmed`));
+});
+
+test('one aos slot verifies alone, from slot 0 or an aos checkpoint; a forged state there is refuted, and a dispute finds it', async () => {
+  const answer = await client.compute(pid, 4);
+  const file = join(dir.path, 'answer.json');
+  writeFileSync(file, JSON.stringify(answer));
+  const verifier = join(dir.path, 'single'); // one folder: the module is metered there once for the single answers
+  let result = await cli(['verify', '--attestation', file, '--gateway', node.gatewayUrl, '--data', verifier]);
+  assert.is(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /confirmed: process .* slot 4 \(replayed\)/);
+
+  // The node's snapshot after the rolled-back slot 3, as a checkpoint (the one the node would
+  // publish): a single answer and a dispute resume from it when its bytes hash to the attested state.
+  const history = readHistory(pid, await fetchHistory(node.node.gateway, pid));
+  const snapshot = node.node.store.snapshots.get([pid, 3]);
+  assert.ok(snapshot, 'the node snapshots slot 3');
+  const nodeKey = ed25519Signer(loadOrCreateNodeKey(join(dir.path, 'data', 'node-key.pem')).privateKey);
+  history.checkpoints = [signCheckpoint(nodeKey, await client.compute(pid, 3), snapshot)];
+  const resumed = await replay(history, { store: join(verifier, 'single-replay'), source: node.node.gateway, to: 4, trusted: (at) => history.statements.get(at)?.[0]?.statement['state-hash'] });
+  assert.ok('record' in resumed);
+  assert.is(resumed.from, 3, 'resumed from the checkpoint');
+  assert.is(resumed.executions, 1);
+  assert.is(resumed.record!['state-hash'], answer['state-hash']);
+
+  // Another signer's claim of a different state at slot 4, published beside the node's.
+  const rival = ed25519Signer(generateKeyPairSync('ed25519').privateKey);
+  const address = sha256b64(rival.publicKey);
+  const forged = signBatch(rival, address, [{ ...answer.attestation.statement, node: address, 'state-hash': 'S'.repeat(43) }]).item;
+  const wallet = await loadOrCreateWallet(join(dir.path, 'wallet.json'));
+  await upload(encodeBundle([forged.raw]), { gateway: node.node.gateway, wallet, tags: bundleTags({ group: pid, seqFrom: 4, seqTo: 4, attestations: [forged.id] }) });
+  result = await cli(['verify', '--attestation', forged.id, '--gateway', node.gatewayUrl, '--data', verifier]);
+  assert.is(result.code, 1, result.stdout + result.stderr);
+  assert.match(result.stdout, new RegExp(`FAILED: slot 4: the attested state-hash ${'S'.repeat(43)} differs from the replay's ${answer['state-hash']}`));
+  result = await cli(['dispute', answer.attestation.id, forged.id, '--gateway', node.gatewayUrl, '--data', verifier]);
+  assert.is(result.code, 1, result.stdout + result.stderr);
+  assert.match(result.stdout, /first divergent slot: 4 /);
+  assert.match(result.stdout, new RegExp(`replay:  state ${answer['state-hash']}`));
+  assert.match(result.stdout, /the replay supports a/);
 });
 
 test('every slot is the text AoSession gives for the same messages (the oracle-checked host)', async () => {

@@ -109,6 +109,7 @@ export function checkpointTags(c: { process: string; module: string; slot: numbe
     { name: 'Hashpath', value: c.hashpath },
     { name: 'State-Hash', value: c.stateHash },
     { name: 'Content-Type', value: 'application/octet-stream' },
+    { name: 'Content-Encoding', value: 'gzip' },
   ];
 }
 
