@@ -14,9 +14,10 @@
 // Since w_i and s are f32, the f64 quotient never lands on the wrong side of a .5 tie, so
 // |w_i − q_i·s| ≤ s/2 holds exactly (the clamp only guards the max's own rounding).
 //
-// HWLM version 1, every field little-endian:
+// HWLM version 2, every field little-endian (version 1 was the toy character model's format,
+// modules/model.ts, with the same magic: the version tells the two apart):
 //   header, 64 bytes:
-//      0 "HWLM"   4 u32 version = 1
+//      0 "HWLM"   4 u32 version = 2
 //      8 u32 dim   12 u32 hidden   16 u32 layers   20 u32 heads   24 u32 kvHeads
 //     28 u32 vocab 32 u32 seqLen (context length)  36 f32 ropeTheta   40 f32 rmsEps
 //     44 u32 bos   48 u32 eos      52 u32 flags (bit 0: add the dummy-prefix space;
@@ -25,8 +26,10 @@
 //   tokenizer, T bytes: per token, f32 score, u32 n, n bytes of UTF-8 piece (SentencePiece's
 //     "▁" already turned into " ", as llama2.c's tokenizer.bin); zero padding to a multiple of 4.
 //   tensors, in this order; an int8 matrix of R rows × C columns is R f32 scales, then R rows of
-//     ⌈C/4⌉·4 bytes (int8, zero padding): as little-endian u32 words, matmul_i8's packed [n][⌈k/4⌉]
-//     operand, with n the output and k the input. Norm gains are f32 vectors.
+//     ⌈C/4⌉·4 bytes (int8, zero padding): matmul_i8's A operand as it stands, m = R rows of
+//     k = ⌈C/4⌉·4, against the quantised activation as B (k × 1, zero padded), so W·x is one call
+//     (modules/llama.ts); the GPU packs A four per word along k, which these rows already are.
+//     Norm gains are f32 vectors.
 //       embedding [vocab × dim]
 //       per layer: attn_norm [dim], wq [dim × dim], wk [kvDim × dim], wv [kvDim × dim],
 //                  wo [dim × dim], ffn_norm [dim], w1 gate [hidden × dim],
@@ -49,7 +52,7 @@ export interface MatrixI8 { rows: number; cols: number; stride: number; scales: 
 
 const f = Math.fround;
 export const HWLM_MAGIC = 0x4d4c5748; // "HWLM" as a little-endian u32
-export const HWLM_VERSION = 1;
+export const HWLM_VERSION = 2;
 const HEADER = 64;
 const FLAG_SPACE_PREFIX = 1;
 const FLAG_SHARED_CLASSIFIER = 2;
@@ -176,6 +179,7 @@ export function readHWLM(bytes: Uint8Array): HWLM {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const u32 = (at: number) => view.getUint32(at, true);
   if (u32(0) !== HWLM_MAGIC) throw new HWLMError('not an HWLM file: bad magic');
+  if (u32(4) === 1) throw new HWLMError(`HWLM version 1 is the toy character model's format (modules/model.ts), not a Llama model: this reader takes version ${HWLM_VERSION}`);
   if (u32(4) !== HWLM_VERSION) throw new HWLMError(`unsupported HWLM version ${u32(4)} (this reader takes ${HWLM_VERSION})`);
   const config: LlamaConfig = {
     dim: u32(8), hidden: u32(12), layers: u32(16), heads: u32(20), kvHeads: u32(24), vocab: u32(28),

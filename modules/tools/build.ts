@@ -15,7 +15,7 @@
 //
 // The model's weights (modules/tools/model/weights.ts) are trained here too, into modules/build/model.weights.
 //
-// Run directly to build: `npx tsx modules/tools/build.ts [--force]`.
+// Run directly to build (the unpublished modules too): `npx tsx modules/tools/build.ts [--force]`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
@@ -23,8 +23,13 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { hashSources, isFresh, writeStamp } from './stamps.ts';
 
-/** The example modules; each has modules/<name>.ts and an asconfig.json target of that name. */
+/** The example modules (a node publishes them all at start); each has modules/<name>.ts and an asconfig.json target of that name. */
 export const MODULES: readonly string[] = ['fac', 'text', 'kernel', 'counter', 'token', 'pingpong', 'model'];
+/**
+ * Modules built the same way, but only when named (`buildModules({ modules: […] })`), so that no
+ * node publishes them yet: llama needs a model's HWLM file as its data import, which no node uploads.
+ */
+export const UNPUBLISHED_MODULES: readonly string[] = ['llama'];
 
 const MODULES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROOT = dirname(MODULES_DIR);
@@ -34,7 +39,7 @@ const ASC = join(MODULES_DIR, 'tools', 'asc.mjs');
 
 /** Absolute path of a module's built .wasm (built or not). */
 export function modulePath(name: string): string {
-  if (!MODULES.includes(name)) throw new Error(`unknown module "${name}" (modules: ${MODULES.join(', ')})`);
+  if (!MODULES.includes(name) && !UNPUBLISHED_MODULES.includes(name)) throw new Error(`unknown module "${name}" (modules: ${[...MODULES, ...UNPUBLISHED_MODULES].join(', ')})`);
   return join(BUILD_DIR, `${name}.wasm`);
 }
 
@@ -43,6 +48,8 @@ export interface BuildOptions {
   force?: boolean;
   /** Receives a line when a build starts and one per module built. */
   log?: (line: string) => void;
+  /** Which modules buildModules builds and returns (default: the examples, MODULES). */
+  modules?: readonly string[];
 }
 
 /** The model's weights (a data item of their own, modules/tools/model/weights.ts), built beside the modules. */
@@ -82,15 +89,16 @@ export async function buildWeights(opts: BuildOptions = {}): Promise<string> {
   });
 }
 
-/** Builds the modules that are missing or whose sources changed; returns name → absolute .wasm path. */
+/** Builds the modules (opts.modules, else MODULES) that are missing or whose sources changed; returns name → absolute .wasm path. */
 export async function buildModules(opts: BuildOptions = {}): Promise<Record<string, string>> {
+  const names = opts.modules ?? MODULES;
   const files = sourceFiles();
   const sources = hashSources(ROOT, files, compilerVersions());
-  const paths: Record<string, string> = Object.fromEntries(MODULES.map((name) => [name, modulePath(name)]));
-  const stale = MODULES.filter((name) => opts.force || !isFresh(paths[name], sources, files));
+  const paths: Record<string, string> = Object.fromEntries(names.map((name) => [name, modulePath(name)]));
+  const stale = names.filter((name) => opts.force || !isFresh(paths[name], sources, files));
   if (stale.length === 0) return paths;
-  // a run already in flight for these sources covers whatever is stale now (a subset of its names)
-  await once(`modules:${sources}:${opts.force === true}`, () => compile(stale, sources, opts.log));
+  // a run already in flight for these sources and names covers whatever is stale now (a subset of its names)
+  await once(`modules:${sources}:${names.join()}:${opts.force === true}`, () => compile(stale, sources, opts.log));
   return paths;
 }
 
@@ -204,7 +212,7 @@ function sourceFiles(): string[] {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const started = performance.now();
   const opts = { force: process.argv.includes('--force'), log: (line: string) => console.log(line) };
-  Promise.all([buildModules(opts), buildWeights(opts)]).then(
+  Promise.all([buildModules({ ...opts, modules: [...MODULES, ...UNPUBLISHED_MODULES] }), buildWeights(opts)]).then(
     () => console.log(`modules ready (${Math.round(performance.now() - started)} ms)`),
     (error: unknown) => {
       console.error(error instanceof Error ? error.message : error);
