@@ -7,18 +7,16 @@ import * as assert from 'uvu/assert';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { upload } from '../arweave/upload.ts';
-import { loadOrCreateWallet } from '../arweave/wallet.ts';
 import { ed25519Signer, parseDataItem } from '../engine/protocol/ans104/data-item.ts';
 import { fromB64url } from '../engine/protocol/encoding.ts';
 import { NodeClient, signItem, type Signer } from '../client/node-client.ts';
 import { aoEnv, aoMessage } from '../engine/processes/ao-fold.ts';
 import { AoSession } from '../engine/wasm/ao/session.ts';
-import { enableMemory64 } from '../engine/wasm/ao/memory64.ts';
 import { aoModule, aoModuleTags } from '../engine/wasm/ao/module.ts';
 import type { RunningNode } from '../gateway/node.ts';
-import { tempDir, testNode } from './helpers.ts';
+import { tempDir } from './helpers.ts';
 import { WASM64 } from './ao/suites.ts';
+import { aoNode, aoTags, evalValue } from './ao/node.ts';
 
 const test = suite('ao-memory64');
 const TEXT = new TextDecoder();
@@ -33,23 +31,18 @@ let client: NodeClient;
 let moduleId = '';
 let pid = '';
 
-const ao = (type: string, extra: [string, string][] = []) =>
-  [...extra, ['Data-Protocol', 'ao'], ['Variant', 'ao.TN.1'], ['Type', type]].map(([name, value]) => ({ name, value }));
+const ao = aoTags;
 
 async function evaluate(code: string): Promise<any> {
   const item = await signItem(alice, { target: pid, tags: ao('Message', [['Action', 'Eval']]), data: code });
   const { slot } = await client.schedule(item.raw);
   return client.compute(pid, slot);
 }
-const value = (record: any) => String(record.output.Output.data).split('\n').at(-1);
+const value = evalValue;
 
 test.before(async () => {
   if (missing) return;
-  enableMemory64();
-  node = await testNode(join(dir.path, 'data'), { publish: false });
-  client = new NodeClient(node.url);
-  const wallet = await loadOrCreateWallet(join(dir.path, 'wallet.json'));
-  moduleId = await upload(new Uint8Array(readFileSync(AOS)), { gateway: node.node.gateway, wallet, tags: moduleTags });
+  ({ node, client, moduleId } = await aoNode(dir.path, AOS, moduleTags, { publish: false }));
 });
 
 test.after(async () => {

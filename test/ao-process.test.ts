@@ -20,7 +20,6 @@ import { fromB64url } from '../engine/protocol/encoding.ts';
 import { NodeClient, signItem, type Signer } from '../client/node-client.ts';
 import { aoEnv, aoMessage } from '../engine/processes/ao-fold.ts';
 import { AoSession } from '../engine/wasm/ao/session.ts';
-import { enableMemory64 } from '../engine/wasm/ao/memory64.ts';
 import { aoModule, aoModuleTags } from '../engine/wasm/ao/module.ts';
 import type { RunningNode } from '../gateway/node.ts';
 import { OutboxKind } from '../engine/store.ts';
@@ -34,6 +33,7 @@ import { encodeBundle } from '../engine/protocol/ans104/bundle.ts';
 import { bundleTags } from '../engine/protocol/vocabulary.ts';
 import { cli, tempDir, testNode } from './helpers.ts';
 import { WASM32 } from './ao/suites.ts';
+import { aoNode, aoTags, evalValue } from './ao/node.ts';
 
 const test = suite('ao-process');
 const TEXT = new TextDecoder();
@@ -45,8 +45,7 @@ let client: NodeClient;
 let moduleId = '';
 const moduleTags = aoModuleTags(WASM32);
 
-const ao = (type: string, extra: [string, string][] = []) =>
-  [...extra, ['Data-Protocol', 'ao'], ['Variant', 'ao.TN.1'], ['Type', type], ['SDK', 'aoconnect']].map(([name, value]) => ({ name, value }));
+const ao = aoTags;
 
 async function spawnAos(name: string): Promise<string> {
   // The node is an Authority: the messages other processes send are pushed signed by it (§21).
@@ -55,11 +54,7 @@ async function spawnAos(name: string): Promise<string> {
   return item.id;
 }
 
-/**
- * An Eval's printed value: its last line (after a rolled-back message, aos prefixes a warning
- * that the Nonce skipped one, as it does on the compute unit).
- */
-const value = (record: any) => String(record.output.Output.data).split('\n').at(-1);
+const value = evalValue;
 
 async function evaluate(pid: string, code: string): Promise<any> {
   const item = await signItem(alice, { target: pid, tags: ao('Message', [['Action', 'Eval']]), data: code });
@@ -68,11 +63,7 @@ async function evaluate(pid: string, code: string): Promise<any> {
 }
 
 test.before(async () => {
-  enableMemory64();
-  node = await testNode(join(dir.path, 'data'), { snapshotEvery: 3, publish: false });
-  client = new NodeClient(node.url);
-  const wallet = await loadOrCreateWallet(join(dir.path, 'wallet.json'));
-  moduleId = await upload(new Uint8Array(readFileSync(AOS)), { gateway: node.node.gateway, wallet, tags: moduleTags });
+  ({ node, client, moduleId } = await aoNode(dir.path, AOS, moduleTags, { snapshotEvery: 3, publish: false }));
 });
 
 test.after(async () => {
