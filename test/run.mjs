@@ -46,7 +46,8 @@ function testFiles(dir, pattern, ignore) {
   const out = [];
   const walk = (folder) => {
     for (const name of readdirSync(folder).sort()) {
-      if (name === 'node_modules' || name.startsWith('.')) continue;
+      // fixtures/ holds what tests start (a stand-in node runs until killed), never a test file
+      if (name === 'node_modules' || name === 'fixtures' || name.startsWith('.')) continue;
       const path = join(folder, name);
       if (statSync(path).isDirectory()) walk(path);
       else {
