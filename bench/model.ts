@@ -1,60 +1,96 @@
-// Model and GPU-worker figures: the int8 language model (modules/model.ts, metered, weights as
-// its data import) generating text with its kernel calls sent to the GPU worker
-// (engine/gpu/bridge.ts) beside the same calls on the CPU references, same run, same prompt; the
-// text must be the same, which this file asserts. Also what one round trip to the worker costs,
-// and a large int8 product through the worker beside its CPU reference.
+// Language-model and GPU-worker figures: the llama module (modules/llama.ts, metered, the HWLM
+// export of ../shared/models/stories260K.gguf as its data import) generating text through the
+// engine, beside the TypeScript int8 reference (engine/llama/forward-int8.ts) in-process, whose
+// tokens it must equal (asserted here); with a GPU adapter, the same call with its kernels sent
+// to the GPU worker (engine/gpu/bridge.ts), what one round trip to the worker costs, and a large
+// int8 product through the worker beside its CPU reference. The model is data from elsewhere:
+// without it the llama figures are skipped and say so.
 //
 // Run alone: `node --import tsx bench/model.ts` (BENCH_MODEL_TOKENS, default 64; BENCH_REPS, default 5).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { compileModule } from '../engine/wasm/compile.ts';
+import { compileModule, type LoadedModule } from '../engine/wasm/compile.ts';
+import type { Json } from '../engine/protocol/message.ts';
 import { callFunction } from '../engine/wasm/call.ts';
 import { instrument } from '../engine/wasm/meter/index.ts';
 import { runReference } from '../engine/gpu/run.ts';
 import { GPU_MODES } from '../engine/gpu/adapter.ts';
 import { KernelClient } from '../engine/gpu/client.ts';
 import { GpuRuntime } from '../engine/gpu/runtime.ts';
-import { buildModules, buildWeights } from '../modules/tools/build.ts';
+import { parseGGUF } from '../engine/llama/gguf.ts';
+import { exportHWLM, readHWLM } from '../engine/llama/quantize.ts';
+import { encode } from '../engine/llama/tokenizer.ts';
+import { generateGreedyInt8 } from '../engine/llama/forward-int8.ts';
+import { buildModules } from '../modules/tools/build.ts';
 import { medianMs, printTable, type Figure } from './report.ts';
+
+const MODEL = join(import.meta.dirname, '..', '..', 'shared', 'models', 'stories260K.gguf');
+const PROMPT = 'Once upon a time';
 
 export async function modelFigures(log: (line: string) => void, options: { tokens?: number; reps?: number } = {}): Promise<Figure[]> {
   const tokens = options.tokens ?? Number(process.env.BENCH_MODEL_TOKENS ?? 64);
   const reps = options.reps ?? Number(process.env.BENCH_REPS ?? 5);
-  const [built, weightsPath] = await Promise.all([buildModules(), buildWeights()]);
-  const weights = new Uint8Array(readFileSync(weightsPath));
-  const model = { ...(await compileModule('M'.repeat(43), await instrument(new Uint8Array(readFileSync(built.model))))), data: [weights] };
-  const params = [{ prompt: 'Hello', tokens }];
+  const figures: Figure[] = [];
+  // the CPU run, kept for the GPU figure's comparison
+  let onCpu: { llama: LoadedModule; params: Json[]; got: ReturnType<typeof callFunction>; kernels: number } | undefined;
+  if (!existsSync(MODEL)) {
+    log(`model: ${MODEL} is missing (see ../shared/models/README.md); no llama figures`);
+  } else {
+    const built = await buildModules({ modules: ['llama'] });
+    const hwlm = exportHWLM(parseGGUF(new Uint8Array(readFileSync(MODEL))));
+    const { model, tokenizer } = readHWLM(hwlm);
+    const llama = { ...(await compileModule('L'.repeat(43), await instrument(new Uint8Array(readFileSync(built.llama!))))), data: [hwlm] };
+    const params: Json[] = [{ prompt: PROMPT, tokens }];
+    const promptTokens = encode(tokenizer, PROMPT);
+    const reference = () => generateGreedyInt8(model, promptTokens.length + tokens, { prompt: promptTokens }).slice(promptTokens.length);
+    const expected = reference();
+    const got = callFunction(llama, 'generateText', params);
+    const value = got.value as { tokens: number[]; text: string };
+    if (JSON.stringify(value.tokens) !== JSON.stringify(expected)) throw new Error('model bench: the llama module gave other tokens than the int8 reference');
+    log(`model: "${value.text}" (${got.gas} gas)`);
+    const moduleMs = await medianMs(() => callFunction(llama, 'generateText', params), reps);
+    const referenceMs = await medianMs(reference, reps);
+    figures.push({
+      id: 'llama-generate',
+      name: `llama generateText, stories260K, metered, kernels on the CPU references (${tokens} tokens after a ${promptTokens.length}-token prompt)`,
+      value: (tokens * 1000) / moduleMs,
+      unit: 'tokens/s',
+      baselineName: 'TypeScript int8 reference in-process',
+      baseline: (tokens * 1000) / referenceMs,
+      better: 'higher',
+    });
+    onCpu = { llama, params, got, kernels: (promptTokens.length + tokens) * (model.config.layers * 7 + 1) };
+  }
+
   // The bench is an edge: it reads HYPERWASM_GPU itself, as the CLI does. Every call to the worker.
   const gpu = new GpuRuntime({ mode: GPU_MODES.find((m) => m === process.env.HYPERWASM_GPU), minWork: 0 });
   const described = await gpu.description;
   if (!gpu.client || described.backend !== 'gpu') {
     log(`model: no GPU adapter (${described.reason}); no GPU-worker figures`);
     await gpu.close();
-    return [];
+    return figures;
   }
   const client: KernelClient = gpu.client;
-  let line: KernelClient | undefined; // undefined: the CPU references
-  const generate = () => callFunction(model, 'generateText', params, undefined, line);
   const device = `${described.vendor} ${described.device}`.trim() + (described.isFallbackAdapter ? ' (software)' : '');
-  const figures: Figure[] = [];
   try {
-    const onCpu = generate();
-    const cpuMs = await medianMs(generate, reps);
-    line = client;
-    const onGpu = generate();
-    if (onGpu.kernels?.gpu !== tokens * 7) throw new Error(`model bench: expected ${tokens * 7} kernel calls on the GPU, got ${JSON.stringify(onGpu.kernels)}`);
-    if (JSON.stringify(onGpu.value) !== JSON.stringify(onCpu.value) || onGpu.gas !== onCpu.gas) throw new Error('model bench: the GPU path gave other text or gas than the CPU path');
-    const gpuMs = await medianMs(generate, reps);
-    log(`model: "${(onGpu.value as { text: string }).text}" (${onGpu.gas} gas, ${tokens * 7} kernel calls)`);
-    figures.push({
-      id: 'model-generate-gpu',
-      name: `model generateText, kernels on the GPU worker [${device}]`,
-      value: (tokens * 1000) / gpuMs,
-      unit: 'tokens/s',
-      baselineName: 'same calls on the CPU references',
-      baseline: (tokens * 1000) / cpuMs,
-      better: 'higher',
-    });
+    if (onCpu) {
+      const generate = () => callFunction(onCpu.llama, 'generateText', onCpu.params, undefined, client);
+      const onGpu = generate();
+      if (onGpu.kernels?.gpu !== onCpu.kernels) throw new Error(`model bench: expected ${onCpu.kernels} kernel calls on the GPU, got ${JSON.stringify(onGpu.kernels)}`);
+      if (JSON.stringify(onGpu.value) !== JSON.stringify(onCpu.got.value) || onGpu.gas !== onCpu.got.gas) throw new Error('model bench: the GPU path gave other text or gas than the CPU path');
+      const gpuMs = await medianMs(generate, reps);
+      const cpuMs = await medianMs(() => callFunction(onCpu.llama, 'generateText', onCpu.params), reps);
+      figures.push({
+        id: 'llama-generate-gpu',
+        name: `llama generateText, kernels on the GPU worker [${device}]`,
+        value: (tokens * 1000) / gpuMs,
+        unit: 'tokens/s',
+        baselineName: 'same calls on the CPU references',
+        baseline: (tokens * 1000) / cpuMs,
+        better: 'higher',
+      });
+    }
 
     // One round trip to the worker: a 1-element add, sent to the GPU vs computed here.
     const one = [new Uint8Array(4), new Uint8Array(4)];

@@ -12,6 +12,7 @@ export interface CommandEntry {
 export const COMMANDS: CommandEntry[] = [
   { name: 'serve', summary: 'run a node serving Compute over HTTP (starts an embedded arlocal unless --gateway is given)', load: async () => (await import('./serve.ts')).serve },
   { name: 'upload', summary: 'upload a WASM module (or any data with --data) to Arweave; prints its ID last', load: async () => (await import('./upload.ts')).uploadCommand },
+  { name: 'model', summary: 'import a Llama model (GGUF, f32/f16) to Arweave with the llama module; prints the module ID last', load: async () => (await import('./model.ts')).modelCommand },
   { name: 'compute', summary: 'call a module function, or read a process result at a slot; prints it and its hashpath', load: async () => (await import('./compute.ts')).computeCommand },
   { name: 'spawn', summary: 'spawn a process from a module on a node; prints the process ID last', load: async () => (await import('./process.ts')).spawnCommand },
   { name: 'send', summary: 'send a signed message to a process; prints the assigned slot last', load: async () => (await import('./process.ts')).sendCommand },

@@ -4,7 +4,7 @@
 import { join, resolve } from 'node:path';
 import type { NodeOptions } from '../gateway/node.ts';
 import { startArlocal, type EmbeddedGateway } from '../arweave/arlocal.ts';
-import { buildModules, buildWeights, stopBuilds } from '../modules/tools/build.ts';
+import { buildModules, stopBuilds } from '../modules/tools/build.ts';
 import { DEFAULT_ARLOCAL_PORT, DEFAULT_PORT } from './defaults.ts';
 import { parseTags, UsageError, type Command } from './command.ts';
 import { DEFAULT_MIN_WORK } from '../engine/gpu/client.ts';
@@ -33,7 +33,7 @@ function wholeNumber(flag: string, text: string): number {
 export const serve: Command = {
   name: 'serve',
   summary: 'run a node serving Compute over HTTP (starts an embedded arlocal unless --gateway is given)',
-  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--workers N] [--peer=<addr>=<url>]… [--public-url <url>] [--no-eager] [--account-after 5] [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--verbose]
+  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--workers N] [--peer=<addr>=<url>]… [--public-url <url>] [--no-eager] [--account-after 5] [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--model <file.gguf>]… [--verbose]
 
 Starts a hyperwasm node. Without --gateway it starts arlocal, a local Arweave gateway, on
 127.0.0.1 (data in <data>/arlocal), builds the example modules in modules/ if needed and
@@ -72,6 +72,11 @@ Options:
                       ${DEFAULT_MIN_WORK}; 0: all to the GPU)
   --no-examples       do not build and upload the example modules
   --examples          upload the example modules even to a --gateway (costs AR on a real one)
+  --model <file.gguf> a Llama model (GGUF, F32/F16 tensors) to serve (repeatable): exported to
+                      HWLM v2 and uploaded with the llama module naming it, as
+                      \`hyperwasm model import\` does (to --gateway too), at every start; an
+                      earlier upload of the same export is reused. The node lists the first
+                      model's module as "llama", the others' as "llama:<name>"
   --verbose           log every request`,
   options: {
     port: { type: 'string' },
@@ -81,6 +86,7 @@ Options:
     'arlocal-port': { type: 'string' },
     examples: { type: 'boolean' },
     'no-examples': { type: 'boolean' },
+    model: { type: 'string', multiple: true },
     verbose: { type: 'boolean' },
     'snapshot-every': { type: 'string' },
     workers: { type: 'string' },
@@ -104,6 +110,7 @@ Options:
       gateway: values.gateway,
       arlocalPort: values['arlocal-port'] === undefined ? undefined : Number(values['arlocal-port']),
       examples: values['no-examples'] ? false : values.examples,
+      models: values.model,
       verbose: values.verbose,
       snapshotEvery: values['snapshot-every'] === undefined ? undefined : Number(values['snapshot-every']),
       workers: values.workers === undefined ? undefined : wholeNumber('--workers', values.workers),
@@ -141,9 +148,17 @@ Options:
         console.log('try:');
         console.log(`  curl -g '${running.url}/${running.examples.fac}/Compute?wasm-function=fac&wasm-params=[5.0]'`);
       }
-      if (running.examples.model) {
-        console.log(`  curl -g '${running.url}/${running.examples.model}/Compute?wasm-function=generateText&wasm-params=[{"prompt":"Hello","tokens":48}]'`);
+    }
+    const models = Object.keys(running.models);
+    if (models.length > 0) {
+      console.log('language models (weights, then the llama module that reads them):');
+      for (const name of models) console.log(`  ${name.padEnd(8)} ${running.models[name]}`);
+      console.log('generate:');
+      for (const name of models.filter((n) => n === 'llama' || n.startsWith('llama:'))) {
+        console.log(`  curl -g '${running.url}/${running.models[name]}/Compute?wasm-function=generateText&wasm-params=[{"prompt":"Once upon a time","tokens":64}]'`);
       }
+    } else {
+      console.log('language model:  none; bring a Llama GGUF with --model <file.gguf> (or hyperwasm model import <file.gguf>)');
     }
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
@@ -157,10 +172,10 @@ Options:
 
 /**
  * Starts what a node's start-up waits for but which needs nothing of the node: the embedded
- * arlocal (a child process, ~1–2 s to load and open its database) and, where the examples will be
- * published, their build (asc children on a first start; a hash check otherwise). The node's
- * own ~1 s of imports runs meanwhile; startNode takes the arlocal, and publishExamples joins the
- * build in flight (modules/tools/build.ts shares concurrent runs of the same sources).
+ * arlocal (a child process, ~1–2 s to load and open its database) and, where the examples (or
+ * --model's llama module) will be published, their build (asc children on a first start; a hash
+ * check otherwise). The node's own ~1 s of imports runs meanwhile; startNode takes the arlocal,
+ * and publishExamples and publishModels join the builds in flight (modules/tools/build.ts shares concurrent runs of the same sources).
  */
 function startEarly(options: NodeOptions): Promise<EmbeddedGateway> | undefined {
   const log = options.log!;
@@ -168,8 +183,8 @@ function startEarly(options: NodeOptions): Promise<EmbeddedGateway> | undefined 
   if (options.examples ?? embedded) {
     // failures surface again, with their message, when publishExamples asks for the same build
     void buildModules({ log }).catch(() => {});
-    void buildWeights({ log }).catch(() => {});
   }
+  if (options.models?.length) void buildModules({ log, modules: ['llama'] }).catch(() => {});
   if (!embedded) return undefined;
   const dir = join(resolve(options.data), 'arlocal');
   const port = options.arlocalPort ?? DEFAULT_ARLOCAL_PORT;

@@ -9,7 +9,7 @@ import { ArweaveGateway } from '../arweave/gateway.ts';
 import { startArlocal, type EmbeddedGateway } from '../arweave/arlocal.ts';
 import { loadOrCreateWallet, walletAddress } from '../arweave/wallet.ts';
 import { loadOrCreateNodeKey, publicKeyB64, type NodeKey } from '../attest/node-key.ts';
-import { publishExamples } from './examples.ts';
+import { publishExamples, publishModels } from './examples.ts';
 import { Scheduler } from '../engine/scheduler.ts';
 import { DEFAULT_MAX_LIVE, DEFAULT_SNAPSHOT_EVERY, Processes } from '../engine/processes/index.ts';
 import { defaultWorkers, ProcessPool } from '../engine/processes/pool.ts';
@@ -51,6 +51,8 @@ export interface NodeOptions {
   arlocal?: Promise<EmbeddedGateway>;
   /** Build and upload the example modules (default: only on the embedded gateway). */
   examples?: boolean;
+  /** Llama GGUF files to import at start (gateway/examples.ts publishModels), to whatever gateway the node uses; an earlier upload is reused. */
+  models?: readonly string[];
   /** Log each request (fastify's logger). */
   verbose?: boolean;
   /** Snapshot process state every this many slots (default 1000). */
@@ -113,6 +115,8 @@ export interface RunningNode {
   url: string;
   gatewayUrl: string;
   examples: Record<string, string>;
+  /** What `models` became: each model's weights under its name, its module under "llama" (the first) or "llama:<name>". */
+  models: Record<string, string>;
   node: Node;
   close(): Promise<void>;
 }
@@ -131,6 +135,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const wallet = await loadOrCreateWallet(join(data, 'wallet.json'));
     const walletAddr = await walletAddress(wallet);
     const examples = options.examples ?? embedded !== undefined ? await publishExamples({ store, gateway, wallet, log }) : {};
+    const models = options.models?.length ? await publishModels({ store, gateway, wallet, log, models: options.models }) : {};
     const height = new BlockHeight(gateway);
     await height.start();
     const publisher = new Publisher({ store, gateway, wallet, log });
@@ -285,7 +290,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         gateway: gateway.url,
         'gateway-embedded': embedded !== undefined,
         engine: `hyperwasm/${VERSION} node/${process.versions.node} v8/${process.versions.v8}`,
-        modules: examples,
+        modules: { ...examples, ...models },
         'block-height': height.current,
         prices: { flat: String(prices.flat), 'per-kgas': String(prices.perKgas), unit: 'the node\'s ledger unit', 'max-gas': maxGas, 'default-gas-limit': DEFAULT_GAS_LIMIT },
         outbox: { depth: publisher.depth(), ...publisher.stats() },
@@ -310,6 +315,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       url,
       gatewayUrl: gateway.url,
       examples,
+      models,
       node,
       async close() {
         await app.close();

@@ -89,7 +89,7 @@ function loadModel(): void {
   data_read(0, 0, <i32>base, size);
   if (u32At(base, 0) != MAGIC) malformed("not an HWLM file: bad magic");
   const version = u32At(base, 4);
-  if (version == 1) malformed("HWLM version 1 is the toy character model's format (modules/model.ts), not a Llama model: this module takes version 2");
+  if (version == 1) malformed("HWLM version 1 is the toy character model's format (retired), not a Llama model: this module takes version 2");
   if (version != VERSION) malformed("unsupported HWLM version " + version.toString() + " (this module takes 2)");
   const d = u32At(base, 8), hd = u32At(base, 12), nl = u32At(base, 16), nh = u32At(base, 20), nkv = u32At(base, 24);
   const nv = u32At(base, 28), ctx = u32At(base, 32);

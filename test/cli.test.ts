@@ -45,7 +45,7 @@ function closure(start: string, dynamic: boolean): { files: string[]; packages: 
 const SERVER_PACKAGES = ['lmdb', 'fastify', 'arlocal', '@fastify/swagger'];
 
 test('client commands import no server code', () => {
-  for (const file of ['cli/compute.ts', 'cli/process.ts', 'cli/upload.ts']) {
+  for (const file of ['cli/compute.ts', 'cli/process.ts', 'cli/upload.ts', 'cli/model.ts']) {
     const { files, packages } = closure(file, true);
     assert.equal(files.filter((f) => f.startsWith('gateway/')), [], `${file} reaches the gateway`);
     assert.equal(packages.filter((p) => SERVER_PACKAGES.includes(p)), [], `${file} loads a server package`);

@@ -15,7 +15,7 @@
 // |w_i − q_i·s| ≤ s/2 holds exactly (the clamp only guards the max's own rounding).
 //
 // HWLM version 2, every field little-endian (version 1 was the toy character model's format,
-// modules/model.ts, with the same magic: the version tells the two apart):
+// since retired, with the same magic: the version tells the two apart):
 //   header, 64 bytes:
 //      0 "HWLM"   4 u32 version = 2
 //      8 u32 dim   12 u32 hidden   16 u32 layers   20 u32 heads   24 u32 kvHeads
@@ -179,7 +179,7 @@ export function readHWLM(bytes: Uint8Array): HWLM {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const u32 = (at: number) => view.getUint32(at, true);
   if (u32(0) !== HWLM_MAGIC) throw new HWLMError('not an HWLM file: bad magic');
-  if (u32(4) === 1) throw new HWLMError(`HWLM version 1 is the toy character model's format (modules/model.ts), not a Llama model: this reader takes version ${HWLM_VERSION}`);
+  if (u32(4) === 1) throw new HWLMError(`HWLM version 1 is the toy character model's format (retired), not a Llama model: this reader takes version ${HWLM_VERSION}`);
   if (u32(4) !== HWLM_VERSION) throw new HWLMError(`unsupported HWLM version ${u32(4)} (this reader takes ${HWLM_VERSION})`);
   const config: LlamaConfig = {
     dim: u32(8), hidden: u32(12), layers: u32(16), heads: u32(20), kvHeads: u32(24), vocab: u32(28),

@@ -13,21 +13,20 @@
 // Concurrent builds of the same sources in one process (the node's start-up, which begins the
 // build before it loads, and the examples' publisher) share one run.
 //
-// The model's weights (modules/tools/model/weights.ts) are trained here too, into modules/build/model.weights.
-//
 // Run directly to build (the unpublished modules too): `npx tsx modules/tools/build.ts [--force]`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { hashSources, isFresh, writeStamp } from './stamps.ts';
 
 /** The example modules (a node publishes them all at start); each has modules/<name>.ts and an asconfig.json target of that name. */
-export const MODULES: readonly string[] = ['fac', 'text', 'kernel', 'counter', 'token', 'pingpong', 'model'];
+export const MODULES: readonly string[] = ['fac', 'text', 'kernel', 'counter', 'token', 'pingpong'];
 /**
- * Modules built the same way, but only when named (`buildModules({ modules: […] })`), so that no
- * node publishes them yet: llama needs a model's HWLM file as its data import, which no node uploads.
+ * Modules built the same way, but only when named (`buildModules({ modules: […] })`), so that a
+ * node publishes them only when asked: llama needs a model's HWLM file as its data import, which
+ * the user brings (`serve --model`, `hyperwasm model import`: engine/llama/publish.ts).
  */
 export const UNPUBLISHED_MODULES: readonly string[] = ['llama'];
 
@@ -52,10 +51,7 @@ export interface BuildOptions {
   modules?: readonly string[];
 }
 
-/** The model's weights (a data item of their own, modules/tools/model/weights.ts), built beside the modules. */
-export const WEIGHTS_PATH = join(BUILD_DIR, 'model.weights');
 const TOOLS_DIR = join(MODULES_DIR, 'tools');
-const WEIGHTS_SOURCES = join(TOOLS_DIR, 'model');
 
 /** Runs in flight, by what they build and from which sources: a second caller joins the first. */
 const running = new Map<string, Promise<unknown>>();
@@ -66,27 +62,6 @@ function once<T>(key: string, run: () => Promise<T>): Promise<T> {
   const started = run().finally(() => running.delete(key));
   running.set(key, started);
   return started;
-}
-
-/** Writes modules/build/model.weights when it is missing or its scripts changed; returns its path. */
-export async function buildWeights(opts: BuildOptions = {}): Promise<string> {
-  const files = readdirSync(WEIGHTS_SOURCES).sort().map((name) => join(WEIGHTS_SOURCES, name));
-  const sources = hashSources(ROOT, files);
-  if (!opts.force && isFresh(WEIGHTS_PATH, sources, files)) return WEIGHTS_PATH;
-  return once(`weights:${sources}:${opts.force === true}`, async () => {
-    const started = performance.now();
-    opts.log?.(`training the model's weights (${relative(ROOT, WEIGHTS_PATH)})…`);
-    // In a child too: ~3 s of training on another core, beside the compiler, not on this event loop.
-    mkdirSync(BUILD_DIR, { recursive: true });
-    const tmp = `${WEIGHTS_PATH}.${process.pid}.tmp`;
-    const trainer = node(['--import', 'tsx', join(WEIGHTS_SOURCES, 'weights.ts'), tmp]);
-    trainer.stdin!.end();
-    await waitFor(trainer, 'the weights training (modules/tools/model/weights.ts)');
-    renameSync(tmp, WEIGHTS_PATH);
-    writeStamp(WEIGHTS_PATH, sources);
-    opts.log?.(`trained ${relative(ROOT, WEIGHTS_PATH)} (${statSync(WEIGHTS_PATH).size} bytes, ${Math.round(performance.now() - started)} ms)`);
-    return WEIGHTS_PATH;
-  });
 }
 
 /** Builds the modules (opts.modules, else MODULES) that are missing or whose sources changed; returns name → absolute .wasm path. */
@@ -148,7 +123,7 @@ async function compile(names: string[], sources: string, log?: (line: string) =>
   }
 }
 
-/** The compilers and trainers running now. */
+/** The compilers running now. */
 const children = new Set<ChildProcess>();
 
 /** Kills every build in flight (a start that failed must not wait for its examples' build); their runs reject. */
@@ -212,7 +187,7 @@ function sourceFiles(): string[] {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const started = performance.now();
   const opts = { force: process.argv.includes('--force'), log: (line: string) => console.log(line) };
-  Promise.all([buildModules({ ...opts, modules: [...MODULES, ...UNPUBLISHED_MODULES] }), buildWeights(opts)]).then(
+  buildModules({ ...opts, modules: [...MODULES, ...UNPUBLISHED_MODULES] }).then(
     () => console.log(`modules ready (${Math.round(performance.now() - started)} ms)`),
     (error: unknown) => {
       console.error(error instanceof Error ? error.message : error);
