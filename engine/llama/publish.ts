@@ -6,8 +6,8 @@
 // one transaction goes up.
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import { parseGGUF, type LlamaConfig } from './gguf.ts';
-import { exportHWLM, HWLM_VERSION, readHWLM } from './quantize.ts';
+import { llamaConfig, parseGGUF, type LlamaConfig } from './gguf.ts';
+import { exportHWLM, HWLM_VERSION } from './quantize.ts';
 import { dataTags, moduleTags, type Tag } from '../protocol/vocabulary.ts';
 import { DATA_IMPORT_TAG } from '../wasm/host/data.ts';
 
@@ -50,7 +50,7 @@ export function prepareModel(file: string): PreparedModel {
     const gguf = parseGGUF(bytes);
     const hwlm = exportHWLM(gguf);
     const name = modelName(gguf.metadata.get('general.name'), file);
-    return { name, file, config: readHWLM(hwlm).config, hwlm, tags: dataTags([{ name: 'Name', value: name }, { name: MODEL_FORMAT_TAG, value: MODEL_FORMAT }]) };
+    return { name, file, config: llamaConfig(gguf), hwlm, tags: dataTags([{ name: 'Name', value: name }, { name: MODEL_FORMAT_TAG, value: MODEL_FORMAT }]) };
   } catch (error) {
     const message = (error as Error).message;
     // ggml's quantised blocks are refused by design (gguf.ts): say how to get a file that is taken

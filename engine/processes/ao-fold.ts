@@ -147,7 +147,7 @@ export function aoMessage(item: DataItem, assignment: SignedAssignment, spawn: P
  */
 export function aoDryRunMessage(pid: string, request: Record<string, unknown>, latest: SignedAssignment): object {
   const tags = Array.isArray(request.Tags) ? (request.Tags as { name: string; value: string }[]) : [];
-  const from = tags.find((tag) => tag?.name === 'From-Process')?.value ?? request.Owner;
+  const from = tagValue(tags, 'From-Process') ?? request.Owner;
   return { Timestamp: latest.timestamp, 'Block-Height': latest['block-height'], Cron: false, Target: pid, ...request, From: from, 'Read-Only': true };
 }
 
