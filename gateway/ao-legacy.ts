@@ -27,6 +27,7 @@ import { tagValue } from '../engine/protocol/vocabulary.ts';
 import { readSigned } from '../engine/scheduler.ts';
 import type { NodeContext } from './context.ts';
 import { elsewhere } from './devices/scheduler.ts';
+import { bodyBytes } from './devices/device.ts';
 
 const MAX_RESULTS = 1000;
 const DEFAULT_RESULTS = 25;
@@ -148,9 +149,9 @@ function legacyResult(output: Record<string, unknown> | null, threw: string | un
 }
 
 function body(raw: unknown, hint: string): Uint8Array {
-  const buffer = raw as Buffer | undefined;
-  if (!buffer || buffer.length === 0) throw badRequest(hint);
-  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+  const bytes = bodyBytes(raw);
+  if (!bytes || bytes.length === 0) throw badRequest(hint);
+  return bytes;
 }
 
 function dryRunBody(raw: unknown): Record<string, unknown> {

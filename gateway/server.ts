@@ -11,7 +11,7 @@ import type { NodeContext } from './context.ts';
 import { errorResponse } from './errors.ts';
 import { Registry } from './devices/index.ts';
 import { aoLegacyRoutes } from './ao-legacy.ts';
-import type { Call, Method, Schema } from './devices/device.ts';
+import { bodyBytes, type Call, type Method, type Schema } from './devices/device.ts';
 
 /** The largest data item the scheduler takes (413 beyond). */
 export const MAX_ITEM_BYTES = 10 * 1024 * 1024;
@@ -57,7 +57,7 @@ export function buildServer(node: NodeContext, options: { logger?: boolean; regi
       messages,
       base: messages[0]!,
       last: messages.at(-1) as Msg,
-      body: bodyOf(request.body),
+      body: bodyBytes(request.body),
       reply,
       devices: registry.devices,
       json: (value: unknown, schema: Schema = key.response) => reply.type(JSON_TYPE).send(reply.serializeInput(value as Record<string, unknown>, schema)),
@@ -73,11 +73,6 @@ export function buildServer(node: NodeContext, options: { logger?: boolean; regi
   app.get('/*', frontDoor);
   app.post('/*', frontDoor);
   return app;
-}
-
-function bodyOf(body: unknown): Uint8Array | undefined {
-  const buffer = body as Buffer | undefined;
-  return buffer && new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
 }
 
 function sendError(reply: FastifyReply, error: HyperError) {

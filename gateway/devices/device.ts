@@ -69,6 +69,12 @@ export interface Call {
 }
 
 /** A POST's body as the signed item it must be. */
+/** A request body as bytes (the server's one content parser hands every body over as a Buffer). */
+export function bodyBytes(body: unknown): Uint8Array | undefined {
+  const buffer = body as Buffer | undefined;
+  return buffer && new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+}
+
 export function itemBody(call: Call): Uint8Array {
   if (!call.body || call.body.length === 0) throw badRequest('POST the signed ANS-104 data item as the request body');
   return call.body;
