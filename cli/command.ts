@@ -13,6 +13,16 @@ export interface Command {
 
 export class UsageError extends Error {}
 
+/** An upload's onProgress: a line on stderr each time the percentage moves. */
+export function progressLines(size: number): (percent: number, sent: number) => void {
+  let shown = -1;
+  return (percent, sent) => {
+    if (percent === shown) return;
+    shown = percent;
+    process.stderr.write(`  ${String(percent).padStart(3)}%  ${sent}/${size} bytes\n`);
+  };
+}
+
 /** Arweave IDs may start with "-": such an argument is a value, never an option. */
 const PLACEHOLDER = '\u0000id:';
 

@@ -9,7 +9,7 @@ import { configDir, loadOrCreateWallet, readWallet } from '../arweave/wallet.ts'
 import { buildModules } from '../modules/tools/build.ts';
 import { MODEL_FORMAT, prepareModel, publishModel } from '../engine/llama/publish.ts';
 import { DEFAULT_ARLOCAL_PORT } from './defaults.ts';
-import { UsageError, type Command } from './command.ts';
+import { progressLines, UsageError, type Command } from './command.ts';
 
 export const modelCommand: Command = {
   name: 'model',
@@ -58,16 +58,11 @@ A node can do the same at start-up, and reuse the upload next time: hyperwasm se
     const ids = await publishModel(model, wasm, async (what, bytes, tags) => {
       const label = what === 'weights' ? `the weights of ${model.name}` : 'the llama module';
       process.stderr.write(`uploading ${label} (${bytes.length} bytes) to ${gateway.url}\n`);
-      let shown = -1;
       const id = await upload(bytes, {
         gateway,
         wallet: wallet!,
         tags,
-        onProgress(percent, sent) {
-          if (percent === shown) return;
-          shown = percent;
-          process.stderr.write(`  ${String(percent).padStart(3)}%  ${sent}/${bytes.length} bytes\n`);
-        },
+        onProgress: progressLines(bytes.length),
       });
       console.log(id);
       return id;

@@ -11,7 +11,7 @@ import { configDir, loadOrCreateWallet, readWallet } from '../arweave/wallet.ts'
 import { describeStart, hasWasmMagic } from '../engine/wasm/binary.ts';
 import { join } from 'node:path';
 import { DEFAULT_ARLOCAL_PORT } from './defaults.ts';
-import { parseTags, UsageError, type Command } from './command.ts';
+import { parseTags, progressLines, UsageError, type Command } from './command.ts';
 
 export const uploadCommand: Command = {
   name: 'upload',
@@ -74,16 +74,11 @@ them in its own tags, in order: upload the data first, then the module with
 
     const size = statSync(file).size;
     process.stderr.write(`uploading ${file} (${size} bytes) to ${gateway.url}\n`);
-    let shown = -1;
     const id = await upload(bytes, {
       gateway,
       wallet,
       tags,
-      onProgress(percent, sent) {
-        if (percent === shown) return;
-        shown = percent;
-        process.stderr.write(`  ${String(percent).padStart(3)}%  ${sent}/${size} bytes\n`);
-      },
+      onProgress: progressLines(size),
     });
     console.log(id);
   },
