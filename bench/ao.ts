@@ -27,7 +27,7 @@ import { loadOrCreateNodeKey } from '../attest/node-key.ts';
 import { AoInstance } from '../engine/wasm/ao/instance.ts';
 import { aoModuleTags } from '../engine/wasm/ao/module.ts';
 import { closeMeter, instrument } from '../engine/wasm/meter/index.ts';
-import { printTable, type Figure } from './report.ts';
+import { median, printTable, type Figure } from './report.ts';
 
 const FORMAT = 'wasm32-unknown-emscripten4';
 const AOS = join(import.meta.dirname, '..', '.cache', 'aos', 'aos2_0_4_32.wasm');
@@ -36,11 +36,6 @@ const CODE = 'Count = (Count or 0) + 1; return Count';
 /** Messages per alternated round of the in-process figures. */
 const ROUND = 20;
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 const aoTags = (type: string, extra: [string, string][] = []) =>
   [...extra, ['Data-Protocol', 'ao'], ['Variant', 'ao.TN.1'], ['Type', type]].map(([name, value]) => ({ name: name!, value: value! }));

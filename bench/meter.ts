@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { closeMeter, instrument, METER_VERSION } from '../engine/wasm/meter/index.ts';
 import { gasLeft, setGas } from '../engine/wasm/gas.ts';
 import { buildModules } from '../modules/tools/build.ts';
-import { printTable, ratio, type Figure } from './report.ts';
+import { median, printTable, ratio, type Figure } from './report.ts';
 
 /** The calls measured: tens of milliseconds each on the development machine (matmul(128) takes ~2 ms, so 256). */
 export const METER_CALLS: ReadonlyArray<{ fn: 'matmul' | 'sha256' | 'primes'; args: number[] }> = [
@@ -20,11 +20,6 @@ export const METER_CALLS: ReadonlyArray<{ fn: 'matmul' | 'sha256' | 'primes'; ar
 
 const BUDGET = 1n << 62n;
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** CPU time of one call in ms: steadier than wall time on a shared machine (a descheduled thread is not charged). */
 function cpuTime(fn: () => unknown): number {

@@ -8,8 +8,12 @@ import { ratio, type Figure } from './figure.ts';
 
 export { ratio, targetRatioOf, type Figure } from './figure.ts';
 
-/** The middle value (the upper middle of an even count). */
-export const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+/** The middle value (the mean of the two middle ones of an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 
 /** Median milliseconds of at least `reps` runs (and at least 300 ms of them, up to 50 runs) after one warm-up run. */
 export async function medianMs(fn: () => unknown, reps: number): Promise<number> {
