@@ -26,6 +26,8 @@ export const ANSWER_NONE = 3; // no adapter: the client computes it itself from 
 
 /** What the gpu host module calls: runs a kernel whose shapes kernelLayout accepted into `output`, says which backend computed it. */
 export interface KernelLine {
+  /** Whether a call of these shapes would go to the GPU (else the caller computes it on the CPU itself). */
+  offloads<K extends KernelName>(name: K, shapes: KernelShapes[K]): boolean;
   run<K extends KernelName>(name: K, shapes: KernelShapes[K], inputs: Uint8Array[], output: Uint8Array): Backend;
 }
 
@@ -49,8 +51,12 @@ export class KernelClient implements KernelLine {
     port.unref();
   }
 
+  offloads<K extends KernelName>(name: K, shapes: KernelShapes[K]): boolean {
+    return !this.gone && kernelGas(name, shapes) >= BigInt(this.minWork);
+  }
+
   run<K extends KernelName>(name: K, shapes: KernelShapes[K], inputs: Uint8Array[], output: Uint8Array): Backend {
-    if (this.gone || kernelGas(name, shapes) < BigInt(this.minWork)) {
+    if (!this.offloads(name, shapes)) {
       output.set(runReference(name, shapes, inputs));
       return 'cpu';
     }

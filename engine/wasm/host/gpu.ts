@@ -5,7 +5,9 @@
 // this thread waits, or the CPU reference runs for small work), else to the CPU reference; the
 // bytes are the same either way. The gas charged is the shapes' kernelGas, taken from the
 // module's own gas counter, whichever backend ran; the view counts the calls each backend
-// served, for the result's record.
+// served, for the result's record. A call that stays on this thread runs on the kernel's WASM
+// SIMD version bound to the module's memory where it has one (engine/gpu/cpu/kernels.ts), else
+// on the reference: the same bytes.
 //
 //   matmul_i32(a, b, c, m, k, n)   matmul_i8(a, b, c, m, k, n)
 //   requantize(x, out, length, multiplier, shift, zeroPoint)
@@ -14,6 +16,7 @@
 import { HyperError, Trap } from '../../protocol/errors.ts';
 import { KERNELS, KERNEL_NAMES, type KernelName } from '../../gpu/table.ts';
 import type { KernelLine } from '../../gpu/client.ts';
+import { cpuKernels, type CpuKernels } from '../../gpu/cpu/kernels.ts';
 import { chargeGas } from '../gas.ts';
 
 export const GPU_IMPORTS = KERNEL_NAMES.map((name) => `gpu.${name}`);
@@ -25,6 +28,8 @@ export interface InstanceView {
   gpu?: KernelLine;
   /** Kernel calls served so far, by backend. */
   kernels?: KernelCounts;
+  /** The CPU kernels bound to `memory`, once the first call needed them (null: none can be). */
+  cpu?: CpuKernels | null;
 }
 
 export interface KernelCounts {
@@ -49,8 +54,13 @@ function kernelImport<K extends KernelName>(view: InstanceView, name: K): (...ar
       const operands = inputs.map((ptr, i) => slice(memory, ptr >>> 0, layout.inputs[i], name));
       const out = slice(memory, output >>> 0, layout.output, name);
       let backend: 'gpu' | 'cpu' = 'cpu';
-      if (view.gpu) backend = view.gpu.run(name, shapes, operands, out);
-      else out.set(kernel.reference(operands, shapes)); // operands sliced to the layout's sizes
+      if (view.gpu?.offloads(name, shapes)) backend = view.gpu.run(name, shapes, operands, out);
+      else {
+        if (view.cpu === undefined) view.cpu = cpuKernels(view.memory!) ?? null;
+        const fast = view.cpu?.[name];
+        if (fast) fast(...args);
+        else out.set(kernel.reference(operands, shapes)); // operands sliced to the layout's sizes
+      }
       view.kernels ??= { gpu: 0, cpu: 0 };
       view.kernels[backend]++;
       return 0;
