@@ -17,10 +17,12 @@
 // into k int8 (zero padded), is B, k × 1; C is the R i32 sums. No copy of any weight.
 import { readJSON, writeBytes, writeJSON } from "./lib/abi";
 import { JSONValue, jsonArray, jsonNumber, jsonObject } from "./lib/json";
+import { Envelope, readEnvelope, respond, respondError } from "./lib/process";
 import { cosf, expf, powf, roundHalfEven, sinf } from "./lib/llama-math";
 
-// No hw_free: the stub runtime never reuses memory, and a stateless call gets a fresh instance.
-export { hw_alloc } from "./lib/abi";
+// The stub runtime (no collector): a stateless call gets a fresh instance, and a conversation's
+// garbage per turn is small beside its KV cache, which the model's context bounds.
+export { hw_alloc, hw_free } from "./lib/abi";
 
 @external("gpu", "matmul_i8")
 declare function matmul_i8(a: i32, b: i32, c: i32, m: i32, k: i32, n: i32): i32;
@@ -377,27 +379,25 @@ function decodeUTF8(bytes: Array<u8>): string {
   return String.UTF16.decodeUnsafe(units.dataStart, <usize>units.length << 1);
 }
 
-// ---- the int8 forward (forward-int8.ts over forward-f32.ts's forwardToken) ----
+// ---- the int8 forward (forward-int8.ts over forward-f32.ts's forwardToken), for a batch ----
 
-// Activations (f32) and the kernel's operands; the KV cache is sized per call.
+// A batch is `nb` sequences at the same position, each with its own KV cache. Activations are
+// f32, one vector per sequence (sequence j's at j·n); the quantised activations are matmul_i8's
+// B operand, k × nb (column j is sequence j's, with its own scale), so one call multiplies a
+// weight matrix by every sequence's vector. Each column's integers, and so each sequence's
+// logits, are the same in a batch of one or of 64.
 let x: usize = 0, xb: usize = 0, xb2: usize = 0, hb: usize = 0, hb2: usize = 0;
 let q: usize = 0, k: usize = 0, v: usize = 0, att: usize = 0, logits: usize = 0;
-let qx: usize = 0, acc: usize = 0;
+let qx: usize = 0, acc: usize = 0, scalesX: usize = 0;
 let ropeFreq: usize = 0, ropeCos: usize = 0, ropeSin: usize = 0;
-let keyCache: usize = 0, valueCache: usize = 0, cacheLength = 0;
+let batchCapacity = 0;
+let keyCache: usize = 0, valueCache: usize = 0, cacheLength = 0, cacheSequences = 0;
 
 function f32s(n: i32): usize { return heap.alloc(<usize>n << 2); }
 @inline function get(p: usize, i: i32): f32 { return load<f32>(p + (<usize>i << 2)); }
 @inline function set(p: usize, i: i32, value: f32): void { store<f32>(p + (<usize>i << 2), value); }
 
 function allocateScratch(): void {
-  x = f32s(dim); xb = f32s(dim); xb2 = f32s(dim);
-  hb = f32s(hidden); hb2 = f32s(hidden);
-  q = f32s(dim); k = f32s(kvDim); v = f32s(kvDim);
-  logits = f32s(vocab);
-  const widest = max(dim, hidden);
-  qx = heap.alloc(<usize>((widest + 3) & ~3));
-  acc = f32s(max(max(dim, hidden), vocab)); // i32 sums, as many as a matrix has rows
   // rope()'s frequencies depend only on the model; its cos/sin only on the position.
   const half = headSize / 2;
   ropeFreq = f32s(half); ropeCos = f32s(half); ropeSin = f32s(half);
@@ -407,48 +407,73 @@ function allocateScratch(): void {
   }
 }
 
-/** A KV cache (and attention row) for `length` positions. */
-function allocateCache(length: i32): void {
-  if (length <= cacheLength) return;
-  keyCache = f32s(nLayers * length * kvDim);
-  valueCache = f32s(nLayers * length * kvDim);
+/** Activations for batches of up to `nb` sequences. */
+function allocateBatch(nb: i32): void {
+  if (nb <= batchCapacity) return;
+  x = f32s(nb * dim); xb = f32s(nb * dim); xb2 = f32s(nb * dim);
+  hb = f32s(nb * hidden); hb2 = f32s(nb * hidden);
+  q = f32s(nb * dim); k = f32s(nb * kvDim); v = f32s(nb * kvDim);
+  logits = f32s(nb * vocab);
+  const widest = max(dim, hidden);
+  qx = heap.alloc(<usize>(((widest + 3) & ~3) * nb));
+  acc = f32s(max(max(dim, hidden), vocab) * nb); // i32 sums, rows × nb
+  scalesX = f32s(nb);
+  batchCapacity = nb;
+}
+
+/** KV caches (and an attention row) for `sequences` sequences of `length` positions each. */
+function allocateCache(sequences: i32, length: i32): void {
+  if (length <= cacheLength && sequences <= cacheSequences) return;
+  const n = <usize>sequences * <usize>nLayers * <usize>length * <usize>kvDim;
+  keyCache = heap.alloc(n << 2);
+  valueCache = heap.alloc(n << 2);
   att = f32s(length);
   cacheLength = length;
+  cacheSequences = sequences;
 }
 
 /**
- * Quantises x[0..n) into qx (quantize.ts's rule: s = fround(max|x|/127), q = clamp(round half
- * even(x/s in f64), ±127)), zero padded to a multiple of 4; returns s. Once per input vector:
- * the reference quantises the same vector again for each of its products, with the same result.
+ * Quantises each of the nb vectors of n at xp (quantize.ts's rule: s = fround(max|x|/127),
+ * q = clamp(round half even(x/s in f64), ±127)) into column j of qx (k = ⌈n/4⌉·4 rows, the
+ * padding zero), its scale into scalesX[j]. Once per input: the reference quantises the same
+ * vector again for each of its products, with the same result.
  */
-function quantize(xp: usize, n: i32): f32 {
-  let mx: f32 = 0;
-  for (let i = 0; i < n; i++) {
-    const a = Mathf.abs(get(xp, i));
-    if (!isFinite(a)) throw new Error("llama: cannot quantise a vector holding " + get(xp, i).toString());
-    if (a > mx) mx = a;
-  }
+function quantize(xp: usize, n: i32, nb: i32): void {
   const padded = (n + 3) & ~3;
-  const s: f32 = mx / <f32>127;
-  if (s == 0) {
-    memory.fill(qx, 0, <usize>padded);
-    return 0;
+  for (let j = 0; j < nb; j++) {
+    const vec = xp + (<usize>(j * n) << 2);
+    let mx: f32 = 0;
+    for (let i = 0; i < n; i++) {
+      const a = Mathf.abs(get(vec, i));
+      if (!isFinite(a)) throw new Error("llama: cannot quantise a vector holding " + get(vec, i).toString());
+      if (a > mx) mx = a;
+    }
+    const s: f32 = mx / <f32>127;
+    set(scalesX, j, s);
+    if (s == 0) {
+      for (let i = 0; i < padded; i++) store<i8>(qx + <usize>(i * nb + j), 0);
+      continue;
+    }
+    const sd = <f64>s;
+    for (let i = 0; i < n; i++) {
+      const r = roundHalfEven(<f64>get(vec, i) / sd);
+      store<i8>(qx + <usize>(i * nb + j), <i8>(r > 127.0 ? 127.0 : r < -127.0 ? -127.0 : r));
+    }
+    for (let i = n; i < padded; i++) store<i8>(qx + <usize>(i * nb + j), 0);
   }
-  const sd = <f64>s;
-  for (let i = 0; i < n; i++) {
-    const r = roundHalfEven(<f64>get(xp, i) / sd);
-    store<i8>(qx + <usize>i, <i8>(r > 127.0 ? 127.0 : r < -127.0 ? -127.0 : r));
-  }
-  for (let i = n; i < padded; i++) store<i8>(qx + <usize>i, 0);
-  return s;
 }
 
-/** out = W·x for the x last quantised (scale sx): one matmul_i8, then y_r = (acc_r·s_r)·sx in f32. */
-function product(out: usize, w: Matrix, sx: f32): void {
-  matmul_i8(<i32>w.data, <i32>qx, <i32>acc, w.rows, w.stride, 1);
-  for (let r = 0; r < w.rows; r++) {
-    const sum = <f32>load<i32>(acc + (<usize>r << 2));
-    set(out, r, (sum * get(w.scales, r)) * sx);
+/** out_j = W·x_j for the vectors last quantised: one matmul_i8, then y_r = (acc_r·s_r)·s_x in f32. */
+function product(out: usize, w: Matrix, nb: i32): void {
+  matmul_i8(<i32>w.data, <i32>qx, <i32>acc, w.rows, w.stride, nb);
+  const rows = w.rows;
+  for (let j = 0; j < nb; j++) {
+    const sx = get(scalesX, j);
+    const o = out + (<usize>(j * rows) << 2);
+    for (let r = 0; r < rows; r++) {
+      const sum = <f32>load<i32>(acc + (<usize>(r * nb + j) << 2));
+      set(o, r, (sum * get(w.scales, r)) * sx);
+    }
   }
 }
 
@@ -483,65 +508,85 @@ function rotate(vec: usize, n: i32): void {
   }
 }
 
-/** One token through the model at `pos` (of a cache of `seqLen`): leaves its logits in `logits`. */
-function forward(token: i32, pos: i32, seqLen: i32): void {
+/**
+ * Column j's token tokens[j] through the model at `pos`, with the KV cache of sequence
+ * caches[j]: leaves its logits at logits + j·vocab.
+ */
+function forward(tokens: StaticArray<i32>, caches: StaticArray<i32>, nb: i32, pos: i32): void {
   const e = embedding!;
-  const es = get(e.scales, token);
-  const row = e.data + <usize>token * <usize>e.stride;
-  for (let j = 0; j < dim; j++) set(x, j, <f32>load<i8>(row + <usize>j) * es);
-  for (let j = 0, half = headSize / 2; j < half; j++) {
-    const val = <f32>(<f64>pos * <f64>get(ropeFreq, j));
-    set(ropeCos, j, cosf(val));
-    set(ropeSin, j, sinf(val));
+  for (let j = 0; j < nb; j++) {
+    const token = unchecked(tokens[j]);
+    const es = get(e.scales, token);
+    const row = e.data + <usize>token * <usize>e.stride;
+    const xj = x + (<usize>(j * dim) << 2);
+    for (let i = 0; i < dim; i++) set(xj, i, <f32>load<i8>(row + <usize>i) * es);
+  }
+  for (let i = 0, half = headSize / 2; i < half; i++) {
+    const val = <f32>(<f64>pos * <f64>get(ropeFreq, i));
+    set(ropeCos, i, cosf(val));
+    set(ropeSin, i, sinf(val));
   }
   const sqrtHead = <f32>Math.sqrt(<f64>headSize);
   for (let l = 0; l < nLayers; l++) {
     const layer = unchecked(layers[l]);
-    rmsnorm(xb, x, layer.attnNorm, dim);
-    let sx = quantize(xb, dim);
-    product(q, layer.wq, sx);
-    product(k, layer.wk, sx);
-    product(v, layer.wv, sx);
-    rotate(q, dim);
-    rotate(k, kvDim);
-    const loff = l * seqLen * kvDim;
-    memory.copy(keyCache + (<usize>(loff + pos * kvDim) << 2), k, <usize>kvDim << 2);
-    memory.copy(valueCache + (<usize>(loff + pos * kvDim) << 2), v, <usize>kvDim << 2);
-    for (let h = 0; h < heads; h++) {
-      const qo = h * headSize;
-      const kvo = (h / kvMul) * headSize;
-      for (let t = 0; t <= pos; t++) {
-        const ko = loff + t * kvDim + kvo;
-        let score: f32 = 0;
-        for (let i = 0; i < headSize; i++) score = score + get(q, qo + i) * get(keyCache, ko + i);
-        set(att, t, score / sqrtHead);
-      }
-      softmax(att, pos + 1);
-      for (let i = 0; i < headSize; i++) set(xb, qo + i, 0);
-      for (let t = 0; t <= pos; t++) {
-        const vo = loff + t * kvDim + kvo;
-        const w = get(att, t);
-        for (let i = 0; i < headSize; i++) set(xb, qo + i, get(xb, qo + i) + w * get(valueCache, vo + i));
+    for (let j = 0; j < nb; j++) rmsnorm(xb + (<usize>(j * dim) << 2), x + (<usize>(j * dim) << 2), layer.attnNorm, dim);
+    quantize(xb, dim, nb);
+    product(q, layer.wq, nb);
+    product(k, layer.wk, nb);
+    product(v, layer.wv, nb);
+    for (let j = 0; j < nb; j++) {
+      const qj = q + (<usize>(j * dim) << 2);
+      const kj = k + (<usize>(j * kvDim) << 2);
+      rotate(qj, dim);
+      rotate(kj, kvDim);
+      const loff = (unchecked(caches[j]) * nLayers + l) * cacheLength * kvDim;
+      memory.copy(keyCache + (<usize>(loff + pos * kvDim) << 2), kj, <usize>kvDim << 2);
+      memory.copy(valueCache + (<usize>(loff + pos * kvDim) << 2), v + (<usize>(j * kvDim) << 2), <usize>kvDim << 2);
+      const xbj = xb + (<usize>(j * dim) << 2);
+      for (let h = 0; h < heads; h++) {
+        const qo = h * headSize;
+        const kvo = (h / kvMul) * headSize;
+        for (let t = 0; t <= pos; t++) {
+          const ko = loff + t * kvDim + kvo;
+          let score: f32 = 0;
+          for (let i = 0; i < headSize; i++) score = score + get(qj, qo + i) * get(keyCache, ko + i);
+          set(att, t, score / sqrtHead);
+        }
+        softmax(att, pos + 1);
+        for (let i = 0; i < headSize; i++) set(xbj, qo + i, 0);
+        for (let t = 0; t <= pos; t++) {
+          const vo = loff + t * kvDim + kvo;
+          const w = get(att, t);
+          for (let i = 0; i < headSize; i++) set(xbj, qo + i, get(xbj, qo + i) + w * get(valueCache, vo + i));
+        }
       }
     }
-    sx = quantize(xb, dim);
-    product(xb2, layer.wo, sx);
-    for (let i = 0; i < dim; i++) set(x, i, get(x, i) + get(xb2, i));
-    rmsnorm(xb, x, layer.ffnNorm, dim);
-    sx = quantize(xb, dim);
-    product(hb, layer.w1, sx);
-    product(hb2, layer.w3, sx);
-    for (let i = 0; i < hidden; i++) {
+    quantize(xb, dim, nb);
+    product(xb2, layer.wo, nb);
+    for (let i = 0, n = nb * dim; i < n; i++) set(x, i, get(x, i) + get(xb2, i));
+    for (let j = 0; j < nb; j++) rmsnorm(xb + (<usize>(j * dim) << 2), x + (<usize>(j * dim) << 2), layer.ffnNorm, dim);
+    quantize(xb, dim, nb);
+    product(hb, layer.w1, nb);
+    product(hb2, layer.w3, nb);
+    for (let i = 0, n = nb * hidden; i < n; i++) {
       let val = get(hb, i);
       val = val * (<f32>1 / (<f32>1 + expf(-val)));
       set(hb, i, val * get(hb2, i));
     }
-    sx = quantize(hb, hidden);
-    product(xb2, layer.w2, sx);
-    for (let i = 0; i < dim; i++) set(x, i, get(x, i) + get(xb2, i));
+    quantize(hb, hidden, nb);
+    product(xb2, layer.w2, nb);
+    for (let i = 0, n = nb * dim; i < n; i++) set(x, i, get(x, i) + get(xb2, i));
   }
-  rmsnorm(x, x, outputNorm, dim);
-  product(logits, classifier!, quantize(x, dim));
+  for (let j = 0; j < nb; j++) rmsnorm(x + (<usize>(j * dim) << 2), x + (<usize>(j * dim) << 2), outputNorm, dim);
+  quantize(x, dim, nb);
+  product(logits, classifier!, nb);
+}
+
+// ---- choosing the next token (engine/llama/sample.ts) ----
+
+/** How a sequence picks its tokens: greedy when temperature is 0. */
+class Sampling {
+  constructor(public temperature: f32, public topK: i32, public topP: u64, public seed: u64) {}
 }
 
 function argmax(p: usize, n: i32): i32 {
@@ -550,12 +595,81 @@ function argmax(p: usize, n: i32): i32 {
   return best;
 }
 
+/** splitmix64's step: advances `state` (a global, as AssemblyScript has no out-parameters) and returns its output. */
+let rngState: u64 = 0;
+function splitmix64(): u64 {
+  rngState += 0x9e3779b97f4a7c15;
+  let z = rngState;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+  return z ^ (z >> 31);
+}
+
+let sampleWeights: StaticArray<u32> = new StaticArray<u32>(0);
+function byWeight(a: i32, b: i32): i32 {
+  const wa = unchecked(sampleWeights[a]), wb = unchecked(sampleWeights[b]);
+  return wa != wb ? (wb > wa ? 1 : -1) : a - b;
+}
+
+/** sample.ts's rule on the vocab logits at p, with the sequence's generator state in `rngState`. */
+function sample(p: usize, s: Sampling): i32 {
+  if (s.temperature == 0) return argmax(p, vocab);
+  if (sampleWeights.length < vocab) sampleWeights = new StaticArray<u32>(vocab);
+  let m = get(p, 0);
+  for (let i = 1; i < vocab; i++) if (get(p, i) > m) m = get(p, i);
+  const ids = new Array<i32>();
+  for (let i = 0; i < vocab; i++) {
+    const w = <u32>Mathf.floor(expf((get(p, i) - m) / s.temperature) * <f32>16777216.0);
+    unchecked(sampleWeights[i] = w);
+    if (w > 0) ids.push(i);
+  }
+  ids.sort(byWeight);
+  const kept = s.topK > 0 && s.topK < ids.length ? s.topK : ids.length;
+  let total: u64 = 0;
+  for (let i = 0; i < kept; i++) total += <u64>unchecked(sampleWeights[unchecked(ids[i])]);
+  let prefix: u64 = 0;
+  let n = 0;
+  while (n < kept) {
+    prefix += <u64>unchecked(sampleWeights[unchecked(ids[n])]);
+    n++;
+    if (prefix * 65536 >= s.topP * total) break;
+  }
+  const draw = splitmix64() % prefix;
+  let run: u64 = 0;
+  for (let i = 0; i < n; i++) {
+    run += <u64>unchecked(sampleWeights[unchecked(ids[i])]);
+    if (run > draw) return unchecked(ids[i]);
+  }
+  return unchecked(ids[n - 1]); // unreachable: draw < prefix
+}
+
 // ---- the calls ----
 
-const USAGE = "generateText expects [{\"prompt\": <string>, \"tokens\"?: <integer 1..256>}]";
+const USAGE = "generateText expects [{\"prompt\": <string> | \"prompts\": [<string>, …], \"tokens\"?: <integer 1..256>, \"temperature\"?, \"topK\"?, \"topP\"?, \"seed\"?}]";
+const MAX_BATCH = 64;
 
 class Request {
-  constructor(public prompt: string, public tokens: i32) {}
+  constructor(public prompts: Array<string>, public batch: bool, public tokens: i32, public sampling: Sampling) {}
+}
+
+/** Why readSampling or tagNumber refused (AssemblyScript has no exceptions to catch). */
+let refusal = "";
+
+/** The sampling fields of a request or a message's tags, checked as sample.ts's samplingOptions; null (and `refusal`) when one is wrong. */
+function readSampling(temperature: f64, topK: f64, topP: f64, seed: f64): Sampling | null {
+  if (!(isFinite(temperature) && temperature >= 0)) { refusal = "\"temperature\" must be a finite number ≥ 0"; return null; }
+  if (!(topK == Math.floor(topK) && topK >= 0 && topK < 4294967296.0)) { refusal = "\"topK\" must be an integer ≥ 0"; return null; }
+  if (!(topP > 0 && topP <= 1)) { refusal = "\"topP\" must be a number in (0, 1]"; return null; }
+  if (!(seed == Math.floor(seed) && seed >= 0 && seed < 9007199254740992.0)) { refusal = "\"seed\" must be an integer from 0 to 2^53 − 1"; return null; }
+  const p = Math.max(1.0, Math.floor(topP * 65536.0));
+  return new Sampling(<f32>temperature, <i32>min(topK, <f64>0x7fffffff), <u64>p, <u64>seed);
+}
+
+function numberField(obj: JSONValue, key: string, fallback: f64, usage: string): f64 {
+  const value = obj.get(key);
+  if (!value) return fallback;
+  if (!value.isNumber()) throw new Error(usage + ": \"" + key + "\" must be a number");
+  return value.asNumber();
 }
 
 function readRequest(ptr: i32, len: i32): Request {
@@ -565,10 +679,26 @@ function readRequest(ptr: i32, len: i32): Request {
   if (!first.isObject()) throw new Error(USAGE + ": the parameter must be an object");
   for (let i = 0, n = first.length; i < n; i++) {
     const key = first.keyAt(i);
-    if (key != "prompt" && key != "tokens") throw new Error(USAGE + ": unknown field \"" + key + "\"");
+    if (key != "prompt" && key != "prompts" && key != "tokens" && key != "temperature" && key != "topK" && key != "topP" && key != "seed") {
+      throw new Error(USAGE + ": unknown field \"" + key + "\"");
+    }
   }
-  const prompt = first.getString("prompt");
-  if (prompt == null) throw new Error(USAGE + ": \"prompt\" must be a string");
+  const prompts = new Array<string>();
+  const list = first.get("prompts");
+  const one = first.get("prompt");
+  if (list && one) throw new Error(USAGE + ": give \"prompt\" or \"prompts\", not both");
+  if (list) {
+    if (!list.isArray() || list.length < 1 || list.length > MAX_BATCH) throw new Error(USAGE + ": \"prompts\" must be a list of 1 to 64 strings");
+    for (let i = 0; i < list.length; i++) {
+      const p = list.at(i)!;
+      if (!p.isString()) throw new Error(USAGE + ": \"prompts\" must be a list of 1 to 64 strings");
+      prompts.push(p.asString());
+    }
+  } else {
+    const prompt = first.getString("prompt");
+    if (prompt == null) throw new Error(USAGE + ": \"prompt\" must be a string");
+    prompts.push(prompt);
+  }
   let tokens = DEFAULT_TOKENS;
   const given = first.get("tokens");
   if (given) {
@@ -576,78 +706,135 @@ function readRequest(ptr: i32, len: i32): Request {
     if (n != Math.floor(n) || n < 1 || n > <f64>MAX_TOKENS) throw new Error(USAGE + ": \"tokens\" must be an integer from 1 to 256");
     tokens = <i32>n;
   }
-  return new Request(prompt, tokens);
+  const sampling = readSampling(
+    numberField(first, "temperature", 0, USAGE), numberField(first, "topK", 0, USAGE),
+    numberField(first, "topP", 1, USAGE), numberField(first, "seed", 0, USAGE),
+  );
+  if (sampling == null) throw new Error(USAGE + ": " + refusal);
+  return new Request(prompts, list != null, tokens, sampling);
 }
 
-// generate()'s results.
-let promptTokens: Array<i32> = new Array<i32>();
-let generated: Array<i32> = new Array<i32>();
+/** One sequence's generation: its prompt's tokens and what came after. */
+class Sequence {
+  generated: Array<i32> = new Array<i32>();
+  token: i32 = 0;
+  done: bool = false;
+  rng: u64 = 0;
+  constructor(public prompt: string, public promptTokens: Array<i32>, public total: i32) {}
+}
 
 /**
- * Greedy decoding as generateGreedy (forward-f32.ts): from BOS, the prompt's tokens fed first,
- * then the argmax, `tokens` times; stops early when the model emits BOS. With `keep`, every
- * step's logits are kept in order at `kept`; returns the number of steps.
+ * Decoding as generateGreedy (forward-f32.ts) with sample.ts's picker, for every prompt at once:
+ * from BOS, each prompt's tokens fed first, then the picked token, `tokens` times; a sequence
+ * stops early when the model emits BOS. Sequence b's generator starts at seed + b. With `keep`
+ * (one prompt), every step's logits are kept in order at `kept`; returns the number of steps.
  */
 let kept: usize = 0;
+let sequences: Array<Sequence> = new Array<Sequence>();
 
 function generate(request: Request, keep: bool): i32 {
   loadModel();
-  promptTokens = encode(request.prompt);
-  const promptLength = promptTokens.length;
-  const total = promptLength + request.tokens;
-  if (total > contextLength) {
-    throw new Error("llama: a prompt of " + promptLength.toString() + " tokens and " + request.tokens.toString() + " more exceed the model's context of " + contextLength.toString());
+  const nb = request.prompts.length;
+  sequences = new Array<Sequence>();
+  let longest = 0;
+  for (let b = 0; b < nb; b++) {
+    const prompt = unchecked(request.prompts[b]);
+    const tokens = encode(prompt);
+    const total = tokens.length + request.tokens;
+    if (total > contextLength) {
+      throw new Error("llama: a prompt of " + tokens.length.toString() + " tokens and " + request.tokens.toString() + " more exceed the model's context of " + contextLength.toString());
+    }
+    const s = new Sequence(prompt, tokens, total);
+    s.token = bos;
+    s.rng = request.sampling.seed + <u64>b;
+    sequences.push(s);
+    if (total > longest) longest = total;
   }
-  allocateCache(total);
-  if (keep) kept = heap.alloc(<usize>total * <usize>vocab << 2);
-  generated = new Array<i32>();
-  let token = bos;
+  allocateBatch(nb);
+  allocateCache(nb, longest);
+  if (keep) kept = heap.alloc(<usize>longest * <usize>vocab << 2);
+  const tokens = new StaticArray<i32>(nb);
+  const caches = new StaticArray<i32>(nb);
   let steps = 0;
-  for (let pos = 0; pos < total; pos++) {
-    forward(token, pos, total);
+  for (let pos = 0; pos < longest; pos++) {
+    let active = 0;
+    for (let b = 0; b < nb; b++) {
+      const s = unchecked(sequences[b]);
+      if (s.done) continue;
+      unchecked(tokens[active] = s.token);
+      unchecked(caches[active] = b);
+      active++;
+    }
+    if (active == 0) break;
+    forward(tokens, caches, active, pos);
     steps++;
     if (keep) memory.copy(kept + (<usize>pos * <usize>vocab << 2), logits, <usize>vocab << 2);
-    const next = pos < promptLength ? unchecked(promptTokens[pos]) : argmax(logits, vocab);
-    if (next == bos) break;
-    if (pos >= promptLength) generated.push(next);
-    token = next;
+    for (let j = 0; j < active; j++) {
+      const s = unchecked(sequences[unchecked(caches[j])]);
+      let next: i32;
+      if (pos < s.promptTokens.length) next = unchecked(s.promptTokens[pos]);
+      else {
+        rngState = s.rng;
+        next = sample(logits + (<usize>(j * vocab) << 2), request.sampling);
+        s.rng = rngState;
+      }
+      if (next == bos) { s.done = true; continue; }
+      if (pos >= s.promptTokens.length) s.generated.push(next);
+      s.token = next;
+      if (pos + 1 >= s.total) s.done = true;
+    }
   }
   return steps;
 }
 
+/** The text of `tokens` printed after `prev`, as the reference's decode. */
+function textOf(tokens: Array<i32>, prev: i32): string {
+  const bytes = new Array<u8>();
+  for (let i = 0; i < tokens.length; i++) {
+    const t = unchecked(tokens[i]);
+    decodePiece(bytes, prev, t);
+    prev = t;
+  }
+  return decodeUTF8(bytes);
+}
+
+function numbers(values: Array<i32>): JSONValue {
+  const out = jsonArray();
+  for (let i = 0; i < values.length; i++) out.push(jsonNumber(<f64>unchecked(values[i])));
+  return out;
+}
+
+function sequenceJSON(s: Sequence): JSONValue {
+  const prev = s.promptTokens.length > 0 ? s.promptTokens[s.promptTokens.length - 1] : bos;
+  return jsonObject()
+    .setString("prompt", s.prompt)
+    .set("promptTokens", numbers(s.promptTokens))
+    .setString("text", textOf(s.generated, prev))
+    .set("tokens", numbers(s.generated));
+}
+
 /**
- * [{"prompt": s, "tokens"?: n}] → {"prompt", "promptTokens" (the prompt's tokens, after BOS),
- * "text" (the continuation only), "tokens" (its token IDs)}
+ * [{"prompt": s, "tokens"?: n, sampling…}] → {"prompt", "promptTokens" (the prompt's tokens,
+ * after BOS), "text" (the continuation only), "tokens" (its token IDs)};
+ * [{"prompts": [s, …], …}] → {"results": [that object for each prompt, in order]}.
  */
 export function generateText(ptr: i32, len: i32): u64 {
   const request = readRequest(ptr, len);
   generate(request, false);
-  const bytes = new Array<u8>();
-  let prev = promptTokens.length > 0 ? promptTokens[promptTokens.length - 1] : bos;
-  const ids = jsonArray();
-  for (let i = 0; i < generated.length; i++) {
-    const t = unchecked(generated[i]);
-    decodePiece(bytes, prev, t);
-    ids.push(jsonNumber(<f64>t));
-    prev = t;
-  }
-  const given = jsonArray();
-  for (let i = 0; i < promptTokens.length; i++) given.push(jsonNumber(<f64>unchecked(promptTokens[i])));
-  return writeJSON(
-    jsonObject()
-      .setString("prompt", request.prompt)
-      .set("promptTokens", given)
-      .setString("text", decodeUTF8(bytes))
-      .set("tokens", ids),
-  );
+  if (!request.batch) return writeJSON(sequenceJSON(unchecked(sequences[0])));
+  const results = jsonArray();
+  for (let b = 0; b < sequences.length; b++) results.push(sequenceJSON(unchecked(sequences[b])));
+  return writeJSON(jsonObject().set("results", results));
 }
 
 /**
- * The same generation, answering every step's logits instead: vocab little-endian f32 per
- * position, in order (raw bytes). For checking the module against the reference bit for bit.
+ * The same generation (one prompt), answering every step's logits instead: vocab little-endian
+ * f32 per position, in order (raw bytes). For checking the module against the reference bit for bit.
  */
 export function stepLogits(ptr: i32, len: i32): u64 {
-  const steps = generate(readRequest(ptr, len), true);
+  const request = readRequest(ptr, len);
+  if (request.prompts.length != 1) throw new Error("stepLogits takes one prompt");
+  const steps = generate(request, true);
   return writeBytes(<i32>kept, steps * vocab * 4);
 }
 
@@ -656,7 +843,11 @@ export function modelInfo(ptr: i32, len: i32): u64 {
   const params = readJSON(ptr, len);
   if (!params.isArray() || params.length != 0) throw new Error("modelInfo expects no parameters: []");
   loadModel();
-  const info: JSONValue = jsonObject()
+  return writeJSON(infoJSON());
+}
+
+function infoJSON(): JSONValue {
+  return jsonObject()
     .setString("format", "HWLM v2")
     .setNumber("dim", <f64>dim)
     .setNumber("hidden", <f64>hidden)
@@ -668,5 +859,89 @@ export function modelInfo(ptr: i32, len: i32): u64 {
     .setNumber("bos", <f64>bos)
     .setNumber("eos", <f64>eos)
     .setNumber("fileBytes", <f64>fileBytes);
-  return writeJSON(info);
 }
+
+// ---- the process form: a conversation whose KV cache is the process's state ----
+
+// The conversation: how many positions its cache holds, and the token not yet fed (BOS at
+// first; then the last token a turn generated, which the next turn feeds before its text).
+let chatPosition = 0;
+let chatPending = 0;
+let chatStarted = false;
+
+/** A numeric tag's value, `fallback` when absent, NaN (and `refusal`) when not a number. */
+function tagNumber(env: Envelope, name: string, fallback: f64): f64 {
+  const value = env.tag(name);
+  if (value == null) return fallback;
+  const n = value.length > 0 ? parseFloat(value) : NaN;
+  if (isNaN(n)) refusal = "tag " + name + " must be a number, not \"" + value + "\"";
+  return n;
+}
+
+/**
+ * The process ABI (PROTOCOL.md §13, §26): the spawn message (slot 0) starts an empty
+ * conversation and answers the model's shape; every later message's data is the next text of
+ * the conversation, fed after everything before it, and the reply is the `Tokens` (1..256,
+ * default 64) tokens the model continues with, picked with the sampling tags (Temperature,
+ * Top-K, Top-P, Seed; Seed defaults to the slot). A turn that would pass the model's context
+ * is refused with an error and changes nothing.
+ */
+export function handle(ptr: i32, len: i32): u64 {
+  const env = readEnvelope(ptr, len);
+  loadModel();
+  if (!chatStarted) {
+    allocateBatch(1);
+    allocateCache(1, contextLength);
+    chatPending = bos;
+    chatStarted = true;
+  }
+  const none = jsonArray();
+  if (env.slot == 0) return respond(infoJSON().setNumber("position", 0), none);
+  const data = env.message.getString("data");
+  const text = data != null ? data : "";
+  refusal = "";
+  const tokensWanted = tagNumber(env, "Tokens", <f64>DEFAULT_TOKENS);
+  const temperature = tagNumber(env, "Temperature", 0), topK = tagNumber(env, "Top-K", 0), topP = tagNumber(env, "Top-P", 1);
+  const seed = tagNumber(env, "Seed", <f64>env.slot);
+  if (refusal.length > 0) return respondError(refusal);
+  if (tokensWanted != Math.floor(tokensWanted) || tokensWanted < 1 || tokensWanted > <f64>MAX_TOKENS) {
+    return respondError("tag Tokens must be an integer from 1 to 256");
+  }
+  const sampling = readSampling(temperature, topK, topP, seed);
+  if (sampling == null) return respondError("the sampling tags (Temperature, Top-K, Top-P, Seed): " + refusal);
+  const wanted = <i32>tokensWanted;
+  const fed = encode(text);
+  // Positions this turn fills: the pending token, the text, and every generated token but the last.
+  const needed = 1 + fed.length + wanted - 1;
+  if (chatPosition + needed > contextLength) {
+    return respondError("the conversation has used " + chatPosition.toString() + " of the model's " + contextLength.toString() +
+      " positions; this turn needs " + needed.toString() + " (" + (1 + fed.length).toString() + " to read, " + wanted.toString() + " to write)");
+  }
+  const tokens = new StaticArray<i32>(1);
+  const caches = new StaticArray<i32>(1);
+  const prev = fed.length > 0 ? unchecked(fed[fed.length - 1]) : chatPending;
+  unchecked(tokens[0] = chatPending);
+  for (let i = 0; i < fed.length; i++) {
+    forward(tokens, caches, 1, chatPosition++);
+    unchecked(tokens[0] = unchecked(fed[i]));
+  }
+  forward(tokens, caches, 1, chatPosition++);
+  const generated = new Array<i32>();
+  rngState = sampling.seed;
+  for (;;) {
+    const next = sample(logits, sampling);
+    chatPending = next;
+    if (next == bos) break;
+    generated.push(next);
+    if (generated.length == wanted) break;
+    unchecked(tokens[0] = next);
+    forward(tokens, caches, 1, chatPosition++);
+  }
+  const output = jsonObject()
+    .setString("text", textOf(generated, prev))
+    .set("tokens", numbers(generated))
+    .set("promptTokens", numbers(fed))
+    .setNumber("position", <f64>chatPosition);
+  return respond(output, none);
+}
+

@@ -15,7 +15,9 @@ import { decode, encode } from '../engine/llama/tokenizer.ts';
 import { argmax, createState } from '../engine/llama/forward-f32.ts';
 import { forwardInt8, generateGreedyInt8 } from '../engine/llama/forward-int8.ts';
 import { compileModule, type LoadedModule } from '../engine/wasm/compile.ts';
-import { callFunction } from '../engine/wasm/call.ts';
+import { callBytes, callFunction, instantiate } from '../engine/wasm/call.ts';
+import { sampler, splitmix64, type SamplingOptions } from '../engine/llama/sample.ts';
+import { Conversation } from '../engine/llama/chat.ts';
 import { instrument, closeMeter } from '../engine/wasm/meter/index.ts';
 import type { Json } from '../engine/protocol/message.ts';
 
@@ -45,11 +47,12 @@ test.before(async () => {
 });
 test.after(() => closeMeter());
 
-/** The reference's answer: prompt tokens, then `steps` greedy tokens after them, and its text. */
-function reference(prompt: string, steps: number) {
+/** The reference's answer: prompt tokens, then `steps` greedy (or sampled) tokens after them, and its text. */
+function reference(prompt: string, steps: number, sampling?: SamplingOptions) {
   const { model, tokenizer } = ref;
   const promptTokens = encode(tokenizer, prompt);
-  const tokens = generateGreedyInt8(model, promptTokens.length + steps, { prompt: promptTokens }).slice(promptTokens.length);
+  const pick = sampling ? sampler(sampling) : undefined;
+  const tokens = generateGreedyInt8(model, promptTokens.length + steps, { prompt: promptTokens, pick }).slice(promptTokens.length);
   const prev = promptTokens.length > 0 ? promptTokens[promptTokens.length - 1]! : tokenizer.bos;
   return { promptTokens, tokens, text: decode(tokenizer, tokens, prev) };
 }
@@ -189,6 +192,115 @@ withModel('modelInfo says the shape; defaults and bad requests', () => {
   new DataView(shortContext.buffer).setUint32(32, 8, true); // contextLength 8
   refused({ ...plain, data: [shortContext] }, [{ prompt: 'Once upon a time', tokens: 5 }], /a prompt of 4 tokens and 5 more exceed the model's context of 8/);
   assert.is((call({ ...plain, data: [shortContext] }, 'generateText', [{ prompt: 'Once upon a time', tokens: 4 }]).value as unknown as Generated).tokens.length, 4);
+});
+
+withModel('sampling: the reference\'s tokens for each option set; the seed decides, and temperature 0 is greedy', () => {
+  const prompt = 'Once upon a time';
+  const sets: SamplingOptions[] = [
+    { temperature: 0.8, seed: 42 }, { temperature: 1, topK: 10, seed: 7 }, { temperature: 1.2, topP: 0.9, seed: 123456789 },
+    { temperature: 0.5, topK: 3, topP: 0.5, seed: 2 ** 53 - 1 }, { temperature: 1e-30, seed: 1 }, { temperature: 50, seed: 9 },
+  ];
+  const texts = new Set<string>();
+  for (const sampling of sets) {
+    const expected = reference(prompt, STEPS, sampling);
+    const value = call(metered, 'generateText', [{ prompt, tokens: STEPS, ...sampling }]).value as unknown as Generated;
+    assert.equal(value.tokens, expected.tokens, JSON.stringify(sampling));
+    assert.is(value.text, expected.text);
+    texts.add(value.text);
+  }
+  assert.ok(texts.size >= 5, 'different options and seeds, different stories');
+  const a = call(plain, 'generateText', [{ prompt, tokens: STEPS, temperature: 0.9, seed: 1 }]);
+  const b = call(plain, 'generateText', [{ prompt, tokens: STEPS, temperature: 0.9, seed: 1 }]);
+  const c = call(plain, 'generateText', [{ prompt, tokens: STEPS, temperature: 0.9, seed: 2 }]);
+  assert.equal(a.bytes, b.bytes, 'the same seed, the same bytes');
+  assert.not.equal((a.value as unknown as Generated).tokens, (c.value as unknown as Generated).tokens, 'another seed, another story');
+  const greedy = call(plain, 'generateText', [{ prompt, tokens: STEPS }]).bytes;
+  assert.equal(call(plain, 'generateText', [{ prompt, tokens: STEPS, temperature: 0, seed: 5, topK: 3 }]).bytes, greedy);
+});
+
+withModel('splitmix64: the published sequence from seed 0', () => {
+  // The first outputs of splitmix64 seeded with 0 (Vigna's reference implementation).
+  let state = 0n;
+  const out: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const step = splitmix64(state);
+    state = step.state;
+    out.push(step.value.toString(16));
+  }
+  assert.equal(out, ['e220a8397b1dcdaf', '6e789e6aa1b965f4', '6c45d188009454f']);
+});
+
+withModel('a batch of prompts: each result is the prompt\'s own call (sequence b sampled with seed + b), in one call', () => {
+  const prompts = ['Once upon a time', '', 'The cat', 'Lily and Ben went to the park. They', 'Tom had a red ball'];
+  for (const sampling of [{}, { temperature: 0.9, topK: 20, seed: 11 }] as SamplingOptions[]) {
+    const batched = call(metered, 'generateText', [{ prompts, tokens: 20, ...sampling }]);
+    const results = (batched.value as { results: Generated[] }).results;
+    assert.is(results.length, prompts.length);
+    let singleGas = 0;
+    prompts.forEach((prompt, b) => {
+      const seed = sampling.seed === undefined ? {} : { seed: sampling.seed + b };
+      const single = call(metered, 'generateText', [{ prompt, tokens: 20, ...sampling, ...seed }]);
+      assert.equal(results[b], single.value, `prompt ${b}`);
+      singleGas += single.gas;
+    });
+    const steps = Math.max(...results.map((r) => r.promptTokens.length)) + 20;
+    assert.is(batched.kernels!.cpu, steps * (ref.model.config.layers * 7 + 1), 'one kernel call per product for the whole batch');
+    assert.ok(batched.gas < singleGas, 'the batch costs less gas than its prompts one by one');
+  }
+  const refused = (params: Json[], pattern: RegExp) =>
+    assert.throws(() => call(plain, 'generateText', params), (e: Error) => pattern.test(e.message), `${JSON.stringify(params)} should fail with ${pattern}`);
+  refused([{ prompts: [] }], /"prompts" must be a list of 1 to 64 strings/);
+  refused([{ prompts: Array(65).fill('a') }], /"prompts" must be a list of 1 to 64 strings/);
+  refused([{ prompts: ['a', 5] }], /"prompts" must be a list of 1 to 64 strings/);
+  refused([{ prompts: ['a'], prompt: 'b' }], /not both/);
+  refused([{ prompt: 'a', temperature: -1 }], /"temperature" must be a finite number ≥ 0/);
+  refused([{ prompt: 'a', temperature: 'hot' }], /"temperature" must be a number/);
+  refused([{ prompt: 'a', topK: 1.5 }], /"topK" must be an integer ≥ 0/);
+  refused([{ prompt: 'a', topP: 0 }], /"topP" must be a number in \(0, 1\]/);
+  refused([{ prompt: 'a', topP: 1.01 }], /"topP" must be a number in \(0, 1\]/);
+  refused([{ prompt: 'a', seed: -1 }], /"seed" must be an integer from 0 to 2\^53 − 1/);
+  refused([{ prompt: 'a', seed: 2 ** 53 }], /"seed" must be an integer/);
+});
+
+/** The process envelope of §13 for slot `slot` with `data` and `tags`. */
+function envelope(slot: number, data: string, tags: { name: string; value: string }[] = []): Uint8Array {
+  const message = { id: 'M'.repeat(43), slot, from: 'F'.repeat(43), owner: 'F'.repeat(43), target: 'P'.repeat(43), tags, data, timestamp: 0, 'block-height': 0, 'hash-chain': 'H'.repeat(43), assignment: 'A'.repeat(43) };
+  return new TextEncoder().encode(JSON.stringify({ message, process: { id: 'P'.repeat(43), owner: 'F'.repeat(43), module: ID, tags: [] } }));
+}
+
+withModel('the process form: a conversation across messages is the reference Conversation\'s, turn by turn', () => {
+  // A context of 96 positions, so that the conversation runs into its end.
+  const short = hwlm.slice();
+  new DataView(short.buffer).setUint32(32, 96, true);
+  const shortRef = readHWLM(short);
+  const instance = instantiate({ ...plain, data: [short] });
+  const handle = (slot: number, data: string, tags: { name: string; value: string }[] = []) =>
+    JSON.parse(new TextDecoder().decode(callBytes(instance, 'handle', envelope(slot, data, tags))));
+  const spawned = handle(0, '');
+  assert.is(spawned.output.position, 0);
+  assert.is(spawned.output.contextLength, 96);
+  const conversation = new Conversation(shortRef.model, shortRef.tokenizer);
+  const turns: [string, { name: string; value: string }[], SamplingOptions & { tokens?: number }][] = [
+    ['Once upon a time', [{ name: 'Tokens', value: '24' }], { tokens: 24, seed: 1 }],
+    ['Then the dog', [{ name: 'Tokens', value: '16' }, { name: 'Temperature', value: '0.8' }, { name: 'Seed', value: '5' }], { tokens: 16, temperature: 0.8, seed: 5 }],
+    ['', [{ name: 'Tokens', value: '8' }, { name: 'Temperature', value: '1' }, { name: 'Top-K', value: '5' }], { tokens: 8, temperature: 1, topK: 5, seed: 3 }],
+  ];
+  turns.forEach(([text, tags, options], i) => {
+    const got = handle(i + 1, text, tags);
+    const expected = conversation.turn(text, options);
+    assert.equal(got.output, expected, `turn ${i + 1}`);
+    assert.is(got.error, undefined);
+  });
+  assert.ok(conversation.position > 40);
+  // A turn past the context is refused and changes nothing: the next turn is the reference's next.
+  const left = 96 - conversation.position;
+  const refused = handle(4, 'x', [{ name: 'Tokens', value: String(left) }, { name: 'Top-P', value: '0.5' }]);
+  assert.is(refused.error, `the conversation has used ${conversation.position} of the model's 96 positions; this turn needs ${left + 2} (3 to read, ${left} to write)`);
+  assert.throws(() => conversation.turn('x', { tokens: left }), /this turn needs/);
+  assert.match(handle(5, 'x', [{ name: 'Temperature', value: 'warm' }]).error, /tag Temperature must be a number, not "warm"/);
+  assert.match(handle(5, 'x', [{ name: 'Tokens', value: '0' }]).error, /tag Tokens must be an integer from 1 to 256/);
+  assert.match(handle(5, 'x', [{ name: 'Top-P', value: '2' }]).error, /"topP" must be a number in \(0, 1\]/);
+  assert.equal(handle(5, ' and', [{ name: 'Tokens', value: '4' }]).output, conversation.turn(' and', { tokens: 4, seed: 5 }));
 });
 
 test.run();

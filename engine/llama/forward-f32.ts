@@ -250,24 +250,25 @@ export const forwardF32 = (model: Model<MatrixF32>, state: RunState, token: numb
 
 /**
  * Greedy decoding as run.c at temperature 0: starts at BOS, feeds `prompt` (tokens after BOS)
- * first, then the argmax, for up to `steps` positions; stops early when the model emits BOS
- * (the sequence delimiter). Returns the tokens after the initial BOS.
+ * first, then the argmax (or `pick`'s token: sample.ts), for up to `steps` positions; stops
+ * early when the model emits BOS (the sequence delimiter). Returns the tokens after the initial BOS.
  */
 export function generateGreedy(
   config: LlamaConfig,
   forward: (state: RunState, token: number, pos: number) => Float32Array,
   steps: number,
-  options: { bos?: number; prompt?: readonly number[] } = {},
+  options: { bos?: number; prompt?: readonly number[]; pick?: (logits: Float32Array) => number } = {},
 ): number[] {
   const bos = options.bos ?? 1;
   const prompt = options.prompt ?? [];
+  const pick = options.pick ?? argmax;
   const total = Math.min(steps, config.contextLength);
   const state = createState(config, total);
   const out: number[] = [];
   let token = bos;
   for (let pos = 0; pos < total; pos++) {
     const logits = forward(state, token, pos);
-    const next = pos < prompt.length ? prompt[pos]! : argmax(logits);
+    const next = pos < prompt.length ? prompt[pos]! : pick(logits);
     if (next === bos) break;
     out.push(next);
     token = next;

@@ -43,6 +43,6 @@ export function embedI8(out: Float32Array, e: MatrixI8, token: number): void {
 export const forwardInt8 = (model: Model<MatrixI8>, state: RunState, token: number, pos: number): Float32Array =>
   forwardToken(model, state, token, pos, matvecI8, embedI8);
 
-/** Greedy tokens from BOS through the int8 forward (see generateGreedy). */
-export const generateGreedyInt8 = (model: Model<MatrixI8>, steps: number, options: { bos?: number; prompt?: readonly number[] } = {}): number[] =>
+/** Tokens from BOS through the int8 forward (see generateGreedy; `pick`: sample.ts's sampler, else greedy). */
+export const generateGreedyInt8 = (model: Model<MatrixI8>, steps: number, options: { bos?: number; prompt?: readonly number[]; pick?: (logits: Float32Array) => number } = {}): number[] =>
   generateGreedy(model.config, (state, token, pos) => forwardInt8(model, state, token, pos), steps, options);
