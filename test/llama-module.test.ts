@@ -234,7 +234,7 @@ withModel('a batch of prompts: each result is the prompt\'s own call (sequence b
   const prompts = ['Once upon a time', '', 'The cat', 'Lily and Ben went to the park. They', 'Tom had a red ball'];
   for (const sampling of [{}, { temperature: 0.9, topK: 20, seed: 11 }] as SamplingOptions[]) {
     const batched = call(metered, 'generateText', [{ prompts, tokens: 20, ...sampling }]);
-    const results = (batched.value as { results: Generated[] }).results;
+    const results = (batched.value as unknown as { results: Generated[] }).results;
     assert.is(results.length, prompts.length);
     let singleGas = 0;
     prompts.forEach((prompt, b) => {
