@@ -15,6 +15,7 @@ import { parseGGUF } from '../engine/llama/gguf.ts';
 import { exportHWLM, readHWLM } from '../engine/llama/quantize.ts';
 import { encode } from '../engine/llama/tokenizer.ts';
 import { generateGreedyInt8 } from '../engine/llama/forward-int8.ts';
+import { Conversation } from '../engine/llama/chat.ts';
 import { ed25519Signer } from '../engine/protocol/ans104/data-item.ts';
 import { NodeClient, type Signer } from '../client/node-client.ts';
 import { upload } from '../arweave/upload.ts';
@@ -98,6 +99,29 @@ withModel('generateText over HTTP gives the int8 reference\'s tokens, with hashp
   const verified = await cli(['verify', '--attestation', body.attestation.id, '--gateway', node.gatewayUrl], { HYPERWASM_GPU: 'off' });
   assert.is(verified.code, 0, verified.stdout + verified.stderr);
   assert.match(verified.stdout, /confirmed: /);
+});
+
+withModel('a llama process keeps its conversation (the KV cache is its state) across messages; verify replays it from Arweave', async () => {
+  const { model, tokenizer } = readHWLM(exportHWLM(parseGGUF(new Uint8Array(readFileSync(MODEL)))));
+  const alice: Signer = { ed25519: ed25519Signer(generateKeyPairSync('ed25519').privateKey) };
+  const client = new NodeClient(node.url);
+  const { process: pid } = await client.spawn(alice, node.models.llama!, node.node.key.address);
+  const conversation = new Conversation(model, tokenizer);
+  const turns: [string, { name: string; value: string }[], { tokens: number; temperature?: number; seed: number }][] = [
+    [PROMPT, [{ name: 'Tokens', value: '20' }], { tokens: 20, seed: 1 }],
+    ['The dog', [{ name: 'Tokens', value: '12' }, { name: 'Temperature', value: '0.7' }, { name: 'Seed', value: '3' }], { tokens: 12, temperature: 0.7, seed: 3 }],
+    [' and then', [{ name: 'Tokens', value: '8' }], { tokens: 8, seed: 3 }],
+  ];
+  for (const [text, tags] of turns) await client.send(alice, pid, tags, text);
+  for (let i = 0; i < turns.length; i++) {
+    const [text, , options] = turns[i]!;
+    const answer = await client.compute(pid, i + 1);
+    assert.equal(answer.output, conversation.turn(text, options), `turn ${i + 1}`);
+  }
+  await node.node.publisher.flush();
+  const result = await cli(['verify', pid, '--gateway', node.gatewayUrl, '--data', join(dir.path, 'verifier')], { HYPERWASM_GPU: 'off' });
+  assert.is(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /verified: 4 slots confirmed/);
 });
 
 withModel('a second start reuses both uploads', async () => {
