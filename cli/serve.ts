@@ -30,10 +30,28 @@ function wholeNumber(flag: string, text: string): number {
   return n;
 }
 
+function positive(flag: string, text: string): number {
+  const n = wholeNumber(flag, text);
+  if (n === 0) throw new UsageError(`${flag} takes a whole number ≥ 1, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** A --join URL: http(s), checked here so that a typo fails at once rather than at every heartbeat. */
+function joinUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new UsageError(`--join takes a registry's http(s) URL, got ${JSON.stringify(text)}`);
+  return text;
+}
+
 export const serve: Command = {
   name: 'serve',
   summary: 'run a node serving Compute over HTTP (starts an embedded arlocal unless --gateway is given)',
-  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--workers N] [--peer=<addr>=<url>]… [--public-url <url>] [--no-eager] [--account-after 5] [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--model <file.gguf>]… [--verbose]
+  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--workers N] [--peer=<addr>=<url>]… [--public-url <url>] [--no-eager] [--account-after 5] [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--model <file.gguf>]… [--registry] [--join <url>]… [--heartbeat-ms 60000] [--registry-ttl-ms 120000] [--verbose]
 
 Starts a hyperwasm node. Without --gateway it starts arlocal, a local Arweave gateway, on
 127.0.0.1 (data in <data>/arlocal), builds the example modules in modules/ if needed and
@@ -77,6 +95,16 @@ Options:
                       \`hyperwasm model import\` does (to --gateway too), at every start; an
                       earlier upload of the same export is reused. The node lists the first
                       model's module as "llama", the others' as "llama:<name>"
+  --registry          serve as a node registry (~registry@1.0): take other nodes' signed
+                      heartbeats, list them with filters at /~registry@1.0/nodes, keep them
+                      (and their uptime) across restarts and publish registrations to Arweave.
+                      A registry also lists itself
+  --join <url>        a registry to send this node's signed heartbeats to (repeatable): JOINING
+                      at start, ONLINE every --heartbeat-ms, DRAINING then OFFLINE on a clean
+                      stop. A registry that cannot be reached is logged and tried again
+  --heartbeat-ms <n>  between ONLINE heartbeats, in ms (default 60000, ±10% jitter)
+  --registry-ttl-ms <n> as a registry: how long a heartbeat keeps a node in its state (default
+                      120000); a node is OFFLINE after it plus a quarter of it without one
   --verbose           log every request`,
   options: {
     port: { type: 'string' },
@@ -100,6 +128,10 @@ Options:
     'call-guard-ms': { type: 'string' },
     gpu: { type: 'string' },
     'gpu-min-work': { type: 'string' },
+    registry: { type: 'boolean' },
+    join: { type: 'string', multiple: true },
+    'heartbeat-ms': { type: 'string' },
+    'registry-ttl-ms': { type: 'string' },
   },
   async run({ values }) {
     const log = (line: string) => console.error(line);
@@ -122,6 +154,10 @@ Options:
       maxGas: values['max-gas'] === undefined ? undefined : Number(values['max-gas']),
       callGuardMs: values['call-guard-ms'] === undefined ? undefined : Number(values['call-guard-ms']),
       ...gpuOptions({ gpu: values.gpu, minWork: values['gpu-min-work'] }, process.env),
+      registry: values.registry,
+      join: values.join?.map(joinUrl),
+      heartbeatMs: values['heartbeat-ms'] === undefined ? undefined : positive('--heartbeat-ms', values['heartbeat-ms']),
+      registryTtlMs: values['registry-ttl-ms'] === undefined ? undefined : positive('--registry-ttl-ms', values['registry-ttl-ms']),
       log,
     };
     const arlocal = startEarly(options);
@@ -140,6 +176,8 @@ Options:
     console.log(`arweave gateway: ${running.gatewayUrl}${values.gateway ? '' : ` (embedded arlocal, child process ${(await arlocal!).pid})`}`);
     console.log(`node address:    ${running.node.key.address} (other nodes name it in --peer=<address>=${running.url})`);
     console.log(`node info:       ${running.url}/~meta@1.0/info`);
+    if (running.node.registry) console.log(`node registry:   this node is a registry: ${running.url}/~registry@1.0/nodes (other nodes join it with --join ${running.url})`);
+    if (options.join?.length) console.log(`joined:          ${options.join.join(', ')} (heartbeats every ${running.node.heartbeats!.intervalMs} ms)`);
     const names = Object.keys(running.examples);
     if (names.length > 0) {
       console.log('example modules:');

@@ -3,6 +3,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { SignedBatch } from './protocol/attestation.ts';
 import type { DeliveryEntry } from './delivery/ledger.ts';
+import type { RegistryEntry } from './registry.ts';
 
 /**
  * What an outbox entry is, the third part of its key: within one seq (a process's slot) a
@@ -15,6 +16,8 @@ export enum OutboxKind {
   Attestation = 2,
   Checkpoint = 3,
   Location = 4,
+  /** A registry's publications: first heartbeats of the nodes it registers, its signed summaries (engine/registry.ts). */
+  Registry = 5,
 }
 
 export type OutboxKey = [group: string, seq: number, kind: OutboxKind];
@@ -83,6 +86,8 @@ export interface Store {
   pushed: Database<number, PushKey>;
   /** Signed attestation items (raw ANS-104) by ID. */
   attestations: Database<Uint8Array, string>;
+  /** A registry's nodes by address: the last heartbeat and what the registry saw of them (engine/registry.ts). */
+  registry: Database<RegistryEntry, string>;
   /** Memory snapshots of processes by [process, slot]. */
   snapshots: Database<Uint8Array, SlotKey>;
   /** Runs fn in one write transaction; resolves once it is committed and flushed. */
@@ -131,6 +136,7 @@ export function openStore(path: string): Store {
     deliveries: root.openDB<DeliveryEntry, EntryKey>({ name: 'deliveries', encoding: 'json' }),
     undelivered: root.openDB<string, EntryKey>({ name: 'undelivered', encoding: 'string' }),
     pushed: root.openDB<number, PushKey>({ name: 'pushed', encoding: 'ordered-binary' }),
+    registry: root.openDB<RegistryEntry, string>({ name: 'registry', encoding: 'json' }),
     async transaction(fn) {
       const result = await root.transaction(fn);
       await root.flushed;

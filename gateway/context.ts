@@ -11,6 +11,7 @@ import type { GpuDescription } from '../engine/gpu/adapter.ts';
 import type { Deliverer } from '../engine/delivery/deliverer.ts';
 import type { Mirror } from '../engine/mirror.ts';
 import type { Locations } from '../engine/locations.ts';
+import type { NodeRegistry } from '../engine/registry.ts';
 
 export interface NodeContext {
   /** The node's own address: it signs assignments, attestations and receipts. */
@@ -30,6 +31,8 @@ export interface NodeContext {
   deliveries: Pick<Deliverer, 'outbox'>;
   /** Where schedulers are: signed location records (engine/locations.ts). */
   locations: Pick<Locations, 'resolve' | 'accept' | 'sourceNames'>;
+  /** The node registry (engine/registry.ts), only on a node started with --registry. */
+  registry?: Pick<NodeRegistry, 'accept' | 'get' | 'list' | 'now' | 'ttlMs' | 'graceMs'>;
   /** The largest gas budget of a stateless call. */
   maxGas: number;
   blockHeight(): number;

@@ -9,6 +9,7 @@ export const STATUS: Record<ErrorKind, number> = {
   'payment-required': 402,
   forbidden: 403,
   'not-found': 404,
+  conflict: 409,
   refused: 422,
   trap: 422,
   'out-of-gas': 422,

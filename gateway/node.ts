@@ -1,6 +1,7 @@
 // A running node: data folder, LMDB store, node key, Arweave gateway (embedded arlocal by
 // default), module loader, example modules, and the HTTP server, started and stopped together.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { openStore, type Store } from '../engine/store.ts';
@@ -39,6 +40,11 @@ import { Crank } from '../engine/processes/crank.ts';
 import { deliveryRoutes } from './delivery-routes.ts';
 import { NodeClient } from '../client/node-client.ts';
 import { Mirror } from '../engine/mirror.ts';
+import { DEFAULT_REGISTRY_TTL_MS, NodeRegistry } from '../engine/registry.ts';
+import { Heartbeats, type HeartbeatTarget } from '../engine/heartbeats.ts';
+import { measureGasPerSecond } from '../engine/gas-benchmark.ts';
+import { heartbeatGpu, MAX_MODULES } from '../engine/protocol/heartbeat.ts';
+import { buildModules } from '../modules/tools/build.ts';
 
 export interface NodeOptions {
   data: string;
@@ -83,6 +89,16 @@ export interface NodeOptions {
   gpu?: GpuMode;
   /** Kernel calls with less work (gas) stay on the CPU reference (default 2^20; `serve`: --gpu-min-work or HYPERWASM_GPU_MIN_WORK). */
   gpuMinWork?: number;
+  /** Serve as a node registry (~registry@1.0, engine/registry.ts): take other nodes' heartbeats and list them. The node joins itself. */
+  registry?: boolean;
+  /** Registries' base URLs to send this node's heartbeats to (engine/heartbeats.ts). */
+  join?: readonly string[];
+  /** Between this node's ONLINE heartbeats, in ms (default 60 000, ±10% jitter). */
+  heartbeatMs?: number;
+  /** As a registry: how long a heartbeat keeps a node in its state, in ms (default 120 000); a node is OFFLINE after it plus a quarter of it without one. */
+  registryTtlMs?: number;
+  /** As a registry: publish a signed summary of its nodes this often, in ms (default 1 h; 0: never). */
+  registrySummaryMs?: number;
   log?: (line: string) => void;
 }
 
@@ -97,6 +113,10 @@ export interface Node extends NodeContext {
   publisher: Publisher;
   locations: Locations;
   deliverer: Deliverer;
+  /** The node registry, on a node started with `registry`. */
+  registry?: NodeRegistry;
+  /** This node's heartbeats, when it joined a registry or is one. */
+  heartbeats?: Heartbeats;
   blockHeight(): number;
   /** Stateless Compute over the result cache. */
   compute: StatelessCompute;
@@ -254,6 +274,15 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       await deliverer.stop();
     }, () => processes.close());
 
+    // The registry, when this node is one (engine/registry.ts): its entries live in the store.
+    const registry = options.registry
+      ? new NodeRegistry({ address: key.address, signer, store, ttlMs: options.registryTtlMs, summaryEveryMs: options.registrySummaryMs, onWrite: () => publisher.kick(), log })
+      : undefined;
+    if (registry) {
+      registry.start();
+      stops.push(async () => registry.stop());
+    }
+
     const node: Node = {
       store,
       modules,
@@ -272,6 +301,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       deliverer,
       deliveries: deliverer,
       mirror,
+      registry,
       whereIs: async (pid) => {
         const route = await routes.locate(pid);
         if (route.kind !== 'remote') return undefined;
@@ -298,6 +328,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         deliveries: { ...deliverer.stats(), eager: crank !== undefined, folding: crank?.busy ?? 0 },
         location: locations.own() && { url: locations.own()!.url, nonce: locations.own()!.nonce, known: locations.cached().length },
         gpu: gpu ?? { probing: true },
+        ...(registry ? { registry: { nodes: registry.size, 'time-to-live': registry.ttlMs, grace: registry.graceMs } } : {}),
+        ...(node.heartbeats ? { heartbeats: { registries: node.heartbeats.targets, sequence: node.heartbeats.latest()?.sequence ?? null, state: node.heartbeats.latest()?.state ?? null } } : {}),
       }),
       gpu: () => acquired,
     };
@@ -308,6 +340,39 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     // Announced (and queued for Arweave) now that the URL is known, and to each peer directly.
     const own = await locations.start(options.publicUrl ?? url);
     for (const peer of peerUrls) void new NodeClient(peer).announceLocation(own.raw).catch((error) => log(`announcing this node to ${peer} failed: ${(error as Error).message}`));
+    // Heartbeats to the registries joined, and to this node's own registry (engine/heartbeats.ts):
+    // measured and sent in the background, so the node answers meanwhile.
+    const joined = (options.join ?? []).map(baseUrlOf);
+    if (joined.length > 0 || registry) {
+      let gasPerSecond: Promise<number> | undefined;
+      const measure = () =>
+        (gasPerSecond ??= buildModules({ modules: ['kernel'], log })
+          .then((built) => measureGasPerSecond(new Uint8Array(readFileSync(built.kernel!)), { cache: store.metered }))
+          .catch((error) => (log(`heartbeats: the gas benchmark failed (${(error as Error).message}); heartbeats say 0 gas/s`), 0)));
+      const targets: HeartbeatTarget[] = joined.map(httpRegistry);
+      if (registry) targets.unshift({ name: 'this node\'s own registry', send: async (raw) => void (await registry.accept(raw)) });
+      node.heartbeats = new Heartbeats({
+        signer,
+        store,
+        url: own.url,
+        version: VERSION,
+        targets,
+        intervalMs: options.heartbeatMs,
+        log,
+        facts: async () => ({
+          gpu: heartbeatGpu(await acquired),
+          cores: availableParallelism(),
+          memory: totalmem(),
+          gasPerSecond: await measure(),
+          queue: crank?.busy ?? 0,
+          prices: { flat: String(prices.flat), perKgas: String(prices.perKgas) },
+          modules: [...store.modules.getKeys({ limit: MAX_MODULES })] as string[],
+        }),
+      });
+      void node.heartbeats.start();
+    }
+    if (registry) log(`registry: this node is a node registry (time-to-live ${registry.ttlMs} ms, grace ${registry.graceMs} ms, ${registry.size} nodes known)`);
+    if (joined.length > 0) log(`heartbeats: joining ${joined.join(', ')} every ${node.heartbeats!.intervalMs} ms`);
     deliverer.start();
     // Slots assigned before a restart but not yet folded are folded now (their messages go out).
     if (crank) crank.touch([...store.processes.getRange({})].filter(({ value }) => value.scheduler === key.address).map(({ key: pid }) => pid));
@@ -318,7 +383,10 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       models,
       node,
       async close() {
+        // DRAINING while requests in flight finish, OFFLINE once the server stopped (before the store closes: this node may be its own registry).
+        await node.heartbeats?.drain();
         await app.close();
+        await node.heartbeats?.stop();
         for (const stop of stops) await stop();
         await embedded?.stop();
         await store.close();
@@ -330,4 +398,40 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     await store.close();
     throw error;
   }
+}
+
+/** A --join URL as a base URL: parsed, without a trailing slash. */
+function baseUrlOf(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`a registry to join must be an http(s) URL, got ${JSON.stringify(text)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`a registry to join must be an http(s) URL, got ${JSON.stringify(text)}`);
+  return (url.origin + url.pathname).replace(/\/+$/, '');
+}
+
+/** A registry reached over HTTP: its answer's message, on one line, when it does not take a heartbeat. */
+function httpRegistry(base: string): HeartbeatTarget {
+  return {
+    name: base,
+    async send(raw, timeoutMs) {
+      const response = await fetch(`${base}/~registry@1.0/heartbeat`, {
+        method: 'POST',
+        body: raw as Uint8Array<ArrayBuffer>,
+        headers: { 'content-type': 'application/octet-stream' },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const text = await response.text();
+      if (response.ok) return;
+      let message = text;
+      try {
+        message = JSON.parse(text).message ?? text;
+      } catch {
+        // not JSON: the text itself
+      }
+      throw new Error(`HTTP ${response.status}: ${message.replace(/\s+/g, ' ').slice(0, 200)}`);
+    },
+  };
 }

@@ -66,6 +66,12 @@ const RECORD = { module: MODULE, function: 'fac', params: [5], result: 120, 'res
 const COST = { module: MODULE, hashpath: `${MODULE}/x`, gas: 77, 'gas-limit': undefined, price: { amount: '0', gas: '77', split: { node: '0', owner: '0' } }, exact: true, priced: false };
 const PAID = { cache: 'miss', ...RECORD, receipt: { payer: ALICE, amount: '9', gas: '77', split: { node: '4', owner: '5' } }, 'receipt-attestation': { item: 'i'.repeat(43), proof: [] } };
 const TOPUP = { recipient: ALICE, quantity: '100', balance: '142', topup: 't'.repeat(43) };
+const NODE_VIEW = {
+  address: NODE, 'public-key': 'k'.repeat(43), state: 'ONLINE', 'announced-state': 'ONLINE', sequence: 7, url: 'http://127.0.0.1:8734', version: '0.1.0',
+  gpu: { vendor: 'v', architecture: 'a', device: 'd', description: 'x', source: 'hardware', fallback: false, features: ['f'] }, cores: 2, memory: 1024,
+  'gas-per-second': 99, queue: 0, prices: { flat: '0', 'per-kgas': '1' }, modules: [MODULE], time: 1, 'first-seen': 2, 'last-heartbeat': 3,
+  'offline-after': 4, uptime: { '24h': 0.5, '7d': 0.25 }, heartbeats: 5, heartbeat: 'h'.repeat(43),
+} as const;
 
 /** A node that answers from constants and writes down what it was asked. */
 function fakeNode(overrides: Partial<NodeContext> = {}) {
@@ -112,6 +118,14 @@ function fakeNode(overrides: Partial<NodeContext> = {}) {
       outbox: (_pid, from) => [{ slot: from, index: 0, entry: { status: 'delivered', target: ALICE, message: { target: ALICE, tags: [], data: 'hi' }, record: 'r', pushedFor: 'p', createdAt: 1, attempts: 1, item: 'i'.repeat(43), slot: 4, assignment: 'a'.repeat(43), scheduler: NODE } }],
     },
     locations: { resolve: async () => undefined, accept: () => { throw new HyperError('invalid', 'bad-request', 'not a location record'); }, sourceNames: () => [] },
+    registry: {
+      accept: async (raw) => (asked.push(`heartbeat ${raw.length}`), { ...NODE_VIEW, item: 'i' } as never),
+      get: (address, options) => (address === NODE ? ({ ...NODE_VIEW, ...(options?.item ? { item: 'i' } : {}) } as never) : undefined),
+      list: (filter) => (asked.push(`list ${JSON.stringify({ ...filter, maxPrice: filter?.maxPrice?.toString() })}`), [NODE_VIEW as never]),
+      now: () => 1_700_000_000_000,
+      ttlMs: 120_000,
+      graceMs: 30_000,
+    },
     maxGas: 100_000_000_000,
     blockHeight: () => 1234,
     info: () => INFO,
@@ -195,6 +209,21 @@ test('every key of every device is reached through the registry, with the bytes 
   sameBytes((await request(app, 'GET', `/~p4@1.0/balance?address=${ALICE}`)).text, { address: ALICE, balance: '42' });
   sameBytes((await request(app, 'POST', '/~p4@1.0/topup', item.raw)).text, TOPUP);
 
+  // The registry's keys (a node started with --registry): filters as the query gives them, a feature key repeated.
+  r = await request(app, 'GET', '/~registry@1.0/nodes?gpu=false&feature=a,b&feature=c&min-gas-per-second=5&max-price=9&state=online');
+  sameBytes(r.text, { registry: NODE, time: 1_700_000_000_000, 'time-to-live': 120_000, grace: 30_000, nodes: [NODE_VIEW] });
+  assert.is(asked.at(-1), 'list {"gpu":false,"features":["a","b","c"],"minGasPerSecond":5,"maxPrice":"9","state":"ONLINE"}');
+  sameBytes((await request(app, 'GET', `/~registry@1.0/nodes/${NODE}`)).text, { ...NODE_VIEW, item: 'i' });
+  assert.is((await request(app, 'GET', `/~registry@1.0/nodes/${MODULE}`)).status, 404);
+  sameBytes((await request(app, 'POST', '/~registry@1.0/heartbeat', item.raw)).text, { ...NODE_VIEW, item: 'i' });
+  assert.is((await request(app, 'GET', '/~registry@1.0/nodes?gpu=maybe')).status, 400);
+  const notRegistry = buildServer(fakeNode({ registry: undefined }).node);
+  for (const [method, url] of [['GET', '/~registry@1.0/nodes'], ['GET', `/~registry@1.0/nodes/${NODE}`], ['POST', '/~registry@1.0/heartbeat']] as const) {
+    r = await request(notRegistry, method, url, method === 'POST' ? item.raw : undefined);
+    assert.is(r.status, 404, url);
+    assert.match(r.json().message, /is not a registry/);
+  }
+
   const every = DEVICES.flatMap((d) => d.keys.map((k) => `${d.name} ${k.method} ${k.key}`));
   assert.equal([...reached].sort(), every.sort());
 });
@@ -250,6 +279,7 @@ const KINDS: Record<ErrorKind, number> = {
   'payment-required': 402,
   forbidden: 403,
   'not-found': 404,
+  conflict: 409,
   refused: 422,
   trap: 422,
   'out-of-gas': 422,

@@ -9,6 +9,7 @@ export type ErrorKind =
   | 'payment-required' // the signer's balance does not cover it
   | 'forbidden' //        signed, but by someone not allowed to
   | 'not-found' //        an unknown ID, function or route
+  | 'conflict' //         it contradicts what the node already holds: a replayed or stale sequence number
   | 'refused' //          a module (or a gateway's data) the node will not run or trust
   | 'trap' //             the module trapped while running: its own fault, a deterministic result
   | 'out-of-gas' //       the module used its whole gas budget: also deterministic

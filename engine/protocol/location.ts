@@ -132,21 +132,28 @@ function positive(item: DataItem, name: string, value: string): number {
  * make one location look like several, or carry what a node must not append paths to.
  */
 function baseUrl(item: DataItem, value: string): string {
+  const fault = baseUrlFault(value);
+  if (fault === NOT_A_URL) throw badRequest(`location record ${item.id}: Url is not a URL: ${JSON.stringify(value)}`);
+  if (fault) throw badRequest(`location record ${item.id}: Url ${JSON.stringify(value)} is not a base URL: ${fault}`);
+  return value;
+}
+
+const NOT_A_URL = 'it is not a URL';
+
+/** Why `value` is not a base URL in its one spelling (above), or undefined when it is one. Heartbeats (heartbeat.ts) use the same rule. */
+export function baseUrlFault(value: string): string | undefined {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw badRequest(`location record ${item.id}: Url is not a URL: ${JSON.stringify(value)}`);
+    return NOT_A_URL;
   }
-  const fault =
-    url.protocol !== 'http:' && url.protocol !== 'https:' ? `its scheme must be http or https, not ${url.protocol.slice(0, -1)}`
+  return url.protocol !== 'http:' && url.protocol !== 'https:' ? `its scheme must be http or https, not ${url.protocol.slice(0, -1)}`
     : url.username || url.password ? 'it must not hold credentials'
     : url.search || url.hash || value.includes('?') || value.includes('#') ? 'it must have no query or fragment'
     : value.endsWith('/') ? 'it must not end in a slash'
     : value !== url.origin + (url.pathname === '/' ? '' : url.pathname) ? `it must be written as ${JSON.stringify(url.origin + (url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '')))}`
     : undefined;
-  if (fault) throw badRequest(`location record ${item.id}: Url ${JSON.stringify(value)} is not a base URL: ${fault}`);
-  return value;
 }
 
 function version(item: DataItem, value: string): string {

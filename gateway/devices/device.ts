@@ -36,6 +36,11 @@ export interface Key {
    * it answers for any path that ends in it and no other device took (see the registry).
    */
   claims?(node: NodeContext, id: string): boolean;
+  /**
+   * Only for a device addressed by name: the key also answers `/~name/key/<id>`, the ID reaching
+   * the answer as the last of `messages` (`/~registry@1.0/nodes/<address>`).
+   */
+  trailingId?: boolean;
   answer(call: Call): unknown;
 }
 

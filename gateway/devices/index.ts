@@ -7,6 +7,7 @@
 // 1. `/~name/key`: the device of that name, if it answers that key for the method;
 // 2. `/<id>/key`: the first device addressed by an ID whose key claims that ID (a process
 //    this node schedules);
+//    `/~name/key/<id>` too, for a key that takes a trailing ID (the ID is the last message);
 // 3. any path ending in a key that a device answers whatever the base (Compute's `compute`,
 //    which then says why the base is not a module ID);
 // else it is 404 with the help.
@@ -19,11 +20,12 @@ import { compute } from './compute.ts';
 import { processDevice } from './process.ts';
 import { scheduler } from './scheduler.ts';
 import { location } from './location.ts';
+import { registry } from './registry.ts';
 import { p4 } from './p4.ts';
 import { meta } from './meta.ts';
 
 /** Every device this node serves, in the order the help lists them. */
-export const DEVICES: readonly Device[] = [compute, processDevice, scheduler, location, p4, meta];
+export const DEVICES: readonly Device[] = [compute, processDevice, scheduler, location, p4, registry, meta];
 
 export class Registry {
   private readonly named = new Map<string, Key>();
@@ -47,6 +49,12 @@ export class Registry {
   /** The key answering a parsed path, if any (HEAD is answered as GET). */
   resolve(node: NodeContext, messages: PathMessage[], method: Method): Key | undefined {
     const [base, ...rest] = messages;
+    if (rest.length === 2 && isId(rest[1]) && typeof base === 'object' && 'as' in base && Array.isArray(base.as)) {
+      const middle = rest[0];
+      const name = middle && typeof middle === 'object' && 'path' in middle ? String(middle.path).toLowerCase() : undefined;
+      const key = name === undefined ? undefined : this.named.get(`${base.as[0]} ${method} ${name}`);
+      return key?.trailingId ? key : undefined;
+    }
     const last = rest.at(-1);
     const name = last && typeof last === 'object' && 'path' in last ? String(last.path).toLowerCase() : undefined;
     if (name === undefined) return undefined;
