@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { statusOf } from '../gateway/errors.ts';
 import { GpuDevice, KERNELS, KERNEL_NAMES, kernelGas, kernelLayout, openGpuDevice, runKernel, runReference, warmKernels } from '../engine/gpu/index.ts';
-import { planMatmul } from '../engine/gpu/kernels/matmul.ts';
+import { GEMV_N, gemvPipeline, planGemv, planMatmul } from '../engine/gpu/kernels/matmul.ts';
 import type { Requantization } from '../engine/gpu/reference.ts';
 import * as ref from '../engine/gpu/reference.ts';
 
@@ -294,6 +294,67 @@ test('int8 matmul over many shapes (K not a multiple of 4), extremes, packed and
   manual.dispose();
 });
 
+/** stories260K's products, (m, k): wq/wo, wk/wv, w1/w3, w2, the tied classifier. */
+const MODEL_GEMV: [number, number][] = [[64, 64], [32, 64], [172, 64], [64, 172], [512, 64]];
+
+test('int8 GEMV (n ≤ GEMV_N) at the model\'s shapes and odd K, random and extreme, packed and by hand', async () => {
+  const r = prng(12);
+  const manual = new GpuDevice(kernels!.gpu, { packedDot: false });
+  const variants = kernels!.packedDot ? [kernels!, manual] : [manual];
+  const shapes: [number, number][] = [...MODEL_GEMV, [1, 1], [3, 5], [13, 171], [65, 3], [257, 66], [1, 300]];
+  for (const [m, k] of shapes) {
+    for (let n = 1; n <= GEMV_N; n++) {
+      const a = r.i8s(m * k);
+      const b = r.i8s(k * n);
+      const expected = ref.matmulI8(a, b, m, k, n);
+      for (const g of variants) sameBytes(await matmulI8(g, a, b, m, k, n), expected, `gemv ${m}×${k}×${n}${g === manual ? ' (by hand)' : ''}`);
+    }
+  }
+  // extremes: all −128 (every product +2^14), and a pattern of −128, 127, −1, 0, 1
+  for (const [m, k] of MODEL_GEMV) {
+    for (const n of [1, GEMV_N]) {
+      const low = new Int8Array(m * k).fill(-128);
+      const lowB = new Int8Array(k * n).fill(-128);
+      const mixed = Int8Array.from({ length: m * k }, (_, i) => [-128, 127, -1, 0, 1][i % 5]);
+      const mixedB = Int8Array.from({ length: k * n }, (_, i) => [127, -128, 1, -1, 0, -128][i % 6]);
+      for (const g of variants) {
+        sameBytes(await matmulI8(g, low, lowB, m, k, n), ref.matmulI8(low, lowB, m, k, n), `gemv −128s ${m}×${k}×${n}`);
+        sameBytes(await matmulI8(g, mixed, mixedB, m, k, n), ref.matmulI8(mixed, mixedB, m, k, n), `gemv extremes ${m}×${k}×${n}`);
+      }
+    }
+  }
+  // i32 accumulation that wraps, in every column: 2^17 · (−128)² = 2^31, and one more product
+  const k = 131073;
+  const a = new Int8Array(2 * k).fill(-128);
+  a[2 * k - 1] = 3;
+  const b = new Int8Array(k * GEMV_N).fill(-128);
+  const expected = ref.matmulI8(a, b, 2, k, GEMV_N);
+  for (const g of variants) sameBytes(await matmulI8(g, a, b, 2, k, GEMV_N), expected, 'gemv accumulation wraps');
+  assert.is(expected[0], I32_MIN + 16384, 'the reference wraps');
+  manual.dispose();
+});
+
+test('matmul_i8 takes the GEMV pipeline for n ≤ GEMV_N and the tiles above', async () => {
+  const d = new GpuDevice(kernels!.gpu);
+  const gemv = await gemvPipeline(d);
+  const used: GPUComputePipeline[] = [];
+  const dispatch = d.dispatch.bind(d);
+  d.dispatch = (pipeline, ...rest) => {
+    used.push(pipeline);
+    dispatch(pipeline, ...rest);
+  };
+  const r = prng(13);
+  for (const n of [1, GEMV_N, GEMV_N + 1]) {
+    used.length = 0;
+    const a = r.i8s(172 * 64);
+    const b = r.i8s(64 * n);
+    sameBytes(await matmulI8(d, a, b, 172, 64, n), ref.matmulI8(a, b, 172, 64, n), `172×64×${n}`);
+    assert.ok(used.length > 0, 'dispatched');
+    assert.is(used.every((p) => p === gemv), n <= GEMV_N, `n = ${n}: ${n <= GEMV_N ? 'GEMV' : 'tiled'}`);
+  }
+  d.dispose();
+});
+
 test('requantisation: hand vectors, random inputs and parameters, lengths not a multiple of 4', async () => {
   for (const [x, multiplier, shift, zeroPoint, expected] of REQUANT_VECTORS) {
     const out = await requantize(kernels!, Int32Array.of(x), { multiplier, shift, zeroPoint });
@@ -355,6 +416,14 @@ test('operands larger than one binding or one dispatch are split (small limits)'
     const a8 = r.i8s(m * k);
     const b8 = r.i8s(k * n);
     sameBytes(await matmulI8(tiny!, a8, b8, m, k, n), ref.matmulI8(a8, b8, m, k, n), `split int8 ${m}×${k}×${n}`);
+  }
+  // the GEMV path's splits: rows beyond one dispatch (3 workgroups) and one binding, K beyond one binding
+  assert.ok(planGemv(2000, 64, 1, tiny!.limits, true).mt < 2000, 'gemv splits rows');
+  assert.ok(planGemv(1, 100_000, 1, tiny!.limits, true).kt < 100_000, 'gemv splits K');
+  for (const [m, k, n] of [[2000, 64, 1], [1000, 171, GEMV_N], [1, 100_000, 1], [70, 20_000, 4], [600, 172, 2]]) {
+    const a8 = r.i8s(m * k);
+    const b8 = r.i8s(k * n);
+    sameBytes(await matmulI8(tiny!, a8, b8, m, k, n), ref.matmulI8(a8, b8, m, k, n), `split gemv ${m}×${k}×${n}`);
   }
   const x = r.i32s(100_003);
   const y = r.i32s(100_003);
