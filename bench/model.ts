@@ -3,7 +3,9 @@
 // engine, beside the TypeScript int8 reference (engine/llama/forward-int8.ts) in-process, whose
 // tokens it must equal (asserted here); with a GPU adapter, the same call with its kernels sent
 // to the GPU worker (engine/gpu/bridge.ts), what one round trip to the worker costs, and a large
-// int8 product through the worker beside its CPU reference. The model is data from elsewhere:
+// int8 product through the worker beside its CPU reference. Batched decoding (64 prompts in one
+// call) beside batch 1, on the CPU and on the GPU worker; the int8 GEMV on the GPU and in WASM
+// SIMD (engine/gpu/cpu/) beside the TypeScript reference. The model is data from elsewhere:
 // without it the llama figures are skipped and say so.
 //
 // Run alone: `node --import tsx bench/model.ts` (BENCH_MODEL_TOKENS, default 64; BENCH_REPS, default 5).
@@ -22,11 +24,16 @@ import { parseGGUF } from '../engine/llama/gguf.ts';
 import { exportHWLM, readHWLM } from '../engine/llama/quantize.ts';
 import { encode } from '../engine/llama/tokenizer.ts';
 import { generateGreedyInt8 } from '../engine/llama/forward-int8.ts';
+import { forwardF32, generateGreedy, modelF32FromGGUF } from '../engine/llama/forward-f32.ts';
+import { cpuKernels } from '../engine/gpu/cpu/kernels.ts';
+import { gemvFigures } from './gemv.ts';
 import { buildModules } from '../modules/tools/build.ts';
 import { medianMs, printTable, type Figure } from './report.ts';
 
 const MODEL = join(import.meta.dirname, '..', '..', 'shared', 'models', 'stories260K.gguf');
 const PROMPT = 'Once upon a time';
+const BATCH = 64;
+const STARTS = ['there', 'a', 'Lily', 'Tom', 'the', 'in', 'one', 'Ben'];
 
 export async function modelFigures(log: (line: string) => void, options: { tokens?: number; reps?: number } = {}): Promise<Figure[]> {
   const tokens = options.tokens ?? Number(process.env.BENCH_MODEL_TOKENS ?? 64);
@@ -34,11 +41,13 @@ export async function modelFigures(log: (line: string) => void, options: { token
   const figures: Figure[] = [];
   // the CPU run, kept for the GPU figure's comparison
   let onCpu: { llama: LoadedModule; params: Json[]; got: ReturnType<typeof callFunction>; kernels: number } | undefined;
+  let batched: { llama: LoadedModule; params: Json[] } | undefined;
   if (!existsSync(MODEL)) {
     log(`model: ${MODEL} is missing (see ../shared/models/README.md); no llama figures`);
   } else {
     const built = await buildModules({ modules: ['llama'] });
-    const hwlm = exportHWLM(parseGGUF(new Uint8Array(readFileSync(MODEL))));
+    const gguf = parseGGUF(new Uint8Array(readFileSync(MODEL)));
+    const hwlm = exportHWLM(gguf);
     const { model, tokenizer } = readHWLM(hwlm);
     const llama = { ...(await compileModule('L'.repeat(43), await instrument(new Uint8Array(readFileSync(built.llama!))))), data: [hwlm] };
     const params: Json[] = [{ prompt: PROMPT, tokens }];
@@ -51,9 +60,20 @@ export async function modelFigures(log: (line: string) => void, options: { token
     log(`model: "${value.text}" (${got.gas} gas)`);
     const moduleMs = await medianMs(() => callFunction(llama, 'generateText', params), reps);
     const referenceMs = await medianMs(reference, reps);
+    const f32 = modelF32FromGGUF(gguf);
+    const f32Ms = await medianMs(() => generateGreedy(f32.config, (state, token, pos) => forwardF32(f32, state, token, pos), promptTokens.length + tokens, { prompt: promptTokens }), reps);
+    figures.push({
+      id: 'llama-generate-vs-f32',
+      name: `llama generateText, stories260K, metered, kernels in WASM SIMD (${tokens} tokens after a ${promptTokens.length}-token prompt)`,
+      value: (tokens * 1000) / moduleMs,
+      unit: 'tokens/s',
+      baselineName: 'TypeScript f32 reference forward in-process',
+      baseline: (tokens * 1000) / f32Ms,
+      better: 'higher',
+    });
     figures.push({
       id: 'llama-generate',
-      name: `llama generateText, stories260K, metered, kernels on the CPU references (${tokens} tokens after a ${promptTokens.length}-token prompt)`,
+      name: `llama generateText, stories260K, metered, kernels on the CPU (WASM SIMD) (${tokens} tokens after a ${promptTokens.length}-token prompt)`,
       value: (tokens * 1000) / moduleMs,
       unit: 'tokens/s',
       baselineName: 'TypeScript int8 reference in-process',
@@ -61,6 +81,31 @@ export async function modelFigures(log: (line: string) => void, options: { token
       better: 'higher',
     });
     onCpu = { llama, params, got, kernels: (promptTokens.length + tokens) * (model.config.layers * 7 + 1) };
+
+    // 64 prompts in one call: one matmul_i8 per product for all of them.
+    batched = { llama, params: [{ prompts: Array.from({ length: BATCH }, (_, i) => `${PROMPT} ${STARTS[i % STARTS.length]}`), tokens }] };
+    const batchMs = await medianMs(() => callFunction(llama, 'generateText', batched!.params), Math.min(reps, 3));
+    figures.push({
+      id: 'llama-generate-batch',
+      name: `llama generateText, ${BATCH} prompts in one call, metered, CPU (tokens of all prompts)`,
+      value: (BATCH * tokens * 1000) / batchMs,
+      unit: 'tokens/s',
+      baselineName: 'one prompt a call',
+      baseline: (tokens * 1000) / moduleMs,
+      better: 'higher',
+    });
+
+    // The model's widest product (hidden × dim), n = 1: WASM SIMD on a module's memory vs the reference.
+    const [m, k] = [model.config.hidden, model.config.dim];
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const bytes = new Uint8Array(memory.buffer);
+    for (let i = 0; i < m * k + k; i++) bytes[i] = (i * 2654435761) >>> 24;
+    const simd = cpuKernels(memory)!.matmul_i8!;
+    const a = bytes.slice(0, m * k), b = bytes.slice(m * k, m * k + k);
+    const calls = 2000;
+    const simdMs = await medianMs(() => { for (let i = 0; i < calls; i++) simd(0, m * k, m * k + k, m, k, 1); }, reps);
+    const refMs = await medianMs(() => { for (let i = 0; i < calls; i++) runReference('matmul_i8', { m, k, n: 1 }, [a, b]); }, reps);
+    figures.push({ id: 'cpu-gemv-i8', name: `int8 GEMV ${m}×${k}·x on the CPU, WASM SIMD in the module's memory`, value: (calls * 1000) / simdMs, unit: 'calls/s', baselineName: 'TypeScript reference', baseline: (calls * 1000) / refMs, better: 'higher' });
   }
 
   // The bench is an edge: it reads HYPERWASM_GPU itself, as the CLI does. Every call to the worker.
@@ -92,6 +137,24 @@ export async function modelFigures(log: (line: string) => void, options: { token
       });
     }
 
+    if (batched) {
+      const generate = () => callFunction(batched!.llama, 'generateText', batched!.params, undefined, client);
+      const onGpu = generate();
+      const onCpuBatch = callFunction(batched.llama, 'generateText', batched.params);
+      if (JSON.stringify(onGpu.value) !== JSON.stringify(onCpuBatch.value) || onGpu.gas !== onCpuBatch.gas) throw new Error('model bench: the batch on the GPU gave other text or gas than on the CPU');
+      const gpuMs = await medianMs(generate, Math.min(reps, 3));
+      const cpuMs = await medianMs(() => callFunction(batched!.llama, 'generateText', batched!.params), Math.min(reps, 3));
+      figures.push({
+        id: 'llama-generate-batch-gpu',
+        name: `llama generateText, ${BATCH} prompts in one call, kernels on the GPU worker [${device}]`,
+        value: (BATCH * tokens * 1000) / gpuMs,
+        unit: 'tokens/s',
+        baselineName: 'the same batch on the CPU (WASM SIMD)',
+        baseline: (BATCH * tokens * 1000) / cpuMs,
+        better: 'higher',
+      });
+    }
+
     // One round trip to the worker: a 1-element add, sent to the GPU vs computed here.
     const one = [new Uint8Array(4), new Uint8Array(4)];
     const out = new Uint8Array(4);
@@ -114,6 +177,7 @@ export async function modelFigures(log: (line: string) => void, options: { token
   } finally {
     await gpu.close();
   }
+  figures.push(...(await gemvFigures(log)));
   return figures;
 }
 
