@@ -18,6 +18,7 @@ import { compileModule, type LoadedModule } from '../engine/wasm/compile.ts';
 import { callBytes, callFunction, instantiate } from '../engine/wasm/call.ts';
 import { sampler, splitmix64, type SamplingOptions } from '../engine/llama/sample.ts';
 import { Conversation } from '../engine/llama/chat.ts';
+import { GpuRuntime } from '../engine/gpu/runtime.ts';
 import { instrument, closeMeter } from '../engine/wasm/meter/index.ts';
 import type { Json } from '../engine/protocol/message.ts';
 
@@ -260,6 +261,31 @@ withModel('a batch of prompts: each result is the prompt\'s own call (sequence b
   refused([{ prompt: 'a', topP: 1.01 }], /"topP" must be a number in \(0, 1\]/);
   refused([{ prompt: 'a', seed: -1 }], /"seed" must be an integer from 0 to 2\^53 − 1/);
   refused([{ prompt: 'a', seed: 2 ** 53 }], /"seed" must be an integer/);
+});
+
+withModel('on the GPU worker (every kernel call sent there): the same bytes and gas, greedy, sampled and batched', async () => {
+  const gpu = new GpuRuntime({ minWork: 0 });
+  try {
+    const described = await gpu.description;
+    if (!gpu.client || described.backend !== 'gpu') {
+      console.log(`llama-module: the GPU comparison runs on the CPU only: no adapter (${described.reason})`);
+      return;
+    }
+    for (const params of [
+      { prompt: 'Once upon a time', tokens: 12 },
+      { prompt: 'The cat', tokens: 12, temperature: 0.9, topK: 40, seed: 3 },
+      { prompts: ['Once upon a time', 'Tom had', ''], tokens: 8, temperature: 0.7, seed: 1 },
+    ] as Json[]) {
+      const onCpu = call(metered, 'generateText', [params]);
+      const onGpu = callFunction(metered, 'generateText', [params], undefined, gpu.client);
+      assert.equal(onGpu.bytes, onCpu.bytes, JSON.stringify(params));
+      assert.is(onGpu.gas, onCpu.gas, 'the same gas on either backend');
+      assert.is(onGpu.kernels!.cpu, 0);
+      assert.is(onGpu.kernels!.gpu, onCpu.kernels!.cpu);
+    }
+  } finally {
+    await gpu.close();
+  }
 });
 
 /** The process envelope of §13 for slot `slot` with `data` and `tags`. */
