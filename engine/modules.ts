@@ -8,7 +8,7 @@ import { exportGlobals } from './wasm/snapshot.ts';
 import { instrument, MeterError, METER_VERSION } from './wasm/meter/index.ts';
 import { dataImportIds, MAX_DATA_IMPORT_BYTES, MAX_DATA_IMPORTS } from './wasm/host/data.ts';
 import { inspect } from './wasm/binary.ts';
-import { aoModule, compileAo, isAoModule } from './wasm/ao/module.ts';
+import { aoModule, compileAo, isAoModule, validateAo } from './wasm/ao/module.ts';
 import { enableMemory64 } from './wasm/ao/memory64.ts';
 
 /** Where module bytes come from when LMDB lacks them; must verify them against the ID. */
@@ -45,11 +45,14 @@ export class Modules {
       if (isAoModule(meta.tags)) {
         const ao = aoModule(id, meta.owner, meta.tags);
         enableMemory64(); // before the meter's worker reads a memory64 build (V8 11.3 knows it only behind the flag)
-        const bytes = await this.meteredBytes(id, compileAo);
+        const bytes = await this.meteredBytes(id, validateAo);
         return { id, module: await compileAo(id, bytes), info: inspect(bytes), ao };
       }
-      const metered = await this.get(id);
-      return { ...(await compileModule(id, exportGlobals(await this.meteredBytes(id), metered.info))), data: metered.data };
+      // Compiled once, in its process form: not first as a stateless call would run it.
+      const bytes = await this.meteredBytes(id);
+      const loaded = await compileModule(id, exportGlobals(bytes, inspect(bytes)));
+      if (loaded.info.imports.some((i) => i.module === 'data')) loaded.data = await this.dataImports(id);
+      return loaded;
     });
   }
 

@@ -64,8 +64,9 @@ export function provides(module: string, name: string): boolean {
 }
 
 /** Refuses, before instantiation, a module importing anything the host does not provide (all of them named). */
-export function checkImports(module: WebAssembly.Module, label = 'module'): void {
-  const missing = WebAssembly.Module.imports(module).filter((i) => i.kind !== 'function' || !provides(i.module, i.name));
+export function checkImports(module: WebAssembly.Module | readonly { module: string; name: string; kind: string }[], label = 'module'): void {
+  const imports = module instanceof WebAssembly.Module ? WebAssembly.Module.imports(module) : module;
+  const missing = imports.filter((i) => i.kind !== 'function' || !provides(i.module, i.name));
   if (missing.length === 0) return;
   const names = missing.map((i) => `${i.module}.${i.name}${i.kind === 'function' ? '' : ` (${i.kind})`}`);
   throw unprocessable(

@@ -4,7 +4,7 @@
 // say (Memory-Limit, Compute-Limit) and the `Module` half of every message's env travel with it.
 import { unprocessable } from '../../protocol/errors.ts';
 import { tagValue as tagOf } from '../../protocol/vocabulary.ts';
-import { hasWasmMagic, describeStart } from '../binary.ts';
+import { hasWasmMagic, describeStart, inspect } from '../binary.ts';
 import { checkSize } from '../limits.ts';
 import { aoFormat, parseMemoryLimit, SUPPORTED_FORMATS, type AoFormat } from './formats.ts';
 import { checkImports } from './imports.ts';
@@ -64,6 +64,28 @@ export function aoModule(id: string, owner: string, tags: Tag[]): AoModule {
 }
 
 /** Compiles an AO module's bytes (memory64 switched on first), refusing an import the host lacks. */
+/**
+ * Refuses what compileAo refuses, with its errors, without compiling (WebAssembly.validate
+ * decodes and type-checks): for the original bytes, which are only metered, and the metered
+ * binary is what compileAo compiles. An aos build is megabytes; compiling it twice cost a second.
+ */
+export async function validateAo(id: string, bytes: Uint8Array): Promise<void> {
+  checkSize(id, bytes.length);
+  if (!hasWasmMagic(bytes)) throw unprocessable(`data ${id} is not a WebAssembly module: it ${describeStart(bytes)}`);
+  enableMemory64();
+  if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) {
+    await compileAo(id, bytes); // for V8's message
+    throw unprocessable(`AO module ${id} does not compile: it does not validate`);
+  }
+  let imports;
+  try {
+    imports = inspect(bytes).imports;
+  } catch (error) {
+    throw unprocessable(`AO module ${id} does not compile: ${(error as Error).message}`);
+  }
+  checkImports(imports, `AO module ${id}`);
+}
+
 export async function compileAo(id: string, bytes: Uint8Array): Promise<WebAssembly.Module> {
   checkSize(id, bytes.length);
   if (!hasWasmMagic(bytes)) throw unprocessable(`data ${id} is not a WebAssembly module: it ${describeStart(bytes)}`);
