@@ -540,24 +540,49 @@ function forward(tokens: StaticArray<i32>, caches: StaticArray<i32>, nb: i32, po
       rotate(qj, dim);
       rotate(kj, kvDim);
       const loff = (unchecked(caches[j]) * nLayers + l) * cacheLength * kvDim;
-      memory.copy(keyCache + (<usize>(loff + pos * kvDim) << 2), kj, <usize>kvDim << 2);
+      // Keys are kept transposed (channel-major: loff + c·cacheLength + t), so four positions'
+      // scores are one f32x4 per channel; values position-major, four channels a vector.
+      for (let c = 0; c < kvDim; c++) set(keyCache, loff + c * cacheLength + pos, get(kj, c));
       memory.copy(valueCache + (<usize>(loff + pos * kvDim) << 2), v + (<usize>(j * kvDim) << 2), <usize>kvDim << 2);
       const xbj = xb + (<usize>(j * dim) << 2);
+      const positions = pos + 1;
+      const vectorT = positions & ~3;
+      const divisor = f32x4.splat(sqrtHead);
       for (let h = 0; h < heads; h++) {
         const qo = h * headSize;
         const kvo = (h / kvMul) * headSize;
-        for (let t = 0; t <= pos; t++) {
-          const ko = loff + t * kvDim + kvo;
+        const keys = keyCache + (<usize>(loff + kvo * cacheLength) << 2);
+        // Each lane is one position's sum over the channels in order: the scalar loop's bits.
+        for (let t = 0; t < vectorT; t += 4) {
+          let acc = f32x4.splat(0);
+          for (let i = 0; i < headSize; i++) {
+            acc = f32x4.add(acc, f32x4.mul(f32x4.splat(get(qj, qo + i)), v128.load(keys + (<usize>(i * cacheLength + t) << 2))));
+          }
+          v128.store(att + (<usize>t << 2), f32x4.div(acc, divisor));
+        }
+        for (let t = vectorT; t < positions; t++) {
           let score: f32 = 0;
-          for (let i = 0; i < headSize; i++) score = score + get(qj, qo + i) * get(keyCache, ko + i);
+          for (let i = 0; i < headSize; i++) score = score + get(qj, qo + i) * load<f32>(keys + (<usize>(i * cacheLength + t) << 2));
           set(att, t, score / sqrtHead);
         }
-        softmax(att, pos + 1);
-        for (let i = 0; i < headSize; i++) set(xbj, qo + i, 0);
-        for (let t = 0; t <= pos; t++) {
-          const vo = loff + t * kvDim + kvo;
-          const w = get(att, t);
-          for (let i = 0; i < headSize; i++) set(xbj, qo + i, get(xbj, qo + i) + w * get(valueCache, vo + i));
+        softmax(att, positions);
+        // Each lane is one channel's sum over the positions in order.
+        if ((headSize & 3) == 0) {
+          for (let i = 0; i < headSize; i += 4) {
+            let acc = f32x4.splat(0);
+            for (let t = 0; t < positions; t++) {
+              const vo = loff + t * kvDim + kvo + i;
+              acc = f32x4.add(acc, f32x4.mul(f32x4.splat(get(att, t)), v128.load(valueCache + (<usize>vo << 2))));
+            }
+            v128.store(xbj + (<usize>(qo + i) << 2), acc);
+          }
+        } else {
+          for (let i = 0; i < headSize; i++) set(xbj, qo + i, 0);
+          for (let t = 0; t < positions; t++) {
+            const vo = loff + t * kvDim + kvo;
+            const w = get(att, t);
+            for (let i = 0; i < headSize; i++) set(xbj, qo + i, get(xbj, qo + i) + w * get(valueCache, vo + i));
+          }
         }
       }
     }
