@@ -12,6 +12,7 @@
 // every K: the dispatch (engine/gpu/kernels/matmul.ts) picks it from K and the adapter. The
 // columns are unrolled into separate accumulators (not an array indexed by a variable, which a GPU
 // compiler may put in memory), guarded by the uniform p.n.
+import { DOT4_I8_WGSL } from './matmul.ts';
 
 export const GEMV_WORKGROUP = 256; // invocations per workgroup
 export const GEMV_MAX_N = 8; // columns of B (and C) one dispatch handles at most
@@ -19,16 +20,6 @@ export const GEMV_MAX_N = 8; // columns of B (and C) one dispatch handles at mos
 function gemvWgsl(packed: boolean): string {
   const dot = packed ? 'dot4I8Packed' : 'dot4I8';
   const cols = Array.from({ length: GEMV_MAX_N }, (_, j) => j);
-  const manualDot = `
-// The exact dot product of four int8 pairs (bytes sign-extended; |sum| ≤ 2^16): what
-// dot4I8Packed computes, for adapters without the packed_4x8_integer_dot_product feature.
-fn dot4I8(x: u32, y: u32) -> i32 {
-  let a = bitcast<i32>(x);
-  let b = bitcast<i32>(y);
-  return extractBits(a, 0u, 8u) * extractBits(b, 0u, 8u) + extractBits(a, 8u, 8u) * extractBits(b, 8u, 8u)
-       + extractBits(a, 16u, 8u) * extractBits(b, 16u, 8u) + extractBits(a, 24u, 8u) * extractBits(b, 24u, 8u);
-}
-`;
   return `${packed ? 'requires packed_4x8_integer_dot_product;\n' : ''}
 // m rows of C; kw packed words of K per row (⌈k/4⌉); n ≤ ${GEMV_MAX_N} columns;
 // flags: bit 0 = add to what C holds (K split over several dispatches), bits 8.. = log2(T)
@@ -37,7 +28,7 @@ struct Params { m: u32, kw: u32, n: u32, flags: u32 }
 @group(0) @binding(1) var<storage, read> b: array<u32>;       // [n][kw] (B transposed)
 @group(0) @binding(2) var<storage, read_write> c: array<i32>; // [m][n]
 @group(0) @binding(3) var<uniform> p: Params;
-${packed ? '' : manualDot}
+${packed ? '' : DOT4_I8_WGSL}
 const WG = ${GEMV_WORKGROUP}u;
 var<workgroup> partial: array<i32, ${GEMV_WORKGROUP * GEMV_MAX_N}>; // [column][invocation]
 

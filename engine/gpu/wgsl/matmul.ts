@@ -12,6 +12,18 @@
 // its first dispatch, and LLVM's time grows quickly with the unrolled inner loop (4 → ~1.5 s,
 // 16 → ~6 s for the i32 kernel on 2 cores); Mesa's shader cache makes it a one-off per machine.
 
+/** WGSL: dot4I8(x, y), the manual twin of dot4I8Packed (shared by the tiles and gemv.ts). */
+export const DOT4_I8_WGSL = `
+// The exact dot product of four int8 pairs (bytes sign-extended; |sum| ≤ 2^16): what
+// dot4I8Packed computes, for adapters without the packed_4x8_integer_dot_product feature.
+fn dot4I8(x: u32, y: u32) -> i32 {
+  let a = bitcast<i32>(x);
+  let b = bitcast<i32>(y);
+  return extractBits(a, 0u, 8u) * extractBits(b, 0u, 8u) + extractBits(a, 8u, 8u) * extractBits(b, 8u, 8u)
+       + extractBits(a, 16u, 8u) * extractBits(b, 16u, 8u) + extractBits(a, 24u, 8u) * extractBits(b, 24u, 8u);
+}
+`;
+
 export const TILE = 64; // rows and columns of C per workgroup
 export const TILE_K_I32 = 4; // i32 elements of K per step
 export const TILE_KW_I8 = 8; // packed words (32 int8) of K per step
@@ -24,16 +36,6 @@ function matmulWgsl(int8: boolean, packed: boolean): string {
     int8
       ? `acc${i} = acc${i} + vec4i(${dot}(a${i}, bv.x), ${dot}(a${i}, bv.y), ${dot}(a${i}, bv.z), ${dot}(a${i}, bv.w));`
       : `acc${i} = acc${i} + a${i} * bv;`;
-  const manualDot = `
-// The exact dot product of four int8 pairs (bytes sign-extended; |sum| ≤ 2^16): what
-// dot4I8Packed computes, for adapters without the packed_4x8_integer_dot_product feature.
-fn dot4I8(x: u32, y: u32) -> i32 {
-  let a = bitcast<i32>(x);
-  let b = bitcast<i32>(y);
-  return extractBits(a, 0u, 8u) * extractBits(b, 0u, 8u) + extractBits(a, 8u, 8u) * extractBits(b, 8u, 8u)
-       + extractBits(a, 16u, 8u) * extractBits(b, 16u, 8u) + extractBits(a, 24u, 8u) * extractBits(b, 24u, 8u);
-}
-`;
   // B's element (k, col): i32 B is [k][n]; int8 B is transposed and packed, [n][kw].
   const bIndex = int8 ? 'col * p.k + k0 + kb' : '(k0 + kb) * p.n + col';
   return `${int8 && packed ? 'requires packed_4x8_integer_dot_product;\n' : ''}
@@ -43,7 +45,7 @@ struct Params { m: u32, k: u32, n: u32, accumulate: u32 }
 @group(0) @binding(1) var<storage, read> b: array<${T}>;
 @group(0) @binding(2) var<storage, read_write> c: array<i32>;
 @group(0) @binding(3) var<uniform> p: Params;
-${int8 && !packed ? manualDot : ''}
+${int8 && !packed ? DOT4_I8_WGSL : ''}
 const TK = ${TK}u;
 var<workgroup> ta: array<${T}, ${TILE * TK}>;        // [kk][row]
 var<workgroup> tb: array<vec4<${T}>, ${(TILE / 4) * TK}>; // [kk][column quad]
