@@ -14,6 +14,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'upload', summary: 'upload a WASM module (or any data with --data) to Arweave; prints its ID last', load: async () => (await import('./upload.ts')).uploadCommand },
   { name: 'model', summary: 'import a Llama model (GGUF, f32/f16) to Arweave with the llama module; prints the module ID last', load: async () => (await import('./model.ts')).modelCommand },
   { name: 'compute', summary: 'call a module function, or read a process result at a slot; prints it and its hashpath', load: async () => (await import('./compute.ts')).computeCommand },
+  { name: 'deploy', summary: 'spawn the same module as a process on N suitable nodes of a network; writes a deployment file', load: async () => (await import('./deploy.ts')).deployCommand },
   { name: 'spawn', summary: 'spawn a process from a module on a node; prints the process ID last', load: async () => (await import('./process.ts')).spawnCommand },
   { name: 'send', summary: 'send a signed message to a process; prints the assigned slot last', load: async () => (await import('./process.ts')).sendCommand },
   { name: 'schedule', summary: "list a process's assignments (slot, message, hash-chain, timestamp)", load: async () => (await import('./process.ts')).scheduleCommand },

@@ -51,7 +51,7 @@ function joinUrl(text: string): string {
 export const serve: Command = {
   name: 'serve',
   summary: 'run a node serving Compute over HTTP (starts an embedded arlocal unless --gateway is given)',
-  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--workers N] [--peer=<addr>=<url>]… [--public-url <url>] [--no-eager] [--account-after 5] [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--model <file.gguf>]… [--registry] [--join <url>]… [--heartbeat-ms 60000] [--registry-ttl-ms 120000] [--verbose]
+  usage: `hyperwasm serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--data ./data] [--gateway <url>] [--arlocal-port ${DEFAULT_ARLOCAL_PORT}] [--snapshot-every 1000] [--workers N] [--peer=<addr>=<url>]… [--public-url <url>] [--no-eager] [--account-after 5] [--price-flat 0] [--price-per-kgas 0] [--max-gas N] [--gpu auto|lavapipe|hardware|off] [--gpu-min-work N] [--no-examples] [--model <file.gguf>]… [--registry] [--join <url>]… [--heartbeat-ms 60000] [--registry-ttl-ms 120000] [--verifier] [--verifier-ms 300000] [--verbose]
 
 Starts a hyperwasm node. Without --gateway it starts arlocal, a local Arweave gateway, on
 127.0.0.1 (data in <data>/arlocal), builds the example modules in modules/ if needed and
@@ -105,6 +105,11 @@ Options:
   --heartbeat-ms <n>  between ONLINE heartbeats, in ms (default 60000, ±10% jitter)
   --registry-ttl-ms <n> as a registry: how long a heartbeat keeps a node in its state (default
                       120000); a node is OFFLINE after it plus a quarter of it without one
+  --verifier          sample other nodes' published attestations (the nodes the registries
+                      joined list), re-execute them from Arweave, and send signed verification
+                      reports (confirmed, or refuted with evidence) to those registries and to
+                      Arweave; registries build each node's reputation from them
+  --verifier-ms <n>   as a verifier: between sampling rounds, in ms (default 300000)
   --verbose           log every request`,
   options: {
     port: { type: 'string' },
@@ -132,6 +137,8 @@ Options:
     join: { type: 'string', multiple: true },
     'heartbeat-ms': { type: 'string' },
     'registry-ttl-ms': { type: 'string' },
+    verifier: { type: 'boolean' },
+    'verifier-ms': { type: 'string' },
   },
   async run({ values }) {
     const log = (line: string) => console.error(line);
@@ -158,6 +165,8 @@ Options:
       join: values.join?.map(joinUrl),
       heartbeatMs: values['heartbeat-ms'] === undefined ? undefined : positive('--heartbeat-ms', values['heartbeat-ms']),
       registryTtlMs: values['registry-ttl-ms'] === undefined ? undefined : positive('--registry-ttl-ms', values['registry-ttl-ms']),
+      verifier: values.verifier,
+      verifierIntervalMs: values['verifier-ms'] === undefined ? undefined : positive('--verifier-ms', values['verifier-ms']),
       log,
     };
     const arlocal = startEarly(options);
@@ -194,6 +203,8 @@ Options:
       console.log('generate:');
       for (const name of models.filter((n) => n === 'llama' || n.startsWith('llama:'))) {
         console.log(`  curl -g '${running.url}/${running.models[name]}/Compute?wasm-function=generateText&wasm-params=[{"prompt":"Once upon a time","tokens":64}]'`);
+        console.log(`  curl -g '${running.url}/${running.models[name]}/Compute?wasm-function=generateText&wasm-params=[{"prompt":"Once upon a time","tokens":64,"temperature":0.8,"seed":42}]'   # sampled, seeded`);
+        console.log(`  a conversation: hyperwasm spawn ${running.models[name]}, then hyperwasm send <pid> --data '<text>' --tag Tokens=32`);
       }
     } else {
       console.log('language model:  none; bring a Llama GGUF with --model <file.gguf> (or hyperwasm model import <file.gguf>)');

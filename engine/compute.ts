@@ -7,7 +7,7 @@ import { badRequest } from './protocol/errors.ts';
 import { sha256b64 } from './protocol/hash.ts';
 import { hashpath } from './protocol/hashpath.ts';
 import { isBytesFunction } from './wasm/abi.ts';
-import { callFunction, type CallResult } from './wasm/call.ts';
+import { callFunction, decodeOutput, type CallResult } from './wasm/call.ts';
 import type { LoadedModule } from './wasm/compile.ts';
 import { DEFAULT_GAS_LIMIT, gasLimit } from './wasm/gas.ts';
 import { GAS_GET_EXPORT, GAS_SET_EXPORT } from './wasm/meter/contract.ts';
@@ -84,6 +84,8 @@ export class StatelessCompute {
     private readonly sandbox?: Sandbox,
     /** Where calls run on this thread send their kernel calls (the GPU runtime's line); absent, the CPU references. */
     private readonly gpu?: KernelLine,
+    /** TEST ONLY (NodeOptions.testOnlyCorruptResults): rewrites each result's bytes before it is recorded and attested, to make a lying node. */
+    private readonly testOnlyCorrupt?: (bytes: Uint8Array) => Uint8Array,
   ) {}
 
   /** The cached answer for a plan, if this node computed it before. */
@@ -107,7 +109,8 @@ export class StatelessCompute {
     const loaded = await this.modules.get(plan.module);
     const fn = plan.message['wasm-function'] as string;
     const params = plan.message['wasm-params'] as Json[];
-    const result = this.sandbox ? await this.guarded(this.sandbox, plan, loaded, fn, params) : callFunction(loaded, fn, params, plan.gasLimit, this.gpu);
+    const computed = this.sandbox ? await this.guarded(this.sandbox, plan, loaded, fn, params) : callFunction(loaded, fn, params, plan.gasLimit, this.gpu);
+    const result = this.testOnlyCorrupt ? { ...computed, ...decodeOutput(this.testOnlyCorrupt(computed.bytes)) } : computed;
     const type = loaded.info.exportedFunction(fn);
     const record: ComputeRecord = {
       module: plan.module,

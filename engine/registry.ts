@@ -6,11 +6,19 @@
 // it was ONLINE so judged. Everything is kept in the node's LMDB store, so a restart keeps its
 // nodes; a node's first heartbeat and, periodically, a signed summary go to Arweave through the
 // outbox, so the network's history is public.
+//
+// Reputation (docs/reputation-section.md) comes from verification reports (engine/protocol/
+// verification-report.ts): a node's reports about itself are refused, so are those of keys
+// this registry does not know; a confirmation counts once per statement, and only for an
+// attestation the registry found on Arweave signed by the node; a refutation is believed only
+// once the registry re-executed the statement itself and got something other than what was
+// attested. A believed refutation marks the node refuted for good: no confirmations undo it.
 import type { Ed25519Signer } from './protocol/ans104/data-item.ts';
 import { b64url, fromB64url } from './protocol/encoding.ts';
-import { badRequest, HyperError } from './protocol/errors.ts';
+import { badRequest, HyperError, notFound } from './protocol/errors.ts';
 import { sha256b64 } from './protocol/hash.ts';
 import { readHeartbeat, registryGroup, signSummary, type Heartbeat, type HeartbeatGpu, type NodeState, type Summary, type SummaryNode } from './protocol/heartbeat.ts';
+import { readReport, statementKey, type Replay, type VerificationReport } from './protocol/verification-report.ts';
 import { OutboxKind, type StoreView } from './store.ts';
 
 /** What the store keeps per node (store.registry, by address). */
@@ -30,6 +38,52 @@ export interface RegistryEntry {
   online: [number, number][];
 }
 
+/** What the store keeps per reported statement (store.verifications, by "<node>/<attestation>/<index>"). */
+export interface VerificationEntry {
+  node: string;
+  attestation: string;
+  index: number;
+  /** Verifiers whose confirmation was taken, in order. */
+  confirmedBy: string[];
+  /** IDs of the reports taken about this statement (a report is taken once). */
+  reports: string[];
+  /** The refutation the registry believed: its report, its verifier, and what the registry's own replay gave. */
+  refuted?: { report: string; verifier: string; field: string; attested: string | number; replayed: Record<string, string | number>; reason: string };
+}
+
+/**
+ * How a registry checks a report's evidence itself, from Arweave (attest/verify/reports.ts):
+ * the engine reaches neither Arweave nor the verification library.
+ */
+export interface ReportChecker {
+  /** Undefined when the attestation on Arweave is signed by the report's node and holds the report's statement at its index; else why not. */
+  attested(report: VerificationReport): Promise<string | undefined>;
+  /** Re-executes the report's statement. */
+  replay(report: VerificationReport): Promise<Replay>;
+}
+
+/** What taking a report did. */
+export interface ReportOutcome {
+  report: string;
+  verdict: VerificationReport['verdict'];
+  node: string;
+  verifier: string;
+  attestation: string;
+  index: number;
+  /** For a refutation: what the registry's own replay gave (believed only when it differs from the attestation). */
+  replayed?: Record<string, string | number>;
+  /** The node's view after the report. */
+  view: NodeView;
+}
+
+/** Weight of one believed refutation against confirmations in the reputation formula. */
+export const REFUTATION_WEIGHT = 10;
+
+/** reputation = (confirmed + 1) / (confirmed + W·refuted + 2), 4 decimals: 0.5 for a node nobody checked. */
+export function reputation(confirmed: number, refuted: number): number {
+  return Math.round(((confirmed + 1) / (confirmed + REFUTATION_WEIGHT * refuted + 2)) * 10_000) / 10_000;
+}
+
 export interface RegistryFilter {
   /** true: only nodes with a GPU adapter (lavapipe included: see `source`); false: only those without. */
   gpu?: boolean;
@@ -40,6 +94,8 @@ export interface RegistryFilter {
   maxPrice?: bigint;
   /** The state as the registry judges it now. */
   state?: NodeState;
+  /** The lowest reputation, 0 to 1. */
+  minReputation?: number;
 }
 
 /** A node as the registry sees it now: its last signed heartbeat's fields and the registry's own judgement. */
@@ -68,6 +124,16 @@ export interface NodeView {
   'offline-after': number;
   uptime: { '24h': number; '7d': number };
   heartbeats: number;
+  /** From verification: (confirmed + 1) / (confirmed + 10·refutations + 2), 0 to 1. */
+  reputation: number;
+  /** Whether a refutation of one of its statements was believed (checked by this registry): routers exclude it. */
+  refuted: boolean;
+  /** Its statements confirmed by a verifier (each counted once, whoever confirmed it) and not refuted. */
+  confirmed: number;
+  /** Its statements refuted with evidence this registry checked. */
+  refutations: number;
+  /** The believed refutations, with their reports (single-node answers only). */
+  evidence?: { attestation: string; index: number; report: string; verifier: string; field: string; attested: string | number; replayed: Record<string, string | number>; reason: string }[];
   /** The last heartbeat's item ID. */
   heartbeat: string;
   /** The last heartbeat item itself (unpadded base64url), for whoever checks it themselves; only where asked. */
@@ -78,7 +144,9 @@ export interface NodeRegistryOptions {
   /** The registry node's own address and key: it signs the summaries. */
   address: string;
   signer: Ed25519Signer;
-  store: StoreView<'registry' | 'meta' | 'outbox'>;
+  store: StoreView<'registry' | 'meta' | 'outbox' | 'verifications'>;
+  /** Checks reports' evidence from Arweave; without it, reports are refused (503). */
+  checker?: ReportChecker;
   clock?: () => number;
   /** How long a heartbeat keeps a node in its state (default 120 s: two of the default 60 s intervals). */
   ttlMs?: number;
@@ -110,7 +178,10 @@ export class NodeRegistry {
   readonly ttlMs: number;
   readonly graceMs: number;
   private readonly signer: Ed25519Signer;
-  private readonly store: StoreView<'registry' | 'meta' | 'outbox'>;
+  private readonly store: StoreView<'registry' | 'meta' | 'outbox' | 'verifications'>;
+  private readonly checker: ReportChecker | undefined;
+  /** Reported statements by node, then by statementKey. */
+  private readonly verified = new Map<string, Map<string, VerificationEntry>>();
   private readonly clock: () => number;
   private readonly summaryEveryMs: number;
   private readonly onWrite: () => void;
@@ -123,6 +194,7 @@ export class NodeRegistry {
     this.address = options.address;
     this.signer = options.signer;
     this.store = options.store;
+    this.checker = options.checker;
     this.clock = options.clock ?? Date.now;
     this.ttlMs = options.ttlMs ?? DEFAULT_REGISTRY_TTL_MS;
     this.graceMs = options.graceMs ?? Math.floor(this.ttlMs / 4);
@@ -142,6 +214,7 @@ export class NodeRegistry {
     }
     const last = this.store.meta.get(SEQ_KEY);
     this.seq = typeof last === 'number' ? last : 0;
+    for (const { value } of this.store.verifications.getRange({})) this.held(value.node).set(statementKey(value.attestation, value.index), value);
   }
 
   /** Publishes a signed summary every summaryEveryMs until stop(). */
@@ -209,6 +282,86 @@ export class NodeRegistry {
     return this.view({ heartbeat, entry }, now, { item: true });
   }
 
+  /**
+   * Takes a verification report: read and verified (400, 401), refused when it is the node's
+   * own (403 self-report), from a key this registry does not know (403 unknown-verifier), about
+   * a node it does not know (404), already taken or adding nothing (409). Then its evidence is
+   * checked here: the attestation must be on Arweave, signed by the node, holding the report's
+   * statement (else 422 unverifiable-report); a refutation is believed only when this registry's
+   * own replay differs from the attestation too (else 422 refutation-not-reproduced). Resolves
+   * once what it changed is durable; a refused report changes nothing.
+   */
+  async acceptReport(raw: Uint8Array): Promise<ReportOutcome> {
+    const report = readReport(raw);
+    const what = `report ${report.id}`;
+    if (report.verifier === report.node) {
+      throw new HyperError('forbidden', 'self-report', `${what} is by ${report.node} about itself: a node's reports about its own attestations do not count`);
+    }
+    if (!this.nodes.has(report.node)) throw notFound(`${what} is about ${report.node}, which has sent this registry no heartbeat: reputation is kept only for registered nodes`);
+    if (!this.nodes.has(report.verifier)) {
+      throw new HyperError('forbidden', 'unknown-verifier', `${what} is signed by ${report.verifier}, which has sent this registry no heartbeat: reports count only from nodes registered here (join it with --join)`);
+    }
+    const key = statementKey(report.attestation, report.index);
+    this.refuseRepeat(report, what, key);
+    if (!this.checker) throw new HyperError('unavailable', 'no-evidence-check', `this registry cannot check reports' evidence (it has no Arweave gateway); ${what} changes nothing`);
+    const fault = await this.checker.attested(report);
+    if (fault) throw new HyperError('refused', 'unverifiable-report', `${what} cites statement ${report.index} of attestation ${report.attestation}, but ${fault}; the report changes nothing`);
+    let replayed: Record<string, string | number> | undefined;
+    if (report.verdict === 'refuted') {
+      const evidence = report.evidence!;
+      const replay = await this.checker.replay(report);
+      if (replay.verdict === 'unjudged') {
+        throw new HyperError('refused', 'refutation-not-reproduced', `${what}: this registry could not replay statement ${report.index} of ${report.attestation} (${replay.message}); the refutation is not believed and changes nothing`);
+      }
+      if (replay.verdict === 'matches') {
+        throw new HyperError('refused', 'refutation-not-reproduced',
+          `${what} says the ${evidence.field} is ${JSON.stringify(evidence.replayed[evidence.field])}, but this registry re-executed statement ${report.index} of ${report.attestation} and got the attested ${evidence.field} ${JSON.stringify(evidence.attested)}: the evidence does not check out, and the refutation changes nothing`,
+          { replayed: replay.replayed });
+      }
+      replayed = replay.replayed;
+      // Believed on this registry's own replay: its values are what is kept, whatever the report said.
+      report.evidence = { ...evidence, field: replay.field, attested: replay.attested, replayed: replay.replayed, reason: replay.message };
+    }
+    // The checks awaited: a copy of the report (or another verifier's) may have been taken meanwhile.
+    this.refuseRepeat(report, what, key);
+    const held = this.held(report.node);
+    const previous = held.get(key);
+    const entry: VerificationEntry = {
+      node: report.node,
+      attestation: report.attestation,
+      index: report.index,
+      confirmedBy: [...(previous?.confirmedBy ?? []), ...(report.verdict === 'confirmed' ? [report.verifier] : [])],
+      reports: [...(previous?.reports ?? []), report.id].slice(-64),
+      ...(previous?.refuted ? { refuted: previous.refuted } : {}),
+    };
+    if (report.verdict === 'refuted') {
+      const e = report.evidence!;
+      entry.refuted = { report: report.id, verifier: report.verifier, field: e.field, attested: e.attested, replayed: e.replayed, reason: e.reason };
+    }
+    held.set(key, entry);
+    await this.store.transaction(() => this.store.verifications.put(`${report.node}/${key}`, entry));
+    if (report.verdict === 'refuted') this.log(`registry: ${report.node} refuted by ${report.verifier} on statement ${report.index} of ${report.attestation} (${report.evidence!.reason})`);
+    const view = this.get(report.node)!;
+    return { report: report.id, verdict: report.verdict, node: report.node, verifier: report.verifier, attestation: report.attestation, index: report.index, ...(replayed ? { replayed } : {}), view };
+  }
+
+  /** 409 for a report that was taken, or that would add nothing to what is held of its statement. */
+  private refuseRepeat(report: VerificationReport, what: string, key: string): void {
+    const entry = this.verified.get(report.node)?.get(key);
+    if (!entry) return;
+    if (entry.reports.includes(report.id)) throw new HyperError('conflict', 'replayed-report', `${what} was already taken: a replay changes nothing`);
+    if (entry.refuted) throw new HyperError('conflict', 'already-refuted', `statement ${report.index} of ${report.attestation} is already refuted (report ${entry.refuted.report}): ${what} adds nothing`);
+    if (report.verdict === 'confirmed' && entry.confirmedBy.includes(report.verifier)) {
+      throw new HyperError('conflict', 'already-confirmed', `${report.verifier} already confirmed statement ${report.index} of ${report.attestation}: a statement counts once per verifier, and once in the reputation`);
+    }
+  }
+
+  private held(node: string): Map<string, VerificationEntry> {
+    let held = this.verified.get(node);
+    if (!held) this.verified.set(node, (held = new Map()));
+    return held;
+  }
+
   /** A node's view, or undefined for an address that never sent a heartbeat here. */
   get(address: string, options: { item?: boolean } = {}): NodeView | undefined {
     const held = this.nodes.get(address);
@@ -255,6 +408,23 @@ export class NodeRegistry {
     this.store.outbox.put([registryGroup(this.address), this.seq, OutboxKind.Registry], raw);
   }
 
+  /** A node's reputation and counts; with `evidence`, its believed refutations. */
+  private standing(address: string, evidence: boolean): Pick<NodeView, 'reputation' | 'refuted' | 'confirmed' | 'refutations' | 'evidence'> {
+    let confirmed = 0;
+    const refuted: VerificationEntry[] = [];
+    for (const entry of this.verified.get(address)?.values() ?? []) {
+      if (entry.refuted) refuted.push(entry);
+      else if (entry.confirmedBy.length > 0) confirmed++;
+    }
+    return {
+      reputation: reputation(confirmed, refuted.length),
+      refuted: refuted.length > 0,
+      confirmed,
+      refutations: refuted.length,
+      ...(evidence ? { evidence: refuted.map((e) => ({ attestation: e.attestation, index: e.index, ...e.refuted! })) } : {}),
+    };
+  }
+
   private view({ heartbeat, entry }: Held, now: number, options: { item?: boolean } = {}): NodeView {
     const offlineAfter = entry.lastReceipt + this.ttlMs + this.graceMs;
     return {
@@ -278,6 +448,7 @@ export class NodeRegistry {
       'offline-after': offlineAfter,
       uptime: { '24h': uptime(entry.online, entry.firstSeen, now, DAY), '7d': uptime(entry.online, entry.firstSeen, now, WEEK) },
       heartbeats: entry.heartbeats,
+      ...this.standing(heartbeat.address, options.item === true),
       heartbeat: heartbeat.id,
       ...(options.item ? { item: b64url(heartbeat.raw) } : {}),
     };
@@ -325,5 +496,6 @@ function matches(view: NodeView, filter: RegistryFilter): boolean {
   if (filter.minGasPerSecond !== undefined && view['gas-per-second'] < filter.minGasPerSecond) return false;
   if (filter.maxPrice !== undefined && BigInt(view.prices['per-kgas']) > filter.maxPrice) return false;
   if (filter.state !== undefined && view.state !== filter.state) return false;
+  if (filter.minReputation !== undefined && view.reputation < filter.minReputation) return false;
   return true;
 }

@@ -3,7 +3,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { SignedBatch } from './protocol/attestation.ts';
 import type { DeliveryEntry } from './delivery/ledger.ts';
-import type { RegistryEntry } from './registry.ts';
+import type { RegistryEntry, VerificationEntry } from './registry.ts';
 
 /**
  * What an outbox entry is, the third part of its key: within one seq (a process's slot) a
@@ -18,6 +18,8 @@ export enum OutboxKind {
   Location = 4,
   /** A registry's publications: first heartbeats of the nodes it registers, its signed summaries (engine/registry.ts). */
   Registry = 5,
+  /** A verifier's signed verification reports (engine/verifier.ts). */
+  Report = 6,
 }
 
 export type OutboxKey = [group: string, seq: number, kind: OutboxKind];
@@ -88,6 +90,8 @@ export interface Store {
   attestations: Database<Uint8Array, string>;
   /** A registry's nodes by address: the last heartbeat and what the registry saw of them (engine/registry.ts). */
   registry: Database<RegistryEntry, string>;
+  /** A registry's verification reports, by "<node>/<attestation>/<index>": who confirmed, who refuted with checked evidence (engine/registry.ts). */
+  verifications: Database<VerificationEntry, string>;
   /** Memory snapshots of processes by [process, slot]. */
   snapshots: Database<Uint8Array, SlotKey>;
   /** Runs fn in one write transaction; resolves once it is committed and flushed. */
@@ -137,6 +141,7 @@ export function openStore(path: string): Store {
     undelivered: root.openDB<string, EntryKey>({ name: 'undelivered', encoding: 'string' }),
     pushed: root.openDB<number, PushKey>({ name: 'pushed', encoding: 'ordered-binary' }),
     registry: root.openDB<RegistryEntry, string>({ name: 'registry', encoding: 'json' }),
+    verifications: root.openDB<VerificationEntry, string>({ name: 'verifications', encoding: 'json' }),
     async transaction(fn) {
       const result = await root.transaction(fn);
       await root.flushed;

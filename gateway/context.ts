@@ -32,7 +32,9 @@ export interface NodeContext {
   /** Where schedulers are: signed location records (engine/locations.ts). */
   locations: Pick<Locations, 'resolve' | 'accept' | 'sourceNames'>;
   /** The node registry (engine/registry.ts), only on a node started with --registry. */
-  registry?: Pick<NodeRegistry, 'accept' | 'get' | 'list' | 'now' | 'ttlMs' | 'graceMs'>;
+  registry?: Pick<NodeRegistry, 'accept' | 'get' | 'list' | 'now' | 'ttlMs' | 'graceMs'> & Partial<Pick<NodeRegistry, 'acceptReport'>>;
+  /** The registries this node sends heartbeats to (--join): where ~router@1.0 asks for nodes when it is no registry itself. */
+  joined?: readonly string[];
   /** The largest gas budget of a stateless call. */
   maxGas: number;
   blockHeight(): number;

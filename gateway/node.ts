@@ -27,6 +27,8 @@ import { b64url, fromB64url } from '../engine/protocol/encoding.ts';
 import { Publisher } from '../arweave/publisher.ts';
 import { BlockHeight } from '../arweave/block-height.ts';
 import { buildServer } from './server.ts';
+import { NodeMetrics } from './metrics.ts';
+import { explorerRoutes } from './explorer/index.ts';
 import { GpuRuntime } from '../engine/gpu/runtime.ts';
 import type { GpuDescription, GpuMode } from '../engine/gpu/adapter.ts';
 import { VERSION } from './version.ts';
@@ -45,6 +47,8 @@ import { Heartbeats, type HeartbeatTarget } from '../engine/heartbeats.ts';
 import { measureGasPerSecond } from '../engine/gas-benchmark.ts';
 import { heartbeatGpu, MAX_MODULES } from '../engine/protocol/heartbeat.ts';
 import { buildModules } from '../modules/tools/build.ts';
+import { DEFAULT_VERIFIER_MS, Verifier, type ReportTarget } from '../engine/verifier.ts';
+import { arweaveReportChecker, arweaveVerifierPorts, httpRegistryNodes, httpReportTarget } from '../attest/verify/reports.ts';
 
 export interface NodeOptions {
   data: string;
@@ -99,6 +103,18 @@ export interface NodeOptions {
   registryTtlMs?: number;
   /** As a registry: publish a signed summary of its nodes this often, in ms (default 1 h; 0: never). */
   registrySummaryMs?: number;
+  /** Sample other nodes' published attestations, re-execute them and report to the registries joined (engine/verifier.ts; docs/reputation-section.md). */
+  verifier?: boolean;
+  /** As a verifier: between sampling rounds, in ms (default 5 min). Tests drive node.verifier.sampleOnce() instead. */
+  verifierIntervalMs?: number;
+  /** As a verifier: the seed its sample is drawn with (default: its address). */
+  verifierSeed?: string;
+  /**
+   * TEST ONLY: rewrites every stateless result's bytes before it is recorded and attested, so
+   * the node answers and signs a wrong result (a lying node for test/reputation.test.ts). Never
+   * set it on a real node.
+   */
+  testOnlyCorruptResults?: (bytes: Uint8Array) => Uint8Array;
   log?: (line: string) => void;
 }
 
@@ -117,6 +133,10 @@ export interface Node extends NodeContext {
   registry?: NodeRegistry;
   /** This node's heartbeats, when it joined a registry or is one. */
   heartbeats?: Heartbeats;
+  /** GET /metrics's figures (gateway/metrics.ts); `verification(verdict)` counts a verification outcome. */
+  metrics: NodeMetrics;
+  /** This node's sampling of other nodes' attestations, on a node started with `verifier`. */
+  verifier?: Verifier;
   blockHeight(): number;
   /** Stateless Compute over the result cache. */
   compute: StatelessCompute;
@@ -206,7 +226,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     const attester = new Attester({ signer, address: key.address });
     const attestations = new Attestations(store, attester, () => publisher.kick());
     const attesting = options.attest ?? true;
-    const compute = new StatelessCompute(store, modules, attesting ? attestations : undefined, sandbox, gpuRuntime.client);
+    const compute = new StatelessCompute(store, modules, attesting ? attestations : undefined, sandbox, gpuRuntime.client, options.testOnlyCorruptResults);
     const ledger = new Ledger(store, key.address);
     const prices = options.prices ?? { flat: 0n, perKgas: 0n };
     const maxGas = options.maxGas ?? 100_000_000_000;
@@ -276,14 +296,21 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
 
     // The registry, when this node is one (engine/registry.ts): its entries live in the store.
     const registry = options.registry
-      ? new NodeRegistry({ address: key.address, signer, store, ttlMs: options.registryTtlMs, summaryEveryMs: options.registrySummaryMs, onWrite: () => publisher.kick(), log })
+      ? new NodeRegistry({
+          address: key.address, signer, store, ttlMs: options.registryTtlMs, summaryEveryMs: options.registrySummaryMs, onWrite: () => publisher.kick(), log,
+          // Reports' evidence is checked by re-executing from Arweave, in a folder of the registry's own.
+          checker: arweaveReportChecker({ gateway, dir: join(data, 'registry-checks') }),
+        })
       : undefined;
     if (registry) {
       registry.start();
       stops.push(async () => registry.stop());
     }
 
+    // Read at scrape time, through the node (its heartbeats start after it listens).
+    const metrics = new NodeMetrics({ info: () => node.info(), store, registry, get heartbeats() { return node.heartbeats; } });
     const node: Node = {
+      metrics,
       store,
       modules,
       gateway,
@@ -302,6 +329,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
       deliveries: deliverer,
       mirror,
       registry,
+      joined: (options.join ?? []).map(baseUrlOf),
       whereIs: async (pid) => {
         const route = await routes.locate(pid);
         if (route.kind !== 'remote') return undefined;
@@ -329,11 +357,19 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         location: locations.own() && { url: locations.own()!.url, nonce: locations.own()!.nonce, known: locations.cached().length },
         gpu: gpu ?? { probing: true },
         ...(registry ? { registry: { nodes: registry.size, 'time-to-live': registry.ttlMs, grace: registry.graceMs } } : {}),
+        ...(node.verifier ? { verifier: node.verifier.stats() } : {}),
         ...(node.heartbeats ? { heartbeats: { registries: node.heartbeats.targets, sequence: node.heartbeats.latest()?.sequence ?? null, state: node.heartbeats.latest()?.state ?? null } } : {}),
       }),
       gpu: () => acquired,
     };
-    const app = buildServer(node, { logger: options.verbose });
+    const app = buildServer(node, {
+      logger: options.verbose,
+      extend: (app) => {
+        metrics.install(app);
+        const explorer = explorerRoutes(app, node, { joined: (options.join ?? []).map(baseUrlOf), totals: metrics.totals });
+        stops.push(async () => explorer.stop());
+      },
+    });
     await app.listen({ port: options.port ?? DEFAULT_PORT, host: options.host ?? '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
     const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
@@ -370,6 +406,35 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         }),
       });
       void node.heartbeats.start();
+    }
+    if (options.verifier) {
+      // Reports go where the heartbeats go: the registries joined, and this node's own.
+      const targets: ReportTarget[] = joined.map((base) => httpReportTarget(base));
+      if (registry) targets.unshift({ name: 'this node\'s own registry', send: async (raw) => void (await registry.acceptReport(raw)) });
+      const lists = [...joined.map((base) => httpRegistryNodes(base)), ...(registry ? [async () => registry.list().map((v) => v.address)] : [])];
+      node.verifier = new Verifier({
+        address: key.address,
+        signer,
+        store,
+        targets,
+        seed: options.verifierSeed,
+        intervalMs: options.verifierIntervalMs ?? DEFAULT_VERIFIER_MS,
+        onWrite: () => publisher.kick(),
+        log,
+        ports: arweaveVerifierPorts({
+          gateway,
+          dir: join(data, 'verifier'),
+          nodes: async () => {
+            const found = await Promise.allSettled(lists.map((list) => list()));
+            const ok = found.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+            if (ok.length === 0 && found.some((r) => r.status === 'rejected')) throw (found.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
+            return ok;
+          },
+        }),
+      });
+      node.verifier.start();
+      stops.unshift(() => node.verifier!.close());
+      log(`verifier: sampling other nodes' attestations every ${node.verifier.intervalMs} ms, reporting to ${targets.map((t) => t.name).join(', ') || 'no registry (published to Arweave only)'}`);
     }
     if (registry) log(`registry: this node is a node registry (time-to-live ${registry.ttlMs} ms, grace ${registry.graceMs} ms, ${registry.size} nodes known)`);
     if (joined.length > 0) log(`heartbeats: joining ${joined.join(', ')} every ${node.heartbeats!.intervalMs} ms`);

@@ -18,9 +18,14 @@ export const MAX_ITEM_BYTES = 10 * 1024 * 1024;
 const MEMO_SIZE = 10_000;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-export function buildServer(node: NodeContext, options: { logger?: boolean; registry?: Registry } = {}): FastifyInstance {
+/**
+ * `extend` adds hooks and routes beside the devices (gateway/metrics.ts, gateway/explorer/): it
+ * runs first, so its hooks see every request and fastify prefers its routes to the front door.
+ */
+export function buildServer(node: NodeContext, options: { logger?: boolean; registry?: Registry; extend?: (app: FastifyInstance) => void } = {}): FastifyInstance {
   const app = Fastify({ logger: options.logger ?? false, routerOptions: { maxParamLength: 16_384 } });
   const registry = options.registry ?? new Registry();
+  options.extend?.(app);
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof HyperError) return sendError(reply, error);

@@ -217,12 +217,23 @@ test('every key of every device is reached through the registry, with the bytes 
   assert.is((await request(app, 'GET', `/~registry@1.0/nodes/${MODULE}`)).status, 404);
   sameBytes((await request(app, 'POST', '/~registry@1.0/heartbeat', item.raw)).text, { ...NODE_VIEW, item: 'i' });
   assert.is((await request(app, 'GET', '/~registry@1.0/nodes?gpu=maybe')).status, 400);
+  // Reports (test/reputation.test.ts takes them for real): this fake registry takes none, and says so.
+  r = await request(app, 'POST', '/~registry@1.0/report', item.raw);
+  assert.is(r.status, 404);
+  assert.match(r.json().message, /does not take verification reports/);
   const notRegistry = buildServer(fakeNode({ registry: undefined }).node);
   for (const [method, url] of [['GET', '/~registry@1.0/nodes'], ['GET', `/~registry@1.0/nodes/${NODE}`], ['POST', '/~registry@1.0/heartbeat']] as const) {
     r = await request(notRegistry, method, url, method === 'POST' ? item.raw : undefined);
     assert.is(r.status, 404, url);
     assert.match(r.json().message, /is not a registry/);
   }
+
+  // The router's keys (docs/routing-section.md): the fake registry's one node ranked; a requirement it fails is 503 before anything is forwarded.
+  r = await request(app, 'GET', '/~router@1.0/route?requires=gpu');
+  assert.equal(r.json().candidates.map((c: { address: string }) => c.address), [NODE]);
+  r = await request(app, 'GET', `/~router@1.0/compute?module=${MODULE}&wasm-function=fac&requires=feature%3Dmissing`);
+  assert.is(r.status, 503, r.text);
+  assert.match(r.json().message, /lacks a required feature/);
 
   const every = DEVICES.flatMap((d) => d.keys.map((k) => `${d.name} ${k.method} ${k.key}`));
   assert.equal([...reached].sort(), every.sort());

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArweaveGateway } from '../../arweave/gateway.ts';
-import { openStore } from '../../engine/store.ts';
+import { openStore, type Store } from '../../engine/store.ts';
 import { Modules } from '../../engine/modules.ts';
 import { planCompute } from '../../engine/compute.ts';
 import { callFunction } from '../../engine/wasm/call.ts';
@@ -16,7 +16,7 @@ import { statementBytes, type ComputeStatement, type ProcessStatement, type Rece
 import { modulePrice, price } from '../../engine/protocol/pricing.ts';
 import { checkHistory, fetchHistory } from './history.ts';
 import { replay } from './replayer.ts';
-import { firstDifference } from './compare.ts';
+import { COMPARED, firstDifference, type ComparedField } from './compare.ts';
 import { fetchItem, readAttestationItem } from './attestation.ts';
 
 export interface SingleResult {
@@ -72,11 +72,54 @@ function backends(statement: ComputeStatement): string {
   return `; the node ran ${k.gpu} kernel call(s) on its GPU and ${k.cpu} on the CPU, ${here}, with the same bytes`;
 }
 
+/**
+ * What re-executing one statement gave (the verifier node's sampling and a registry's evidence
+ * check, engine/verifier.ts and engine/registry.ts): `matches`, or `differs` with the first
+ * field that differs, both values and the replayed values; `unjudged` when the replay could not
+ * say either way (a history fault before the slot, a module that cannot be used): nobody is
+ * confirmed or refuted by it. An unreachable gateway throws.
+ */
+export type Judgement =
+  | { verdict: 'matches'; replayed: Record<string, string | number> }
+  | { verdict: 'differs'; field: ComparedField; attested: string | number; replayed: Record<string, string | number>; message: string }
+  | { verdict: 'unjudged'; message: string };
+
+/** Re-executes a compute or process statement of attestation `attestation` from Arweave alone, in `options.dir` (the caller's own folder; one judgement at a time per folder). */
+export async function judgeStatement(gateway: ArweaveGateway, statement: ComputeStatement | ProcessStatement, attestation: string, options: { dir: string; progress?: (line: string) => void }): Promise<Judgement> {
+  if (statement.kind === 'process') return replaySlotJudged(gateway, statement, attestation, options);
+  const store = openStore(join(options.dir, 'single-lmdb'));
+  try {
+    return await recomputeCompute(gateway, store, statement);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A stateless statement's hashpath, result hash and gas, recomputed. */
+async function recomputeCompute(gateway: ArweaveGateway, store: Store, statement: ComputeStatement): Promise<Judgement> {
+  const plan = planCompute(statement.module, statement.request as Record<string, unknown>);
+  if (plan.hashpath !== statement.hashpath) {
+    return { verdict: 'differs', field: 'hashpath', attested: statement.hashpath, replayed: { hashpath: plan.hashpath }, message: `the hashpath of the request is ${plan.hashpath}, the statement says ${statement.hashpath}` };
+  }
+  const loaded = await new Modules(store, gateway).get(statement.module);
+  const result = callFunction(loaded, plan.message['wasm-function'] as string, plan.message['wasm-params'] as Json[]);
+  const replayed = { hashpath: plan.hashpath, 'result-hash': sha256b64(result.bytes), gas: result.gas };
+  if (replayed['result-hash'] !== statement['result-hash']) {
+    return { verdict: 'differs', field: 'result-hash', attested: statement['result-hash'], replayed, message: `recomputed result hash ${replayed['result-hash']}, the statement says ${statement['result-hash']}` };
+  }
+  if (result.gas !== statement.gas) return { verdict: 'differs', field: 'gas', attested: statement.gas, replayed, message: `recomputed gas ${result.gas}, the statement says ${statement.gas}` };
+  return { verdict: 'matches', replayed };
+}
+
 /** Re-runs a stateless call; for a receipt also re-derives the price from the declared rates. */
 async function recomputeStateless(gateway: ArweaveGateway, statement: ComputeStatement | ReceiptStatement, dir: string): Promise<string | undefined> {
   const store = openStore(join(dir, 'single-lmdb'));
   try {
-    const request = statement.kind === 'receipt' ? statement.computation : statement.request;
+    if (statement.kind === 'compute') {
+      const judged = await recomputeCompute(gateway, store, statement);
+      return judged.verdict === 'matches' ? undefined : judged.message;
+    }
+    const request = statement.computation;
     const plan = planCompute(statement.module, request as Record<string, unknown>);
     if (plan.hashpath !== statement.hashpath) return `the hashpath of the request is ${plan.hashpath}, the statement says ${statement.hashpath}`;
     const modules = new Modules(store, gateway);
@@ -84,15 +127,12 @@ async function recomputeStateless(gateway: ArweaveGateway, statement: ComputeSta
     const result = callFunction(loaded, plan.message['wasm-function'] as string, plan.message['wasm-params'] as Json[]);
     const hash = sha256b64(result.bytes);
     if (hash !== statement['result-hash']) return `recomputed result hash ${hash}, the statement says ${statement['result-hash']}`;
-    if (statement.kind === 'compute' && result.gas !== statement.gas) return `recomputed gas ${result.gas}, the statement says ${statement.gas}`;
-    if (statement.kind === 'receipt') {
-      if (String(result.gas) !== statement.gas) return `recomputed gas ${result.gas}, the receipt says ${statement.gas}`;
-      const declared = modulePrice((await modules.meta(statement.module)).tags);
-      const node = { flat: BigInt(statement.prices.node.flat), perKgas: BigInt(statement.prices.node['per-kgas']) };
-      const charge = price(declared, node, BigInt(result.gas));
-      if (charge.amount !== statement.amount || charge.split.node !== statement.split.node || charge.split.owner !== statement.split.owner) {
-        return `the module's declared prices give ${JSON.stringify(charge)}, the receipt says ${statement.amount} split ${JSON.stringify(statement.split)}`;
-      }
+    if (String(result.gas) !== statement.gas) return `recomputed gas ${result.gas}, the receipt says ${statement.gas}`;
+    const declared = modulePrice((await modules.meta(statement.module)).tags);
+    const node = { flat: BigInt(statement.prices.node.flat), perKgas: BigInt(statement.prices.node['per-kgas']) };
+    const charge = price(declared, node, BigInt(result.gas));
+    if (charge.amount !== statement.amount || charge.split.node !== statement.split.node || charge.split.owner !== statement.split.owner) {
+      return `the module's declared prices give ${JSON.stringify(charge)}, the receipt says ${statement.amount} split ${JSON.stringify(statement.split)}`;
     }
     return undefined;
   } finally {
@@ -105,10 +145,15 @@ async function recomputeStateless(gateway: ArweaveGateway, statement: ComputeSta
  * bytes hash to the state the scheduler attested there, else from slot 0.
  */
 async function replaySlot(gateway: ArweaveGateway, statement: ProcessStatement, attestation: string, options: { dir: string; progress?: (line: string) => void }): Promise<string | undefined> {
+  const judged = await replaySlotJudged(gateway, statement, attestation, options);
+  return judged.verdict === 'matches' ? undefined : judged.message;
+}
+
+async function replaySlotJudged(gateway: ArweaveGateway, statement: ProcessStatement, attestation: string, options: { dir: string; progress?: (line: string) => void }): Promise<Judgement> {
   const history = await checkHistory(statement.process, await fetchHistory(gateway, statement.process, options.progress));
   const fault = history.faults.find((f) => f.slot === null || f.slot <= statement.slot);
-  if (fault) return `slot ${fault.slot}: ${fault.kind}: ${fault.message}`;
-  if (!history.assignments.has(statement.slot)) return `the process's history on Arweave ends before slot ${statement.slot}`;
+  if (fault) return { verdict: 'unjudged', message: `slot ${fault.slot}: ${fault.kind}: ${fault.message}` };
+  if (!history.assignments.has(statement.slot)) return { verdict: 'unjudged', message: `the process's history on Arweave ends before slot ${statement.slot}` };
   const replayed = await replay(history, {
     store: join(options.dir, 'single-replay'),
     source: gateway,
@@ -118,7 +163,10 @@ async function replaySlot(gateway: ArweaveGateway, statement: ProcessStatement, 
   });
   if ('unusable' in replayed) throw replayed.unusable;
   const record = replayed.record!; // the slot is assigned, so it is at least 0
+  const values = Object.fromEntries(COMPARED.map((key) => [key, record[key]])) as Record<string, string | number>;
   const field = firstDifference(statement, record);
-  if (field) return `slot ${statement.slot}: the attested ${field} ${statement[field]} differs from the replay's ${record[field]} (attestation ${attestation})`;
-  return undefined;
+  if (field) {
+    return { verdict: 'differs', field, attested: statement[field], replayed: values, message: `slot ${statement.slot}: the attested ${field} ${statement[field]} differs from the replay's ${record[field]} (attestation ${attestation})` };
+  }
+  return { verdict: 'matches', replayed: values };
 }

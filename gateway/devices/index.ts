@@ -21,11 +21,12 @@ import { processDevice } from './process.ts';
 import { scheduler } from './scheduler.ts';
 import { location } from './location.ts';
 import { registry } from './registry.ts';
+import { router } from './router.ts';
 import { p4 } from './p4.ts';
 import { meta } from './meta.ts';
 
 /** Every device this node serves, in the order the help lists them. */
-export const DEVICES: readonly Device[] = [compute, processDevice, scheduler, location, p4, registry, meta];
+export const DEVICES: readonly Device[] = [compute, processDevice, scheduler, location, p4, registry, router, meta];
 
 export class Registry {
   private readonly named = new Map<string, Key>();

@@ -9,7 +9,15 @@
 //        signature does not verify, 409 for a replayed or stale sequence, each with the reason;
 //        nothing changes then. Side effects: the node's entry is replaced and kept; a node's
 //        first heartbeat is queued for Arweave.
-//   GET  /~registry@1.0/nodes?gpu=&feature=&min-gas-per-second=&max-price=&state=
+//   POST /~registry@1.0/report      body: a signed verification report (docs/reputation-section.md)
+//        Assumes nothing of the report: it is verified, and its evidence checked by the registry
+//        itself from Arweave (the attestation signed by the node and holding the statement; for
+//        a refutation, the registry's own replay must differ from the attestation). Returns what
+//        was taken and the node's view. 400 malformed, 401 bad signature, 403 a self-report or an
+//        unknown verifier, 404 an unknown node, 409 a replay or a report adding nothing, 422
+//        evidence that does not check out, 503 when it cannot check now; nothing changes then.
+//        Side effects: the statement's entry is kept; the node's reputation moves.
+//   GET  /~registry@1.0/nodes?gpu=&feature=&min-gas-per-second=&max-price=&state=&min-reputation=
 //        Assumes nothing. Returns the nodes that pass every filter given, by address, with
 //        their state as judged now (OFFLINE after TTL + grace without a heartbeat). `feature`
 //        takes a comma list and may be repeated (the node's adapter must have them all).
@@ -18,6 +26,7 @@
 //        Assumes nothing. Returns one node's view, its last heartbeat item included; 404 for an
 //        address that never sent one here. No side effects.
 import { badRequest, notFound } from '../../engine/protocol/errors.ts';
+import { VERDICTS } from '../../engine/protocol/verification-report.ts';
 import { NODE_STATES, type NodeState } from '../../engine/protocol/heartbeat.ts';
 import type { RegistryFilter } from '../../engine/registry.ts';
 import type { NodeContext } from '../context.ts';
@@ -46,6 +55,11 @@ const NODE: Schema = open('a node as the registry sees it: its last signed heart
   'offline-after': number('when the node is OFFLINE without another heartbeat'),
   uptime: open('shares of time ONLINE, 0 to 1', { '24h': number(), '7d': number() }),
   heartbeats: { type: 'integer' },
+  reputation: number('from verification reports: (confirmed + 1) / (confirmed + 10·refutations + 2), 0 to 1'),
+  refuted: { type: 'boolean', description: 'a refutation of one of its statements was checked and believed by this registry' },
+  confirmed: { type: 'integer', description: 'its statements confirmed by verifiers (each once) and not refuted' },
+  refutations: { type: 'integer', description: 'its statements refuted with evidence this registry checked' },
+  evidence: { type: 'array', description: 'the believed refutations: attestation, index, report, verifier, field, attested, replayed, reason (single-node answers only)' },
   heartbeat: ID,
   item: string('the last heartbeat item, unpadded base64url (single-node answers only)'),
 });
@@ -56,6 +70,17 @@ const LIST: Schema = open('the nodes passing the filters', {
   'time-to-live': number('ms a heartbeat keeps a node in its state'),
   grace: number('ms added to the TTL before a silent node is OFFLINE'),
   nodes: { type: 'array', items: NODE },
+});
+
+const REPORT: Schema = open('a verification report taken', {
+  report: ID,
+  verdict: { type: 'string', enum: [...VERDICTS] },
+  node: ID,
+  verifier: ID,
+  attestation: ID,
+  index: { type: 'integer' },
+  replayed: { type: 'object', description: 'for a refutation: what the registry\'s own replay gave' },
+  view: NODE,
 });
 
 function registryOf(node: NodeContext): NonNullable<NodeContext['registry']> {
@@ -81,6 +106,19 @@ export const registry: Device = {
       },
     },
     {
+      method: 'POST',
+      key: 'report',
+      usage: '/~registry@1.0/report',
+      summary: 'hand the registry a signed verification report (confirmed, or refuted with evidence it checks itself)',
+      body: 'a signed verification report (an ed25519 ANS-104 data item, Type: Verification-Report)',
+      response: REPORT,
+      answer: async (call) => {
+        const registry = registryOf(call.node);
+        if (!registry.acceptReport) throw notFound(`this registry (${call.node.key.address}) does not take verification reports`);
+        return call.json(await registry.acceptReport(itemBody(call)), REPORT);
+      },
+    },
+    {
       method: 'GET',
       key: 'nodes',
       usage: '/~registry@1.0/nodes',
@@ -91,6 +129,7 @@ export const registry: Device = {
         { name: 'min-gas-per-second', description: 'the lowest measured gas per second' },
         { name: 'max-price', description: 'the highest per-1000-gas fee (decimal)' },
         { name: 'state', description: `the state as judged now: ${NODE_STATES.join(', ')}` },
+        { name: 'min-reputation', description: 'the lowest reputation, a number from 0 to 1' },
       ],
       trailingId: true,
       response: { oneOf: [LIST, NODE] },
@@ -136,6 +175,12 @@ function filterOf(message: Msg, features: string[]): RegistryFilter {
     const state = String(message.state).toUpperCase();
     if (!(NODE_STATES as readonly string[]).includes(state)) throw badRequest(`state must be one of ${NODE_STATES.join(', ')}, got ${JSON.stringify(message.state)}`);
     filter.state = state as NodeState;
+  }
+  if (message['min-reputation'] !== undefined) {
+    const text = String(message['min-reputation']);
+    const value = /^[0-9]*\.?[0-9]+$/.test(text) ? Number(text) : NaN;
+    if (!(value >= 0 && value <= 1)) throw badRequest(`min-reputation must be a number from 0 to 1, got ${JSON.stringify(message['min-reputation'])}`);
+    filter.minReputation = value;
   }
   return filter;
 }
