@@ -12,6 +12,7 @@ import { b64url, canonicalJson, isId, utf8, utf8Text } from './encoding.ts';
 import { badRequest, HyperError } from './errors.ts';
 import { baseUrlFault } from './location.ts';
 import { DATA_PROTOCOL, VARIANT } from './vocabulary.ts';
+import { exactKeys, expect, isObject, onlyTag } from './item-fields.ts';
 
 export const HEARTBEAT_TYPE = 'Node-Heartbeat';
 export const SUMMARY_TYPE = 'Registry-Summary';
@@ -265,26 +266,6 @@ function canonicalData(item: DataItem, what: string): unknown {
   return value;
 }
 
-function onlyTag(item: DataItem, what: string, name: string): string {
-  const values = item.tags.filter((t) => t.name === name);
-  if (values.length === 0) throw badRequest(`${what}: the ${name} tag is missing`);
-  if (values.length > 1) throw badRequest(`${what}: the ${name} tag appears ${values.length} times (once only)`);
-  return values[0]!.value;
-}
-
-function expect(what: string, name: string, value: string, wanted: string): void {
-  if (value !== wanted) throw badRequest(`${what}: ${name} must be ${JSON.stringify(wanted)}, got ${JSON.stringify(value)}`);
-}
-
-function exactKeys(what: string, where: string, value: Record<string, unknown>, keys: string[]): void {
-  const missing = keys.filter((k) => !(k in value));
-  const extra = Object.keys(value).filter((k) => !keys.includes(k));
-  if (missing.length || extra.length) {
-    throw badRequest(`${what}: ${where} must have exactly the keys ${keys.join(', ')}${missing.length ? `; missing ${missing.join(', ')}` : ''}${extra.length ? `; unknown ${extra.join(', ')}` : ''}`);
-  }
-}
-
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
 function decimalTag(what: string, name: string, value: string): number {

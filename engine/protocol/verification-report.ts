@@ -10,6 +10,7 @@ import { b64url, canonicalJson, isId, utf8, utf8Text } from './encoding.ts';
 import { badRequest, HyperError } from './errors.ts';
 import type { ComputeStatement, ProcessStatement } from './statement.ts';
 import { DATA_PROTOCOL, VARIANT } from './vocabulary.ts';
+import { exactKeys, expect, isObject, onlyTag } from './item-fields.ts';
 
 export const REPORT_TYPE = 'Verification-Report';
 /** A whole report at most: a statement (its request's params included) and the evidence fit well within it. */
@@ -209,26 +210,6 @@ function evidenceOf(what: string, value: unknown, statement: SampledStatement): 
   };
 }
 
-function onlyTag(item: DataItem, what: string, name: string): string {
-  const values = item.tags.filter((t) => t.name === name);
-  if (values.length === 0) throw badRequest(`${what}: the ${name} tag is missing`);
-  if (values.length > 1) throw badRequest(`${what}: the ${name} tag appears ${values.length} times (once only)`);
-  return values[0]!.value;
-}
-
-function expect(what: string, name: string, value: string, wanted: string): void {
-  if (value !== wanted) throw badRequest(`${what}: ${name} must be ${JSON.stringify(wanted)}, got ${JSON.stringify(value)}`);
-}
-
-function exactKeys(what: string, where: string, value: Record<string, unknown>, keys: string[]): void {
-  const missing = keys.filter((k) => !(k in value));
-  const extra = Object.keys(value).filter((k) => !keys.includes(k));
-  if (missing.length || extra.length) {
-    throw badRequest(`${what}: ${where} must have exactly the keys ${keys.join(', ')}${missing.length ? `; missing ${missing.join(', ')}` : ''}${extra.length ? `; unknown ${extra.join(', ')}` : ''}`);
-  }
-}
-
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function whole(what: string, name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw badRequest(`${what}: ${name} must be a whole number ≥ 0, got ${JSON.stringify(value)}`);
