@@ -48,7 +48,8 @@ import { measureGasPerSecond } from '../engine/gas-benchmark.ts';
 import { heartbeatGpu, MAX_MODULES } from '../engine/protocol/heartbeat.ts';
 import { buildModules } from '../modules/tools/build.ts';
 import { DEFAULT_VERIFIER_MS, Verifier, type ReportTarget } from '../engine/verifier.ts';
-import { arweaveReportChecker, arweaveVerifierPorts, httpRegistryNodes, httpReportTarget } from '../attest/verify/reports.ts';
+import { arweaveReportChecker, arweaveVerifierPorts } from '../attest/verify/reports.ts';
+import { httpHeartbeatTarget, httpRegistryNodes, httpReportTarget } from './registry-client.ts';
 
 export interface NodeOptions {
   data: string;
@@ -385,7 +386,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         (gasPerSecond ??= buildModules({ modules: ['kernel'], log })
           .then((built) => measureGasPerSecond(new Uint8Array(readFileSync(built.kernel!)), { cache: store.metered }))
           .catch((error) => (log(`heartbeats: the gas benchmark failed (${(error as Error).message}); heartbeats say 0 gas/s`), 0)));
-      const targets: HeartbeatTarget[] = joined.map(httpRegistry);
+      const targets: HeartbeatTarget[] = joined.map(httpHeartbeatTarget);
       if (registry) targets.unshift({ name: 'this node\'s own registry', send: async (raw) => void (await registry.accept(raw)) });
       node.heartbeats = new Heartbeats({
         signer,
@@ -475,28 +476,4 @@ function baseUrlOf(text: string): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`a registry to join must be an http(s) URL, got ${JSON.stringify(text)}`);
   return (url.origin + url.pathname).replace(/\/+$/, '');
-}
-
-/** A registry reached over HTTP: its answer's message, on one line, when it does not take a heartbeat. */
-function httpRegistry(base: string): HeartbeatTarget {
-  return {
-    name: base,
-    async send(raw, timeoutMs) {
-      const response = await fetch(`${base}/~registry@1.0/heartbeat`, {
-        method: 'POST',
-        body: raw as Uint8Array<ArrayBuffer>,
-        headers: { 'content-type': 'application/octet-stream' },
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const text = await response.text();
-      if (response.ok) return;
-      let message = text;
-      try {
-        message = JSON.parse(text).message ?? text;
-      } catch {
-        // not JSON: the text itself
-      }
-      throw new Error(`HTTP ${response.status}: ${message.replace(/\s+/g, ' ').slice(0, 200)}`);
-    },
-  };
 }

@@ -12,7 +12,7 @@ import type { Statement } from '../../engine/protocol/statement.ts';
 import { tagValue } from '../../engine/protocol/vocabulary.ts';
 import type { Replay, VerificationReport } from '../../engine/protocol/verification-report.ts';
 import type { ReportChecker } from '../../engine/registry.ts';
-import type { AttestationRef, Judged, ReportTarget, VerifierPorts } from '../../engine/verifier.ts';
+import type { AttestationRef, Judged, VerifierPorts } from '../../engine/verifier.ts';
 import { fetchItem, readAttestationItem } from './attestation.ts';
 import { judgeStatement } from './single.ts';
 
@@ -82,40 +82,5 @@ export function arweaveReportChecker(options: { gateway: ArweaveGateway; dir: st
       return undefined;
     },
     replay: (report) => one(async () => (await judgeStatement(gateway, report.statement, report.attestation, { dir })) as Replay),
-  };
-}
-
-/** The addresses a registry lists, over HTTP. */
-export function httpRegistryNodes(base: string, timeoutMs = 10_000): () => Promise<string[]> {
-  return async () => {
-    const response = await fetch(`${base}/~registry@1.0/nodes`, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!response.ok) throw new Error(`${base} answered ${response.status} for its node list`);
-    const body = (await response.json()) as { nodes?: { address?: unknown }[] };
-    return (body.nodes ?? []).map((n) => n.address).filter((a): a is string => typeof a === 'string');
-  };
-}
-
-/** A registry that takes reports over HTTP: its answer's message, on one line, when it refuses one. */
-export function httpReportTarget(base: string, timeoutMs = 60_000): ReportTarget {
-  return {
-    name: base,
-    async send(raw) {
-      // A refutation waits on the registry's own replay: the timeout is generous.
-      const response = await fetch(`${base}/~registry@1.0/report`, {
-        method: 'POST',
-        body: raw as Uint8Array<ArrayBuffer>,
-        headers: { 'content-type': 'application/octet-stream' },
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const text = await response.text();
-      if (response.ok) return;
-      let message = text;
-      try {
-        message = JSON.parse(text).message ?? text;
-      } catch {
-        // not JSON: the text itself
-      }
-      throw new Error(`HTTP ${response.status}: ${message.replace(/\s+/g, ' ').slice(0, 300)}`);
-    },
   };
 }
